@@ -1,0 +1,1 @@
+"""Replicate operational database tables into analytics warehouses through an object-store stage, as Dagster assets."""

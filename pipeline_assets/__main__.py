@@ -1,0 +1,3 @@
+from pipeline_assets.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Assets: the factory that turns configured tables into asset pairs, and their jobs and schedules."""

@@ -1,0 +1,128 @@
+"""The asset factory: each configured table becomes a staged-files asset and a warehouse-table asset."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+
+import dagster as dg
+from pydantic import Field
+
+from pipeline_assets.config import ProjectConfig, TableConfig
+from pipeline_assets.errors import PipelineError
+from pipeline_assets.progress import Progress
+from pipeline_assets.schema import Window
+from pipeline_assets.stage import layout
+from pipeline_assets.stage.io_manager import STAGE_PREFIX_KEY
+from pipeline_assets.stage.manifest import Extract, Manifest
+from pipeline_assets.warehouses import TargetTable
+
+# Transient failures (a dropped connection, a throttled S3 call) are retried; PipelineErrors are not.
+RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+class ExtractConfig(dg.Config):
+    """Launch-time options for a staging run."""
+
+    limit: int | None = Field(default=None, gt=0, description="cap the rows read per query (for testing)")
+
+
+@dataclass(frozen=True)
+class TableAssets:
+    table: TableConfig
+    staged: dg.AssetsDefinition
+    loaded: dg.AssetsDefinition
+    partitions_def: dg.PartitionsDefinition | None
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Report a PipelineError as a Dagster failure with its one-line description, and do not retry it."""
+    try:
+        yield
+    except PipelineError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
+def daily_partitions(start: date) -> dg.DailyPartitionsDefinition:
+    return dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone="UTC")
+
+
+def partition_window(context: dg.AssetExecutionContext) -> tuple[str, Window | None]:
+    if not context.has_partition_key:
+        return layout.UNPARTITIONED, None
+    key = context.partition_key
+    return key, Window.for_day(date.fromisoformat(key))
+
+
+def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAssets:
+    source_conn = project.connections[table.source]
+    target_conn = project.connections[table.target]
+    partitions_def = daily_partitions(table.start_date) if table.partitioning == "daily" else None
+    backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=1) if partitions_def else None
+    source_schema = table.source_schema or source_conn.database or "main"
+    stage_prefix = layout.table_prefix(table.source, source_schema, table.source_name)
+    target = TargetTable(table.target_schema, table.target_name)
+    window_note = f" for one UTC day of `{table.cursor}`" if partitions_def else ""
+
+    @dg.asset(
+        key=["stage", table.source, table.asset_name],
+        group_name=table.group_name,
+        description=f"Rows of `{table.table}` in {source_conn.describe()}{window_note}, staged as {project.stage.format} files "
+        f"in {project.stage.url}.",
+        partitions_def=partitions_def,
+        backfill_policy=backfill_policy,
+        io_manager_key="stage_io_manager",
+        required_resource_keys={table.source},
+        kinds={source_conn.kind, project.stage.format},
+        metadata={STAGE_PREFIX_KEY: stage_prefix, "source_table": table.table},
+        pool=f"source_{table.source}",
+        retry_policy=RETRY_POLICY,
+    )
+    def staged(context: dg.AssetExecutionContext, config: ExtractConfig) -> Extract:
+        with user_errors():
+            source = getattr(context.resources, table.source).source()
+            schema = source.discover(table.table)
+            partition, window = partition_window(context)
+            batches = source.read(
+                table.table, schema, cursor=table.cursor, window=window, batch_size=table.batch_size, limit=config.limit
+            )
+            return Extract(partition, schema.arrow_schema(), batches, window, config.limit)
+
+    @dg.asset(
+        key=[table.target, target.schema, target.name],
+        group_name=table.group_name,
+        description=f"`{target}` in {target_conn.describe()}: {table.write_mode} of the staged `{table.table}` rows"
+        + (", one partition per transaction." if partitions_def else ", reloaded whole in one transaction."),
+        ins={"manifest": dg.AssetIn(key=staged.key)},
+        partitions_def=partitions_def,
+        backfill_policy=backfill_policy,
+        required_resource_keys={table.target, "stage"},
+        kinds={target_conn.kind},
+        metadata={"target_table": str(target), "write_mode": table.write_mode},
+        pool=f"warehouse_{table.target}",
+        retry_policy=RETRY_POLICY,
+    )
+    def loaded(context: dg.AssetExecutionContext, manifest: Manifest) -> dg.MaterializeResult:
+        with user_errors():
+            warehouse = getattr(context.resources, table.target).warehouse()
+            progress = Progress(f"{target} {manifest.partition}", "loaded", context.log.info)
+            result = warehouse.load(
+                target, manifest, context.resources.stage.store(), mode=table.write_mode, cursor=table.cursor, progress=progress
+            )
+        metadata = {
+            "dagster/row_count": result.rows_loaded,
+            "rows_loaded": result.rows_loaded,
+            "rows_replaced": result.rows_deleted,
+            "files": result.files,
+            "seconds": round(result.seconds, 3),
+            "rows_per_second": round(result.rows_loaded / result.seconds, 1) if result.seconds > 0 else 0.0,
+            "write_mode": table.write_mode,
+            "stage_path": dg.MetadataValue.path(manifest.prefix),
+            "staging_run": manifest.run_id,
+        }
+        if manifest.window:
+            metadata["window"] = str(manifest.window)
+        return dg.MaterializeResult(metadata=metadata)
+
+    return TableAssets(table, staged, loaded, partitions_def)

@@ -1,0 +1,37 @@
+"""Jobs and schedules: one job per table group and partitioning, each with a schedule."""
+
+from collections import defaultdict
+
+import dagster as dg
+
+from pipeline_assets.assets.factory import TableAssets
+from pipeline_assets.config.models import ScheduleConfig
+
+
+def build_jobs(tables: list[TableAssets], schedule: ScheduleConfig) -> tuple[list, list[dg.ScheduleDefinition]]:
+    """Daily-partitioned tables of a group that share a start date run as ``<group>_daily`` (one partition
+    a run, the previous day once it is complete); unpartitioned tables as ``<group>_full`` once a day."""
+    buckets: dict[tuple[str, object], list[TableAssets]] = defaultdict(list)
+    for table in tables:
+        buckets[(table.table.group_name, table.partitions_def)].append(table)
+    daily_counts: dict[str, int] = defaultdict(int)
+    for group, partitions_def in buckets:
+        daily_counts[group] += partitions_def is not None
+
+    jobs, schedules = [], []
+    for (group, partitions_def), members in buckets.items():
+        keys = [key for t in members for key in (t.staged.key, t.loaded.key)]
+        if partitions_def is None:
+            job = dg.define_asset_job(f"{group}_full", selection=dg.AssetSelection.assets(*keys),
+                                      description=f"Reload the unpartitioned tables of {group}.")  # fmt: skip
+            schedules.append(dg.ScheduleDefinition(job=job, cron_schedule=f"{schedule.minute} {schedule.hour} * * *",
+                                                   execution_timezone="UTC"))  # fmt: skip
+        else:
+            name = f"{group}_daily"
+            if daily_counts[group] > 1:
+                name += f"_from_{partitions_def.start.strftime('%Y%m%d')}"
+            job = dg.define_asset_job(name, selection=dg.AssetSelection.assets(*keys), partitions_def=partitions_def,
+                                      description=f"Replicate one day of the daily tables of {group}.")  # fmt: skip
+            schedules.append(dg.build_schedule_from_partitioned_job(job, hour_of_day=schedule.hour, minute_of_hour=schedule.minute))
+        jobs.append(job)
+    return jobs, schedules

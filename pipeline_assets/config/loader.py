@@ -1,0 +1,80 @@
+"""Reading the configuration file: YAML, ${VAR} expansion, validation, one-line errors."""
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from pipeline_assets.config.models import SECRET_FIELDS, ProjectConfig
+from pipeline_assets.errors import ConfigError
+
+CONFIG_ENV_VAR = "PIPELINE_ASSETS_CONFIG"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Read and validate the configuration file at ``path``; raise ConfigError naming the culprit."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    return parse_config(text, origin=str(path))
+
+
+def parse_config(text: str, origin: str = "config") -> ProjectConfig:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{origin}{where}: malformed YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: expected a mapping with connections, stage and tables")
+    expanded = _expand(raw, origin, ())
+    try:
+        return ProjectConfig.model_validate(expanded)
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}: {_describe(exc, expanded)}") from None
+
+
+def _expand(value: Any, origin: str, path: tuple) -> Any:
+    """Replace ${VAR} with the environment's value everywhere except in secret fields."""
+    if isinstance(value, dict):
+        return {k: v if k in SECRET_FIELDS else _expand(v, origin, (*path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, origin, (*path, i)) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        def substitute(match: re.Match) -> str:
+            if match.group(1) not in os.environ:
+                raise ConfigError(f"{origin}: {_dotted(path)}: environment variable {match.group(1)} is not set")
+            return os.environ[match.group(1)]
+
+        return _VAR.sub(substitute, value)
+    return value
+
+
+def _describe(exc: ValidationError, raw: dict) -> str:
+    error = exc.errors()[0]
+    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown option"
+    elif error["type"] == "literal_error":
+        message = f"got {error['input']!r}; {message.lower()}"
+    elif loc and loc[-1] in SECRET_FIELDS:
+        pass  # never echo what was written in a secret field
+    elif "input" in error and error["type"] != "missing" and not isinstance(error["input"], dict | list):
+        message = f"{message} (got {error['input']!r})"
+    return f"{_dotted(loc)}: {message}" if loc else message
+
+
+def _dotted(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"

@@ -1,0 +1,49 @@
+"""The Dagster entry point: definitions assembled from the configuration file (or the embedded demo)."""
+
+import warnings
+
+import dagster as dg
+
+from pipeline_assets.assets.factory import TableAssets, build_table_assets
+from pipeline_assets.assets.jobs import build_jobs
+from pipeline_assets.config import ProjectConfig
+from pipeline_assets.project import load_project
+from pipeline_assets.resources import DatabaseResource, StageResource
+from pipeline_assets.stage.io_manager import StageIOManager
+
+
+# backfill_policy is "beta" in Dagster 1.13; it is the supported way to choose runs per partition.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+
+def build_resources(project: ProjectConfig) -> dict[str, object]:
+    stage = StageResource.from_config(project.stage)
+    used = {t.source for t in project.tables} | {t.target for t in project.tables}
+    databases = {name: DatabaseResource.from_config(name, conn) for name, conn in project.connections.items() if name in used}
+    return {**databases, "stage": stage, "stage_io_manager": StageIOManager(stage=stage)}
+
+
+def build_table_assets_all(project: ProjectConfig) -> list[TableAssets]:
+    return [build_table_assets(table, project) for table in project.tables]
+
+
+def build_definitions(project: ProjectConfig) -> dg.Definitions:
+    """Assets, jobs, schedules and resources for every table of ``project``.
+
+    Runs use the in-process executor: a run holds one table's two steps for one partition, and a
+    process per step (the default) costs more than the work; runs themselves go in parallel.
+    """
+    tables = build_table_assets_all(project)
+    jobs, schedules = build_jobs(tables, project.schedule)
+    return dg.Definitions(
+        assets=[a for t in tables for a in (t.staged, t.loaded)],
+        jobs=jobs,
+        schedules=schedules,
+        resources=build_resources(project),
+        executor=dg.in_process_executor,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(load_project())

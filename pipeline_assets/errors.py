@@ -1,0 +1,34 @@
+"""The one exception users see, and the scrubbing that keeps secrets out of its text."""
+
+from collections.abc import Iterable
+
+
+class PipelineError(Exception):
+    """A failure explained in one line that names its culprit (a table, a column, a connection, a config path).
+
+    Raised for user mistakes and unreachable services; the CLI prints it without a traceback and Dagster
+    shows it as the step's failure description.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
+
+
+class ConfigError(PipelineError):
+    """The configuration file is malformed or inconsistent."""
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace every non-empty secret in ``text`` with ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message (driver errors often span several)."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(exc).__name__

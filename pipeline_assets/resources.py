@@ -1,0 +1,83 @@
+"""Dagster resources: the only doors to the outside world (source databases, warehouses, the stage)."""
+
+import os
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+from pydantic import Field
+
+from pipeline_assets.config import ConnectionConfig, StageConfig
+from pipeline_assets.config.models import SECRET_REF
+from pipeline_assets.sources import Source, open_source
+from pipeline_assets.stage.stores import LocalStore, S3Store, StageStore
+from pipeline_assets.warehouses import Warehouse, open_warehouse
+
+
+def env_var(reference: str | None) -> str | None:
+    """``${NAME}`` from the config as a Dagster EnvVar, so the UI shows the variable and never its value."""
+    return dg.EnvVar(SECRET_REF.match(reference).group(1)) if reference else None
+
+
+class DatabaseResource(dg.ConfigurableResource):
+    """A database connection used as a source, a warehouse, or both. The password comes from an environment variable."""
+
+    name: str = Field(description="connection name in the config file")
+    kind: str
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    password: str | None = None
+    database: str | None = None
+    path: str | None = None
+    connect_timeout: int = 10
+
+    @classmethod
+    def from_config(cls, name: str, config: ConnectionConfig) -> "DatabaseResource":
+        fields = config.model_dump(exclude={"password"})
+        return cls(name=name, password=env_var(config.password), **fields)
+
+    def connection_config(self) -> ConnectionConfig:
+        return ConnectionConfig(
+            kind=self.kind, host=self.host, port=self.port, user=self.user, database=self.database,
+            path=self.path, connect_timeout=self.connect_timeout,
+        )  # fmt: skip
+
+    def source(self) -> Source:
+        return open_source(self.name, self.connection_config(), self.password)
+
+    def warehouse(self) -> Warehouse:
+        return open_warehouse(self.name, self.connection_config(), self.password)
+
+
+class StageResource(dg.ConfigurableResource):
+    """The stage: a local folder or an S3 prefix where extracted batches land as Parquet or CSV files."""
+
+    url: str
+    file_format: str = "parquet"
+    compression: str = "snappy"
+    target_file_mb: float = 128
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+
+    @classmethod
+    def from_config(cls, config: StageConfig) -> "StageResource":
+        return cls(
+            url=config.url, file_format=config.format, compression=config.compression,
+            target_file_mb=config.target_file_mb, s3_endpoint_url=config.s3.endpoint_url, s3_region=config.s3.region,
+            s3_access_key_id=env_var(config.s3.access_key_id), s3_secret_access_key=env_var(config.s3.secret_access_key),
+        )  # fmt: skip
+
+    @property
+    def target_bytes(self) -> int:
+        return int(self.target_file_mb * 2**20)
+
+    def store(self) -> StageStore:
+        if not self.url.startswith("s3://"):
+            return LocalStore(self.url)
+        s3 = S3Resource(
+            region_name=self.s3_region, endpoint_url=self.s3_endpoint_url,
+            aws_access_key_id=self.s3_access_key_id, aws_secret_access_key=self.s3_secret_access_key,
+        )  # fmt: skip
+        return S3Store(s3.get_client(), self.url, spool_dir=os.environ.get("PIPELINE_ASSETS_SPOOL"))

@@ -1,0 +1,92 @@
+"""What a replicated table looks like in flight: its columns as Arrow types, and a partition's window."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline_assets.errors import PipelineError
+
+SOURCE_TYPE_KEY = b"pipeline_assets.source_type"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    source_type: str
+    arrow_type: pa.DataType
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A source table's columns as discovered from its catalog."""
+
+    table: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise PipelineError(f"{self.table}: unknown column {name!r} (columns: {', '.join(c.name for c in self.columns)})")
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema(
+            pa.field(c.name, c.arrow_type, c.nullable, metadata={SOURCE_TYPE_KEY: c.source_type.encode()})
+            for c in self.columns
+        )
+
+
+@dataclass(frozen=True)
+class Window:
+    """The half-open interval [start, end) of cursor values that one partition holds, in UTC."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def for_day(cls, day: date) -> "Window":
+        start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        return cls(start, start + timedelta(days=1))
+
+    def bounds_for(self, kind: pa.DataType, label: str) -> tuple[object, object]:
+        """The window's bounds as values comparable with a cursor of type ``kind``: aware or naive UTC
+        timestamps, or dates. ``label`` (table.column) names the culprit when the type cannot hold a window."""
+        if pa.types.is_timestamp(kind):
+            if kind.tz:
+                return self.start, self.end
+            return self.start.replace(tzinfo=None), self.end.replace(tzinfo=None)
+        if pa.types.is_date(kind):
+            return self.start.date(), self.end.date()
+        raise PipelineError(f"{label}: cursor column is {kind}; daily partitions need a date or timestamp column")
+
+    def __str__(self) -> str:
+        return f"[{self.start.isoformat()}, {self.end.isoformat()})"
+
+
+def conform(batch: pa.RecordBatch, schema: pa.Schema, table: str) -> pa.RecordBatch:
+    """Cast a batch as a driver returned it to the table's Arrow schema, naming the column that will not fit."""
+    arrays = [_conform_array(array, field, table) for field, array in zip(schema, batch.columns, strict=True)]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _conform_array(array: pa.Array, field: pa.Field, table: str) -> pa.Array:
+    target = field.type
+    if array.type == target:
+        return array
+    try:
+        if isinstance(target, pa.ExtensionType):
+            storage = array if array.type == target.storage_type else array.cast(target.storage_type)
+            return pa.ExtensionArray.from_storage(target, storage)
+        if pa.types.is_boolean(target) and pa.types.is_integer(array.type):
+            low, high = pc.min_max(array).values()
+            if (low.is_valid and low.as_py() < 0) or (high.is_valid and high.as_py() > 1):
+                raise PipelineError(
+                    f"{table}.{field.name}: a boolean (tinyint(1)) column holds {high.as_py()}; declare it TINYINT or SMALLINT"
+                )
+        return array.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise PipelineError(f"{table}.{field.name}: value does not fit {target}: {str(exc).splitlines()[0]}") from None

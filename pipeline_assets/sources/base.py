@@ -1,0 +1,91 @@
+"""The Source interface: discover a table's schema, then stream its rows as Arrow record batches."""
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from pipeline_assets.config import ConnectionConfig
+from pipeline_assets.errors import PipelineError, first_line, redact
+from pipeline_assets.schema import Column, TableSchema, Window, conform
+
+
+class Source(ABC):
+    """A database that rows are read from.
+
+    Subclasses implement catalog discovery and a streaming cursor; the SQL shape (quoted identifiers,
+    a half-open window on the cursor column, bound values, an optional LIMIT) is built here once.
+    Later kinds that write files straight into the stage (a Snowflake unload, an S3 file drop)
+    implement the same two calls with batches read back from those files.
+    """
+
+    quote_char = '"'
+    placeholder = "?"
+
+    def __init__(self, name: str, config: ConnectionConfig, password: str | None):
+        self.name = name
+        self.config = config
+        self._password = password
+
+    @abstractmethod
+    def discover(self, table: str) -> TableSchema:
+        """The columns of ``table`` ([schema.]name) from the source catalog; PipelineError if missing."""
+
+    @abstractmethod
+    def _execute(self, sql: str, params: list, batch_size: int, schema: TableSchema) -> Iterator[pa.RecordBatch]:
+        """Run ``sql`` with bound ``params`` through a server-side cursor, yielding batches that
+        ``conform`` to ``schema``."""
+
+    def select_expression(self, column: Column) -> str:
+        """How ``column`` is selected; a subclass casts types its driver cannot return faithfully."""
+        return self.quote(column.name)
+
+    def parameter(self, index: int, column: Column) -> str:
+        """The SQL that stands for the ``index``-th bound value, compared with ``column``."""
+        return self.placeholder
+
+    def read(
+        self,
+        table: str,
+        schema: TableSchema,
+        *,
+        cursor: str | None = None,
+        window: Window | None = None,
+        batch_size: int = 50_000,
+        limit: int | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream the rows of ``table`` whose cursor lies in ``window`` (all rows when no window)."""
+        columns = ", ".join(f"{self.select_expression(c)} AS {self.quote(c.name)}" for c in schema.columns)
+        sql = f"SELECT {columns} FROM {self.qualified(table)}"
+        params: list = []
+        if window is not None and cursor is not None:
+            column = schema.column(cursor)
+            params = list(window.bounds_for(column.arrow_type, f"{table}.{cursor} ({column.source_type})"))
+            where = f"{self.quote(cursor)} >= {self.parameter(0, column)} AND {self.quote(cursor)} < {self.parameter(1, column)}"
+            sql += f" WHERE {where}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._execute(sql, params, batch_size, schema)
+
+    def quote(self, identifier: str) -> str:
+        q = self.quote_char
+        return q + identifier.replace(q, q + q) + q
+
+    def qualified(self, table: str) -> str:
+        return ".".join(self.quote(part) for part in table.split("."))
+
+    def error(self, action: str, exc: BaseException) -> PipelineError:
+        """A one-line error naming this source, with the password scrubbed from the driver's text."""
+        message = redact(first_line(exc), [self._password])
+        return PipelineError(f"source {self.name!r} ({self.config.describe()}): {action}: {message}")
+
+
+def rows_to_batch(rows: list[tuple], schema: pa.Schema, fetch_types: list[pa.DataType], table: str) -> pa.RecordBatch:
+    """Columns of Python values (as a DB-API driver returns them) into a batch that conforms to ``schema``."""
+    arrays = []
+    for field, values, kind in zip(schema, zip(*rows), fetch_types, strict=True):
+        try:
+            arrays.append(pa.array(values, kind))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise PipelineError(f"{table}.{field.name}: value does not fit {kind}: {first_line(exc)}") from None
+    return conform(pa.RecordBatch.from_arrays(arrays, names=schema.names), schema, table)

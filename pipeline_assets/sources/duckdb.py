@@ -1,0 +1,39 @@
+"""DuckDB as a source (a local analytical file, or the demo)."""
+
+from collections.abc import Iterator
+
+import duckdb
+import pyarrow as pa
+
+from pipeline_assets.schema import Column, TableSchema, conform
+from pipeline_assets.sources.base import Source
+
+
+class DuckDBSource(Source):
+    """Reads a DuckDB file read-only; DuckDB hands out Arrow batches natively, so types map one to one."""
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        try:
+            return duckdb.connect(self.config.path, read_only=True)
+        except duckdb.Error as exc:
+            raise self.error("cannot open", exc) from None
+
+    def discover(self, table: str) -> TableSchema:
+        with self.connect() as conn:
+            try:
+                arrow = conn.execute(f"SELECT * FROM {self.qualified(table)} LIMIT 0").to_arrow_table().schema
+                types = {row[0]: row[1] for row in conn.execute(f"DESCRIBE {self.qualified(table)}").fetchall()}
+            except duckdb.CatalogException as exc:
+                raise self.error("cannot read table", exc) from None
+        columns = tuple(Column(f.name, types[f.name], f.type, f.nullable) for f in arrow)
+        return TableSchema(table, columns)
+
+    def _execute(self, sql: str, params: list, batch_size: int, schema: TableSchema) -> Iterator[pa.RecordBatch]:
+        arrow_schema = schema.arrow_schema()
+        with self.connect() as conn:
+            try:
+                reader = conn.execute(sql, params).to_arrow_reader(batch_size)
+            except duckdb.Error as exc:
+                raise self.error("query failed", exc) from None
+            for batch in reader:
+                yield conform(batch, arrow_schema, schema.table)

@@ -1,0 +1,33 @@
+"""Where staged files live and what they are called: the one place that decides stage paths.
+
+    <stage>/<source>/<schema>_<table>/<partition>/run_<YYYYmmdd_HHMMSS>_<run id>/
+        <schema>_<table>_<partition>_batch0000.parquet
+        ...
+        _manifest.json        (written last: a run folder without it never completed)
+"""
+
+from datetime import datetime
+
+MANIFEST_NAME = "_manifest.json"
+UNPARTITIONED = "full"
+
+
+def table_prefix(source: str, schema: str, table: str) -> str:
+    return f"{source}/{schema}_{table}"
+
+
+def run_prefix(table_prefix: str, partition: str, run_id: str, started: datetime) -> str:
+    return f"{table_prefix}/{partition}/run_{started:%Y%m%d_%H%M%S}_{run_id}"
+
+
+def file_key(run_prefix: str, table_prefix: str, partition: str, number: int, extension: str) -> str:
+    """``<run prefix>/<schema>_<table>_<partition>_batch<n>.<ext>``: a file's name says what it holds."""
+    return f"{run_prefix}/{table_prefix.rsplit('/', 1)[-1]}_{partition}_batch{number:04d}.{extension}"
+
+
+def manifest_key(run_prefix: str) -> str:
+    return f"{run_prefix}/{MANIFEST_NAME}"
+
+
+def partition_prefix(table_prefix: str, partition: str) -> str:
+    return f"{table_prefix}/{partition}/"

@@ -1,0 +1,80 @@
+"""What the staged asset hands the stage (an Extract) and what the stage hands the warehouse (a Manifest)."""
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+
+from pipeline_assets.schema import Window
+
+
+@dataclass
+class Extract:
+    """A lazy stream of a partition's record batches, plus what the manifest records about them."""
+
+    partition: str
+    arrow_schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+    window: Window | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    key: str
+    uri: str
+    rows: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The commit marker of one staging run: every file it wrote, with counts and the Arrow schema."""
+
+    source: str
+    table: str
+    partition: str
+    run_id: str
+    format: str
+    prefix: str
+    files: tuple[StagedFile, ...]
+    arrow_schema: pa.Schema
+    window: Window | None = None
+    limit: int | None = None
+    created_at: str = field(default_factory=lambda: datetime.now().astimezone().isoformat())
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.bytes for f in self.files)
+
+    def to_json(self) -> str:
+        body = {
+            "version": 1,
+            **{k: getattr(self, k) for k in ("source", "table", "partition", "run_id", "format", "prefix", "limit", "created_at")},
+            "window": [self.window.start.isoformat(), self.window.end.isoformat()] if self.window else None,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "files": [asdict(f) for f in self.files],
+            "columns": [{"name": f.name, "type": str(f.type)} for f in self.arrow_schema],
+            "arrow_schema": base64.b64encode(self.arrow_schema.serialize().to_pybytes()).decode(),
+        }
+        return json.dumps(body, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Manifest":
+        body = json.loads(text)
+        window = body["window"]
+        return cls(
+            source=body["source"], table=body["table"], partition=body["partition"], run_id=body["run_id"],
+            format=body["format"], prefix=body["prefix"], limit=body["limit"], created_at=body["created_at"],
+            files=tuple(StagedFile(**f) for f in body["files"]),
+            arrow_schema=pa.ipc.read_schema(pa.py_buffer(base64.b64decode(body["arrow_schema"]))),
+            window=Window(datetime.fromisoformat(window[0]), datetime.fromisoformat(window[1])) if window else None,
+        )  # fmt: skip

@@ -1,0 +1,37 @@
+"""Reading a staged file back as a stream of record batches with the staged schema."""
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from pipeline_assets.errors import PipelineError, first_line
+
+READ_BATCH_ROWS = 65_536
+
+
+def open_staged(path: Path, file_format: str, schema: pa.Schema, uri: str) -> pa.RecordBatchReader:
+    """A reader over one staged file that yields batches of ``schema`` without loading the whole file."""
+    try:
+        if file_format == "parquet":
+            parquet = pq.ParquetFile(path)
+            batches = parquet.iter_batches(batch_size=READ_BATCH_ROWS)
+            return pa.RecordBatchReader.from_batches(schema, (_restore(b, schema) for b in batches))
+        storage = pa.schema(pa.field(f.name, _storage(f.type), f.nullable) for f in schema)
+        csv = pacsv.open_csv(path, convert_options=pacsv.ConvertOptions(column_types=storage, strings_can_be_null=True))
+        return pa.RecordBatchReader.from_batches(schema, (_restore(b, schema) for b in csv))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise PipelineError(f"stage: {uri} is not a readable {file_format} file: {first_line(exc)}") from None
+
+
+def _storage(kind: pa.DataType) -> pa.DataType:
+    return kind.storage_type if isinstance(kind, pa.ExtensionType) else kind
+
+
+def _restore(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    arrays = [
+        pa.ExtensionArray.from_storage(f.type, a) if isinstance(f.type, pa.ExtensionType) and a.type != f.type else a
+        for f, a in zip(schema, batch.columns, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)

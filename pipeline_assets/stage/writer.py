@@ -1,0 +1,94 @@
+"""Writing record batches into staged files, starting a new file once one reaches the target size."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from pipeline_assets.errors import PipelineError
+from pipeline_assets.stage.manifest import StagedFile
+from pipeline_assets.stage.stores import StageStore
+
+
+class RollingWriter:
+    """Streams batches into ``<key_for(n)>`` files of about ``target_bytes`` each; nothing is held in memory
+    beyond the batch being written. Each file is published (made visible) only when complete."""
+
+    def __init__(
+        self,
+        store: StageStore,
+        schema: pa.Schema,
+        key_for: Callable[[int], str],
+        file_format: str = "parquet",
+        compression: str = "snappy",
+        target_bytes: int = 128 * 2**20,
+    ):
+        self.store, self.key_for, self.format = store, key_for, file_format
+        self.compression, self.target_bytes = compression, target_bytes
+        self.schema = _csv_schema(schema) if file_format == "csv" else schema
+        self.files: list[StagedFile] = []
+        self._spool: Path | None = None
+        self._sink: pa.NativeFile | None = None
+        self._writer = None
+        self._rows = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        if self._writer is None:
+            self._open()
+        if self.format == "csv":
+            batch = pa.RecordBatch.from_arrays([_csv_array(c) for c in batch.columns], schema=self.schema)
+        self._writer.write_batch(batch)
+        self._rows += batch.num_rows
+        if self._sink.tell() >= self.target_bytes:
+            self._seal()
+
+    def close(self) -> list[StagedFile]:
+        if self._writer is not None:
+            self._seal()
+        return self.files
+
+    def abort(self) -> None:
+        """Drop the file being written; files already published stay for the orphan finder."""
+        if self._writer is not None:
+            self._writer.close()
+            self._sink.close()
+            self.store.discard(self._spool)
+            self._writer = None
+
+    def _open(self) -> None:
+        self._key = self.key_for(len(self.files))
+        self._spool = self.store.spool_path(self._key)
+        self._sink = pa.OSFile(str(self._spool), "wb")
+        if self.format == "parquet":
+            compression = None if self.compression == "none" else self.compression
+            self._writer = pq.ParquetWriter(self._sink, self.schema, compression=compression, use_dictionary=False)
+        else:
+            self._writer = pacsv.CSVWriter(self._sink, self.schema)
+        self._rows = 0
+
+    def _seal(self) -> None:
+        self._writer.close()
+        size = self._sink.tell()
+        self._sink.close()
+        self.store.publish(self._spool, self._key)
+        self.files.append(StagedFile(self._key, self.store.uri(self._key), self._rows, size))
+        self._writer = None
+
+
+def _csv_schema(schema: pa.Schema) -> pa.Schema:
+    for field in schema:
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            raise PipelineError(f"column {field.name!r} is binary, which CSV cannot carry faithfully; stage as parquet")
+    return pa.schema(pa.field(f.name, _csv_type(f.type), f.nullable, f.metadata) for f in schema)
+
+
+def _csv_type(kind: pa.DataType) -> pa.DataType:
+    return kind.storage_type if isinstance(kind, pa.ExtensionType) else kind
+
+
+def _csv_array(array: pa.Array) -> pa.Array:
+    return array.storage if isinstance(array, pa.ExtensionArray) else array

@@ -1,0 +1,18 @@
+"""Warehouses: where staged files are loaded, one module per kind behind the ``Warehouse`` base."""
+
+from pipeline_assets.config import ConnectionConfig
+from pipeline_assets.warehouses.base import LoadResult, TargetTable, Transaction, Warehouse
+from pipeline_assets.warehouses.duckdb import DuckDBWarehouse
+from pipeline_assets.warehouses.postgres import PostgresWarehouse
+
+WAREHOUSES: dict[str, type[Warehouse]] = {
+    "postgres": PostgresWarehouse,
+    "duckdb": DuckDBWarehouse,
+}
+
+
+def open_warehouse(name: str, config: ConnectionConfig, password: str | None) -> Warehouse:
+    return WAREHOUSES[config.kind](name, config, password)
+
+
+__all__ = ["WAREHOUSES", "LoadResult", "TargetTable", "Transaction", "Warehouse", "open_warehouse"]

@@ -1,0 +1,145 @@
+"""The Warehouse interface: load a staging run's files into a table in one transaction.
+
+The template here fixes the order every warehouse follows (create schema and table from the staged Arrow
+schema, clear what is being replaced, copy each file, verify the count, commit); a warehouse module
+supplies its SQL types, its connection and its bulk copy. State that must commit together with the
+rows (watermarks, the loaded-files ledger) is written through ``Transaction.execute`` before the commit.
+"""
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from pipeline_assets.config import ConnectionConfig
+from pipeline_assets.errors import PipelineError, first_line, redact
+from pipeline_assets.progress import Progress
+from pipeline_assets.stage.manifest import Manifest
+from pipeline_assets.stage.reader import open_staged
+from pipeline_assets.stage.stores import StageStore
+
+
+@dataclass(frozen=True)
+class TargetTable:
+    schema: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    rows_loaded: int
+    rows_deleted: int
+    files: int
+    seconds: float
+
+
+class Transaction(ABC):
+    """One open transaction on a warehouse connection."""
+
+    placeholder = "?"
+
+    @abstractmethod
+    def execute(self, sql: str, params: list | tuple = ()) -> list[tuple]:
+        """Run one statement with bound ``params``; return its rows (empty for statements without any)."""
+
+    @abstractmethod
+    def rowcount(self) -> int:
+        """Rows affected by the last ``execute``."""
+
+    @abstractmethod
+    def copy(self, target: TargetTable, reader: pa.RecordBatchReader) -> int:
+        """Bulk-copy a stream of batches into ``target``; return the rows copied."""
+
+
+class Warehouse(ABC):
+    quote_char = '"'
+
+    def __init__(self, name: str, config: ConnectionConfig, password: str | None):
+        self.name, self.config, self._password = name, config, password
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A transaction that commits when the block ends and rolls back if it raises."""
+
+    @abstractmethod
+    def column_type(self, field: pa.Field) -> str:
+        """This warehouse's SQL type for an Arrow field."""
+
+    def quote(self, identifier: str) -> str:
+        q = self.quote_char
+        return q + identifier.replace(q, q + q) + q
+
+    def qualified(self, target: TargetTable) -> str:
+        return f"{self.quote(target.schema)}.{self.quote(target.name)}"
+
+    def create_table_sql(self, target: TargetTable, schema: pa.Schema) -> str:
+        columns = ", ".join(f"{self.quote(f.name)} {self.column_type(f)}" for f in schema)
+        return f"CREATE TABLE IF NOT EXISTS {self.qualified(target)} ({columns})"
+
+    def load(
+        self,
+        target: TargetTable,
+        manifest: Manifest,
+        store: StageStore,
+        *,
+        mode: str,
+        cursor: str | None,
+        progress: Progress | None = None,
+        before_commit: Callable[[Transaction], None] | None = None,
+    ) -> LoadResult:
+        """Load every file of ``manifest`` into ``target`` in one transaction.
+
+        ``replace`` first deletes the manifest's window (the whole table when it has none), so loading a
+        partition again leaves the table as it was; ``append`` only inserts.
+        """
+        started = time.monotonic()
+        schema = manifest.arrow_schema
+        with self._errors(f"load {target}"), self.transaction() as tx:
+            tx.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(target.schema)}")
+            tx.execute(self.create_table_sql(target, schema))
+            where, params = self._window_filter(target, manifest, cursor, tx.placeholder)
+            deleted = 0
+            if mode == "replace":
+                tx.execute(f"DELETE FROM {self.qualified(target)}{where}", params)
+                deleted = tx.rowcount()
+            loaded = 0
+            for staged in manifest.files:
+                with store.local_copy(staged.key) as path:
+                    rows = tx.copy(target, open_staged(path, manifest.format, schema, staged.uri))
+                if rows != staged.rows:
+                    raise PipelineError(f"{staged.uri}: copied {rows} rows but the manifest lists {staged.rows}")
+                loaded += rows
+                if progress:
+                    progress.advance(rows)
+            if mode == "replace":
+                (count,) = tx.execute(f"SELECT count(*) FROM {self.qualified(target)}{where}", params)[0]
+                if count != manifest.rows:
+                    raise PipelineError(f"{target}: {count} rows in the window after loading {manifest.rows}; rolled back")
+            if before_commit:
+                before_commit(tx)
+        return LoadResult(loaded, deleted, len(manifest.files), time.monotonic() - started)
+
+    def _window_filter(self, target: TargetTable, manifest: Manifest, cursor: str | None, placeholder: str) -> tuple[str, list]:
+        if manifest.window is None or cursor is None:
+            return "", []
+        kind = manifest.arrow_schema.field(cursor).type
+        bounds = list(manifest.window.bounds_for(kind, f"{target}.{cursor}"))
+        return f" WHERE {self.quote(cursor)} >= {placeholder} AND {self.quote(cursor)} < {placeholder}", bounds
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn driver errors into one line naming this warehouse, with the password scrubbed."""
+        try:
+            yield
+        except PipelineError as exc:
+            raise PipelineError(f"warehouse {self.name!r}: {redact(str(exc), [self._password])}") from None
+        except Exception as exc:  # drivers raise their own hierarchies; all become one line
+            message = redact(first_line(exc), [self._password])
+            raise PipelineError(f"warehouse {self.name!r} ({self.config.describe()}): cannot {action}: {message}") from None

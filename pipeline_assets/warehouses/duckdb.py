@@ -1,0 +1,85 @@
+"""DuckDB as a warehouse (the embedded default): staged batches streamed in through Arrow."""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from pipeline_assets.errors import PipelineError
+from pipeline_assets.warehouses.base import TargetTable, Transaction, Warehouse
+
+LOCK_WAIT_SECONDS = 120
+
+
+class DuckDBTransaction(Transaction):
+    def __init__(self, conn: duckdb.DuckDBPyConnection, quote):
+        self.conn, self.quote = conn, quote
+        self._rowcount = 0
+
+    def execute(self, sql: str, params: list | tuple = ()) -> list[tuple]:
+        result = self.conn.execute(sql, list(params))
+        rows = result.fetchall() if result.description else []
+        self._rowcount = rows[0][0] if sql.lstrip().upper().startswith("DELETE") and rows else len(rows)
+        return rows
+
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    def copy(self, target: TargetTable, reader: pa.RecordBatchReader) -> int:
+        self.conn.register("pipeline_assets_incoming", reader)
+        try:
+            table = f"{self.quote(target.schema)}.{self.quote(target.name)}"
+            (rows,) = self.conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM pipeline_assets_incoming").fetchone()
+        finally:
+            self.conn.unregister("pipeline_assets_incoming")
+        return rows
+
+
+class DuckDBWarehouse(Warehouse):
+    """A DuckDB file; one writer at a time, so a load waits (up to two minutes) for another to finish."""
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        Path(self.config.path).parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                return duckdb.connect(self.config.path)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise PipelineError(f"cannot open {self.config.path}: {str(exc).splitlines()[0]}") from None
+                time.sleep(0.5)
+
+    @contextmanager
+    def transaction(self) -> Iterator[DuckDBTransaction]:
+        conn = self.connect()
+        try:
+            conn.execute("BEGIN TRANSACTION")
+            yield DuckDBTransaction(conn, self.quote)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
+    def column_type(self, field: pa.Field) -> str:
+        return duckdb_type(field.type)
+
+
+def duckdb_type(kind: pa.DataType) -> str:
+    if isinstance(kind, pa.ExtensionType) and kind.extension_name == "arrow.json":
+        return "JSON"
+    if pa.types.is_decimal(kind):
+        return f"DECIMAL({kind.precision},{kind.scale})"
+    if pa.types.is_timestamp(kind):
+        return "TIMESTAMPTZ" if kind.tz else "TIMESTAMP"
+    simple = {
+        pa.bool_(): "BOOLEAN", pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INTEGER", pa.int64(): "BIGINT",
+        pa.uint8(): "UTINYINT", pa.uint16(): "USMALLINT", pa.uint32(): "UINTEGER", pa.uint64(): "UBIGINT",
+        pa.float32(): "REAL", pa.float64(): "DOUBLE", pa.date32(): "DATE", pa.time64("us"): "TIME",
+        pa.string(): "VARCHAR", pa.large_string(): "VARCHAR", pa.binary(): "BLOB", pa.large_binary(): "BLOB",
+    }  # fmt: skip
+    return simple.get(kind, "VARCHAR")
