@@ -1,6 +1,7 @@
 """The Dagster entry point: definitions assembled from the configuration file (or the embedded demo)."""
 
 import warnings
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -23,25 +24,33 @@ def build_resources(project: ProjectConfig) -> dict[str, object]:
     return {**databases, "stage": stage, "stage_io_manager": StageIOManager(stage=stage)}
 
 
-def build_table_assets_all(project: ProjectConfig) -> list[TableAssets]:
-    return [build_table_assets(table, project) for table in project.tables]
+@dataclass(frozen=True)
+class Assembly:
+    definitions: dg.Definitions
+    tables: list[TableAssets]
+    job_of: dict[dg.AssetKey, str]  # warehouse asset key -> the job that runs it
 
 
-def build_definitions(project: ProjectConfig) -> dg.Definitions:
+def assemble(project: ProjectConfig) -> Assembly:
     """Assets, jobs, schedules and resources for every table of ``project``.
 
     Runs use the in-process executor: a run holds one table's two steps for one partition, and a
     process per step (the default) costs more than the work; runs themselves go in parallel.
     """
-    tables = build_table_assets_all(project)
-    jobs, schedules = build_jobs(tables, project.schedule)
-    return dg.Definitions(
+    tables = [build_table_assets(table, project) for table in project.tables]
+    jobs, schedules, job_of = build_jobs(tables, project.schedule)
+    definitions = dg.Definitions(
         assets=[a for t in tables for a in (t.staged, t.loaded)],
         jobs=jobs,
         schedules=schedules,
         resources=build_resources(project),
         executor=dg.in_process_executor,
     )
+    return Assembly(definitions, tables, job_of)
+
+
+def build_definitions(project: ProjectConfig) -> dg.Definitions:
+    return assemble(project).definitions
 
 
 @dg.definitions

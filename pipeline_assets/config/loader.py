@@ -22,7 +22,21 @@ def load_config(path: str | Path) -> ProjectConfig:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
-    return parse_config(text, origin=str(path))
+    return relative_to(parse_config(text, origin=str(path)), path.resolve().parent)
+
+
+def relative_to(project: ProjectConfig, folder: Path) -> ProjectConfig:
+    """Resolve relative local paths (database files, a local stage) against the config file's folder."""
+
+    def absolute(value: str) -> str:
+        return str(folder / value) if not Path(value).is_absolute() else value
+
+    connections = {
+        name: conn.model_copy(update={"path": absolute(conn.path)}) if conn.path else conn
+        for name, conn in project.connections.items()
+    }
+    stage = project.stage if project.stage.is_s3 else project.stage.model_copy(update={"url": absolute(project.stage.url)})
+    return project.model_copy(update={"connections": connections, "stage": stage})
 
 
 def parse_config(text: str, origin: str = "config") -> ProjectConfig:

@@ -1,0 +1,29 @@
+"""Running a table's two assets for one partition as a real Dagster run, in this process."""
+
+import dagster as dg
+
+from pipeline_assets.assets.factory import TableAssets
+
+
+def launch_in_process(
+    definitions: dg.Definitions,
+    job_name: str,
+    table: TableAssets,
+    partition: str | None,
+    instance: dg.DagsterInstance,
+    *,
+    limit: int | None = None,
+    log_level: str = "ERROR",
+    tags: dict[str, str] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Materialize ``table``'s staged and warehouse assets for ``partition`` with the job that owns them,
+    recorded in ``instance`` (so the UI shows the run). Failures are in the result, not raised."""
+    job = definitions.resolve_job_def(job_name)
+    run_config = {
+        "ops": {table.staged.op.name: {"config": {"limit": limit}}},
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+    }
+    return job.execute_in_process(
+        run_config=run_config, instance=instance, partition_key=partition, raise_on_error=False,
+        asset_selection=[table.staged.key, table.loaded.key], tags=tags or {},
+    )  # fmt: skip

@@ -1,0 +1,38 @@
+"""``pipeline-assets``: the command line. Every command reads the same configuration as the Dagster code."""
+
+import os
+import sys
+
+import click
+
+from pipeline_assets.cli.sync import sync
+from pipeline_assets.errors import PipelineError
+
+
+class Commands(click.Group):
+    """Prints a PipelineError as one line (exit 2) instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PipelineError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="PATH", envvar="PIPELINE_ASSETS_CONFIG",
+              help="configuration file (default: $PIPELINE_ASSETS_CONFIG, else the embedded demo)")  # fmt: skip
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Replicate database tables into warehouses through a Parquet stage, as Dagster assets."""
+    ctx.obj = {"config_path": config_path}
+    if config_path:
+        os.environ["PIPELINE_ASSETS_CONFIG"] = os.path.abspath(config_path)
+
+
+cli.add_command(sync)
+
+
+def main() -> None:
+    cli(prog_name="pipeline-assets")
