@@ -102,6 +102,6 @@ def _fetch_type(kind: pa.DataType) -> pa.DataType:
     """The type PyMySQL's Python values are built into before ``conform`` checks and casts them."""
     if pa.types.is_boolean(kind):
         return pa.int8()
-    if isinstance(kind, pa.ExtensionType):
+    if isinstance(kind, pa.BaseExtensionType):
         return kind.storage_type
     return kind

@@ -69,7 +69,7 @@ class SQLiteSource(Source):
 
 
 def _fetch_type(kind: pa.DataType) -> pa.DataType:
-    if pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_decimal(kind) or isinstance(kind, pa.ExtensionType):
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_decimal(kind) or isinstance(kind, pa.BaseExtensionType):
         return pa.string()
     if pa.types.is_boolean(kind):
         return pa.int8()

@@ -70,7 +70,7 @@ class DuckDBWarehouse(Warehouse):
 
 
 def duckdb_type(kind: pa.DataType) -> str:
-    if isinstance(kind, pa.ExtensionType) and kind.extension_name == "arrow.json":
+    if isinstance(kind, pa.BaseExtensionType) and kind.extension_name == "arrow.json":
         return "JSON"
     if pa.types.is_decimal(kind):
         return f"DECIMAL({kind.precision},{kind.scale})"

@@ -70,7 +70,7 @@ class PostgresWarehouse(Warehouse):
 
 
 def postgres_type(kind: pa.DataType) -> str:
-    if isinstance(kind, pa.ExtensionType) and kind.extension_name == "arrow.json":
+    if isinstance(kind, pa.BaseExtensionType) and kind.extension_name == "arrow.json":
         return "jsonb"
     if pa.types.is_decimal(kind):
         return f"numeric({kind.precision},{kind.scale})"
