@@ -78,7 +78,7 @@ def _conform_array(array: pa.Array, field: pa.Field, table: str) -> pa.Array:
     if array.type == target:
         return array
     try:
-        if isinstance(target, pa.ExtensionType):
+        if isinstance(target, pa.BaseExtensionType):
             storage = array if array.type == target.storage_type else array.cast(target.storage_type)
             return pa.ExtensionArray.from_storage(target, storage)
         if pa.types.is_boolean(target) and pa.types.is_integer(array.type):

@@ -26,12 +26,12 @@ def open_staged(path: Path, file_format: str, schema: pa.Schema, uri: str) -> pa
 
 
 def _storage(kind: pa.DataType) -> pa.DataType:
-    return kind.storage_type if isinstance(kind, pa.ExtensionType) else kind
+    return kind.storage_type if isinstance(kind, pa.BaseExtensionType) else kind
 
 
 def _restore(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     arrays = [
-        pa.ExtensionArray.from_storage(f.type, a) if isinstance(f.type, pa.ExtensionType) and a.type != f.type else a
+        pa.ExtensionArray.from_storage(f.type, a) if isinstance(f.type, pa.BaseExtensionType) and a.type != f.type else a
         for f, a in zip(schema, batch.columns, strict=True)
     ]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

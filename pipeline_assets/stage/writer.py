@@ -87,7 +87,7 @@ def _csv_schema(schema: pa.Schema) -> pa.Schema:
 
 
 def _csv_type(kind: pa.DataType) -> pa.DataType:
-    return kind.storage_type if isinstance(kind, pa.ExtensionType) else kind
+    return kind.storage_type if isinstance(kind, pa.BaseExtensionType) else kind
 
 
 def _csv_array(array: pa.Array) -> pa.Array:
