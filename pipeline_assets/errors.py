@@ -27,7 +27,11 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 
 
 def first_line(exc: BaseException) -> str:
-    """The first non-empty line of an exception's message (driver errors often span several)."""
+    """The first non-empty line of an exception's message (driver errors often span several).
+
+    DB-API drivers such as PyMySQL raise ``(code, message)`` tuples; those read as ``message (code)``."""
+    if len(exc.args) == 2 and isinstance(exc.args[0], int) and isinstance(exc.args[1], str):
+        return f"{first_line(type(exc)(exc.args[1]))} (error {exc.args[0]})"
     for line in str(exc).splitlines():
         if line.strip():
             return line.strip()

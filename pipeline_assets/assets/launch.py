@@ -13,7 +13,7 @@ def launch_in_process(
     instance: dg.DagsterInstance,
     *,
     limit: int | None = None,
-    log_level: str = "ERROR",
+    log_level: str = "CRITICAL",
     tags: dict[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize ``table``'s staged and warehouse assets for ``partition`` with the job that owns them,

@@ -28,5 +28,8 @@ def open_context(explicit_config: str | None) -> CommandContext:
         dagster_home.mkdir(parents=True, exist_ok=True)
         os.environ["DAGSTER_HOME"] = str(dagster_home)
         click.echo(f"DAGSTER_HOME not set: recording runs in {dagster_home}", err=True)
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    instance_config = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
+    if not instance_config.exists():
+        instance_config.parent.mkdir(parents=True, exist_ok=True)
+        instance_config.write_text("# Dagster instance settings (storage defaults to this folder); see dagster.yaml.example.\n")
     return CommandContext(project, dg.DagsterInstance.get())

@@ -85,7 +85,7 @@ class Report:
         if outcome.success:
             line = f"ok      {outcome.table} {outcome.partition or '-'}: {outcome.rows_loaded or 0:,} rows in {outcome.seconds:.1f}s"
         else:
-            line = f"FAILED  {outcome.table} {outcome.partition or '-'}: {outcome.error}"
+            line = f"FAILED  {outcome.table} {outcome.partition or '-'} (reason below)"
         self.console.print(line, highlight=False, markup=False, soft_wrap=True)
         self._refresh()
 

@@ -96,6 +96,6 @@ def run_unit(assembly, unit: Unit, instance: dg.DagsterInstance, limit: int | No
     started = time.monotonic()
     result = launch_in_process(
         assembly.definitions, assembly.job_of[unit.table.loaded.key], unit.table, unit.partition, instance,
-        limit=limit, log_level="INFO" if verbose else "ERROR", tags={"pipeline_assets/trigger": "cli"},
+        limit=limit, log_level="INFO" if verbose else "CRITICAL", tags={"pipeline_assets/trigger": "cli"},
     )  # fmt: skip
     return RunOutcome.from_result(unit.table, unit.partition, result, time.monotonic() - started)
