@@ -1,6 +1,9 @@
 """The one exception users see, and the scrubbing that keeps secrets out of its text."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import dagster as dg
 
 
 class PipelineError(Exception):
@@ -36,3 +39,13 @@ def first_line(exc: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(exc).__name__
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Inside Dagster code: report a PipelineError as a step failure with its one-line description, and do not
+    retry it (the RetryPolicy is for transient errors; a wrong column stays wrong)."""
+    try:
+        yield
+    except PipelineError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None

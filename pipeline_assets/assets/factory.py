@@ -1,7 +1,5 @@
 """The asset factory: each configured table becomes a staged-files asset and a warehouse-table asset."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -9,7 +7,7 @@ import dagster as dg
 from pydantic import Field
 
 from pipeline_assets.config import ProjectConfig, TableConfig
-from pipeline_assets.errors import PipelineError
+from pipeline_assets.errors import user_errors
 from pipeline_assets.progress import Progress
 from pipeline_assets.schema import Window
 from pipeline_assets.stage import layout
@@ -33,15 +31,6 @@ class TableAssets:
     staged: dg.AssetsDefinition
     loaded: dg.AssetsDefinition
     partitions_def: dg.PartitionsDefinition | None
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Report a PipelineError as a Dagster failure with its one-line description, and do not retry it."""
-    try:
-        yield
-    except PipelineError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 def daily_partitions(start: date) -> dg.DailyPartitionsDefinition:

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from pipeline_assets.errors import PipelineError
+from pipeline_assets.errors import PipelineError, user_errors
 from pipeline_assets.progress import Progress
 from pipeline_assets.resources import StageResource
 from pipeline_assets.stage import layout
@@ -23,6 +23,10 @@ class StageIOManager(dg.ConfigurableIOManager):
     stage: dg.ResourceDependency[StageResource]
 
     def handle_output(self, context: dg.OutputContext, obj: Extract) -> None:
+        with user_errors():
+            self._stage(context, obj)
+
+    def _stage(self, context: dg.OutputContext, obj: Extract) -> None:
         store = self.stage.store()
         table_prefix = context.definition_metadata[STAGE_PREFIX_KEY]
         started = datetime.now(timezone.utc)
@@ -50,6 +54,10 @@ class StageIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata(stage_metadata(manifest, progress.seconds))
 
     def load_input(self, context: dg.InputContext) -> Manifest:
+        with user_errors():
+            return self._manifest(context)
+
+    def _manifest(self, context: dg.InputContext) -> Manifest:
         if context.has_partition_key and len(context.asset_partition_keys) > 1:
             raise PipelineError("load one partition per run (the assets use a multi-run backfill policy)")
         table_prefix = context.upstream_output.definition_metadata[STAGE_PREFIX_KEY]
@@ -58,7 +66,6 @@ class StageIOManager(dg.ConfigurableIOManager):
             producing_run = context.upstream_output.run_id
         except dg.DagsterInvariantViolationError:  # staged by an earlier run: take the latest complete one
             producing_run = None
-        context.log.info(f"upstream run {producing_run}")
         return latest_manifest(self.stage.store(), table_prefix, partition, prefer_run=producing_run)
 
 

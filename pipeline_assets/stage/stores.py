@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline_assets.errors import PipelineError, first_line
@@ -124,7 +125,7 @@ class S3Store(StageStore):
     def _call(self, action: str, key: str, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, S3UploadFailedError, S3TransferFailedError) as exc:
             raise self._error(action, key, exc) from None
 
     def spool_path(self, key: str) -> Path:

@@ -37,10 +37,17 @@ class RollingWriter:
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
             return
-        if self._writer is None:
-            self._open()
         if self.format == "csv":
             batch = pa.RecordBatch.from_arrays([_csv_array(c) for c in batch.columns], schema=self.schema)
+        # A driver's batch may be larger than a file should be: write it in slices of about a quarter of the
+        # target (uncompressed), checking the file's size after each, so files end near the target size.
+        step = max(1, int(batch.num_rows * self.target_bytes / 4 / max(batch.nbytes, 1)))
+        for offset in range(0, batch.num_rows, step):
+            self._write_slice(batch.slice(offset, step))
+
+    def _write_slice(self, batch: pa.RecordBatch) -> None:
+        if self._writer is None:
+            self._open()
         self._writer.write_batch(batch)
         self._rows += batch.num_rows
         if self._sink.tell() >= self.target_bytes:
