@@ -15,6 +15,16 @@ CONFIG_ENV_VAR = "PIPELINE_ASSETS_CONFIG"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so pydantic validates them and names the field of a bad one."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_config(path: str | Path) -> ProjectConfig:
     """Read and validate the configuration file at ``path``; raise ConfigError naming the culprit."""
     path = Path(path)
@@ -41,7 +51,7 @@ def relative_to(project: ProjectConfig, folder: Path) -> ProjectConfig:
 
 def parse_config(text: str, origin: str = "config") -> ProjectConfig:
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""

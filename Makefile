@@ -1,0 +1,34 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test` (see README).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test ui benchmark clean
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Runs the replication end to end on the embedded demo: no services, no cloud account.
+demo: install
+	$(BIN)/pipeline-assets sync --all
+
+# Needs the local PostgreSQL (127.0.0.1:5432) and MariaDB (127.0.0.1:3306); the S3 server is started by the tests.
+test: install
+	$(BIN)/pytest
+
+# The Dagster UI on the same instance the CLI records runs in.
+ui: install
+	home=$${DAGSTER_HOME:-$(CURDIR)/.pipeline_assets/dagster_home}; mkdir -p "$$home"; \
+	DAGSTER_HOME="$$home" $(BIN)/dagster dev -w workspace.yaml
+
+benchmark: install
+	$(BIN)/python benchmarks/pg_to_pg.py --rows 1000000
+
+clean:
+	rm -rf $(VENV) .pipeline_assets .pytest_cache

@@ -1,0 +1,69 @@
+"""The configuration file: defaults, ${VAR} expansion, relative paths, and one-line errors naming the YAML path."""
+
+import pytest
+
+from pipeline_assets.config import load_config, parse_config
+from pipeline_assets.errors import ConfigError
+
+BASE = """
+connections:
+  shop: {kind: mysql, host: "${SHOP_HOST}", user: root, database: shop, password: "${SHOP_PASSWORD}"}
+  dw: {kind: duckdb, path: warehouse.duckdb}
+stage: {url: stage}
+tables:
+  - {source: shop, table: sales.orders, target: dw, cursor: placed_at, partitioning: daily, start_date: 2026-01-01}
+"""
+
+
+def test_defaults_expansion_and_relative_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_HOST", "db.internal")
+    path = tmp_path / "cfg" / "pipeline.yaml"
+    path.parent.mkdir()
+    path.write_text(BASE)
+    config = load_config(path)
+    shop = config.connections["shop"]
+    assert (shop.host, shop.resolved_port, shop.password) == ("db.internal", 3306, "${SHOP_PASSWORD}")
+    assert config.connections["dw"].path == str(path.parent / "warehouse.duckdb")
+    assert config.stage.url == str(path.parent / "stage") and config.stage.format == "parquet"
+    table = config.tables[0]
+    assert (table.asset_name, table.target_schema, table.target_name, table.write_mode) == ("orders", "shop", "orders", "replace")
+    assert config.table("shop.orders") is table
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (("host: \"${SHOP_HOST}\"", "host: \"${NOT_SET_ANYWHERE}\""), "connections.shop.host: environment variable NOT_SET_ANYWHERE is not set"),
+        (("stage: {url: stage}", "stage: {url: stage, colour: red}"), "stage.colour: unknown option"),
+        (("stage: {url: stage}", "stage: {url: 'gs://bucket'}"), "stage.url: use s3://bucket/prefix or a local folder"),
+        (("partitioning: daily, start_date: 2026-01-01", "partitioning: daily"), "tables[0]: daily partitioning needs a start_date"),
+        (("cursor: placed_at, ", ""), "tables[0]: daily partitioning needs a cursor column"),
+        (("target: dw", "target: nowhere"), "tables[0].target: unknown connection 'nowhere' (defined: shop, dw)"),
+        (("target: dw", "target: shop"), "tables[0].target: a mysql connection cannot be a target (use postgres, duckdb)"),
+        (("partitioning: daily", "partitioning: hourly"), "tables[0].partitioning: got 'hourly'; input should be 'daily' or 'none'"),
+        (("table: sales.orders", "table: a.b.c"), "tables[0].table: expected table or schema.table"),
+        (("start_date: 2026-01-01", "start_date: 2026-02-30"), "tables[0].start_date:"),
+        (("{kind: duckdb, path: warehouse.duckdb}", "{kind: duckdb}"), "connections.dw: a duckdb connection needs path"),
+    ],
+)  # fmt: skip
+def test_bad_values_name_their_yaml_path(edit, expected, monkeypatch):
+    monkeypatch.setenv("SHOP_HOST", "h")
+    with pytest.raises(ConfigError) as error:
+        parse_config(BASE.replace(*edit), origin="pipeline.yaml")
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("pipeline.yaml: ")
+    assert expected in message
+
+
+def test_missing_file_and_malformed_yaml(tmp_path):
+    with pytest.raises(ConfigError, match=r"nope.yaml: cannot read the config file \(No such file or directory\)"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match=r"line 2 column 1: malformed YAML"):
+        parse_config("a: [1,\n", origin="x.yaml")
+
+
+def test_duplicate_table_names_are_refused(monkeypatch):
+    monkeypatch.setenv("SHOP_HOST", "h")
+    text = BASE + "  - {source: shop, table: other.orders, target: dw}\n"
+    with pytest.raises(ConfigError, match=r"tables\[1\]: table 'orders' of 'shop' is also tables\[0\]; set a distinct name"):
+        parse_config(text)
