@@ -8,10 +8,13 @@ from pipeline_assets.definitions import assemble
 
 
 def run_table(project: ProjectConfig, instance: dg.DagsterInstance, table: str, partition: str | None = None,
-              limit: int | None = None) -> dg.ExecuteInProcessResult:  # fmt: skip
+              limit: int | None = None, only: str | None = None) -> dg.ExecuteInProcessResult:  # fmt: skip
+    """Run ``table``'s two assets for ``partition``, or ``only`` one of them ("staged" or "loaded")."""
     assembly = assemble(project)
     assets = next(t for t in assembly.tables if t.table.asset_name == table)
-    return launch_in_process(assembly.definitions, assembly.job_of[assets.loaded.key], assets, partition, instance, limit=limit)
+    selection = [getattr(assets, only).key] if only else None
+    return launch_in_process(assembly.definitions, assembly.job_of[assets.loaded.key], assets, partition, instance,
+                             limit=limit, selection=selection)  # fmt: skip
 
 
 def failure(result: dg.ExecuteInProcessResult) -> str:

@@ -129,3 +129,26 @@ def test_s3_stage_round_trip_and_metadata(pg, pg_schema, s3_server, s3_bucket, i
     assert sum(k.endswith(".parquet") for k in keys) == staged["files"] and sum(k.endswith("_manifest.json") for k in keys) == 1
     assert staged["stage_path"].startswith(f"s3://{s3_bucket}/staging/app/{pg_schema}_t/full/run_")
     assert StageResource(url=f"s3://{s3_bucket}/staging").store().uri("k") == f"s3://{s3_bucket}/staging/k"
+
+
+def test_warehouse_asset_alone_loads_the_newest_complete_staging_run(pg, pg_schema, instance, tmp_path):
+    with pg.cursor() as cur:
+        cur.execute(f"CREATE TABLE {pg_schema}.t (id int, at timestamp)")
+        cur.execute(f"INSERT INTO {pg_schema}.t VALUES (1, '2026-01-01 01:00'), (2, '2026-01-01 02:00')")
+    config = project(tmp_path, {
+        "connections": {"app": pg_connection(), "duck": {"kind": "duckdb", "path": "dw.duckdb"}},
+        "tables": [{"source": "app", "table": f"{pg_schema}.t", "target": "duck", "cursor": "at",
+                    "partitioning": "daily", "start_date": "2026-01-01"}],
+    })  # fmt: skip
+    assert run_table(config, instance, "t", "2026-01-01", only="staged").success
+    with pg.cursor() as cur:
+        cur.execute(f"INSERT INTO {pg_schema}.t VALUES (3, '2026-01-01 03:00')")
+    assert run_table(config, instance, "t", "2026-01-01", only="staged").success
+    unfinished = tmp_path / "stage" / "app" / f"{pg_schema}_t" / "2026-01-01" / "run_29990101_000000_killed"
+    unfinished.mkdir()  # a newer run folder without a manifest never completed, so it is ignored
+    (unfinished / f"{pg_schema}_t_2026-01-01_batch0000.parquet").write_bytes(b"half-written")
+    result = run_table(config, instance, "t", "2026-01-01", only="loaded")
+    assert result.success
+    assert metadata(result, ["duck", "app", "t"])["rows_loaded"] == 3
+    with duckdb.connect(str(tmp_path / "dw.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM app.t").fetchone() == (3,)

@@ -15,9 +15,10 @@ def launch_in_process(
     limit: int | None = None,
     log_level: str = "CRITICAL",
     tags: dict[str, str] | None = None,
+    selection: list[dg.AssetKey] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize ``table``'s staged and warehouse assets for ``partition`` with the job that owns them,
-    recorded in ``instance`` (so the UI shows the run). Failures are in the result, not raised."""
+    """Materialize ``table``'s staged and warehouse assets (or just ``selection``) for ``partition`` with the job
+    that owns them, recorded in ``instance`` (so the UI shows the run). Failures are in the result, not raised."""
     job = definitions.resolve_job_def(job_name)
     run_config = {
         "ops": {table.staged.op.name: {"config": {"limit": limit}}},
@@ -25,5 +26,5 @@ def launch_in_process(
     }
     return job.execute_in_process(
         run_config=run_config, instance=instance, partition_key=partition, raise_on_error=False,
-        asset_selection=[table.staged.key, table.loaded.key], tags=tags or {},
+        asset_selection=selection or [table.staged.key, table.loaded.key], tags=tags or {},
     )  # fmt: skip
