@@ -104,9 +104,11 @@ def time_cli(env: dict[str, str]) -> tuple[float, None, float]:
 
 
 def start_daemon(env: dict[str, str], target: list[str], log: Path) -> subprocess.Popen:
+    # Create the instance's SQLite storages first: created by two processes at once, they can end up with two
+    # alembic heads ("Version table 'alembic_version' has more than one head present").
+    instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
     daemon = subprocess.Popen([BIN / "dagster-daemon", "run", *target], env=env, cwd=log.parent,
                               stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
     deadline = time.time() + 120
     while "QUEUED_RUN_COORDINATOR" not in (instance.get_daemon_heartbeats() or {}):
         if time.time() > deadline or daemon.poll() is not None:

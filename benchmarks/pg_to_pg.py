@@ -177,7 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each path; the best is reported")
-    parser.add_argument("--modes", default="daily,full", help="staged variants to time: daily, full or both")
+    parser.add_argument("--modes", default="full,daily", help="staged variants to time: full, daily or both")
     parser.add_argument("--compression", help="stage compression (default: the project default)")
     parser.add_argument("--no-dagster", action="store_true", help="skip the Dagster sync timing")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from urllib.parse import quote
 
 import dagster as dg
 
@@ -22,10 +23,11 @@ class ConfigError(PipelineError):
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every non-empty secret in ``text`` with ``***``."""
+    """Replace every non-empty secret in ``text`` with ``***``, as written and as it appears inside a URL."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
+            for form in (secret, quote(secret, safe="")):
+                text = text.replace(form, "***")
     return text
 
 

@@ -95,8 +95,6 @@ class PostgresSource(Source):
                 if params:
                     settings = ", ".join(f"set_config('pipeline_assets.p{i}', $%d, false)" % (i + 1) for i in range(len(params)))
                     cur.execute(f"SELECT {settings}", [value.isoformat() for value in params])
-                import os
-                if os.environ.get("PA_HINT"): cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": os.environ["PA_HINT"]})
                 cur.execute(sql)
                 reader = cur.fetch_record_batch()
             except adbc.Error as exc:

@@ -45,6 +45,8 @@ class StageIOManager(dg.ConfigurableIOManager):
         except BaseException:
             writer.abort()
             raise
+        finally:
+            getattr(obj.batches, "close", lambda: None)()  # release the source cursor even when writing failed
         manifest = Manifest(
             source=table_prefix.split("/")[0], table=table_prefix, partition=obj.partition, run_id=context.run_id,
             format=self.stage.file_format, prefix=store.uri(run_prefix), files=tuple(writer.close()),

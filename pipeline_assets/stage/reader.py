@@ -8,21 +8,17 @@ import pyarrow.parquet as pq
 
 from pipeline_assets.errors import PipelineError, first_line
 
-READ_BATCH_ROWS = 65_536
+# Small batches keep the loader's working set (and the warehouse driver's copy buffer) small; the reader's
+# thread pool is not used: a load is bound by the warehouse, and on few cores the threads only add CPU and memory.
+READ_BATCH_ROWS = 16_384
 
 
 def open_staged(path: Path, file_format: str, schema: pa.Schema, uri: str) -> pa.RecordBatchReader:
     """A reader over one staged file that yields batches of ``schema`` without loading the whole file."""
     try:
         if file_format == "parquet":
-            import os
-            pool = getattr(pa, os.environ["PA_POOL"] + "_memory_pool")() if os.environ.get("PA_POOL") else None
-            if pool:
-                parquet = pq.ParquetReader(pool); parquet.open(path)
-                batches = parquet.iter_batches(int(os.environ.get("PA_RBS", READ_BATCH_ROWS)), list(range(parquet.num_row_groups)), list(range(len(schema))), use_threads=os.environ.get("PA_THR", "1") == "1")
-            else:
-                parquet = pq.ParquetFile(path)
-                batches = parquet.iter_batches(batch_size=int(os.environ.get("PA_RBS", READ_BATCH_ROWS)), use_threads=os.environ.get("PA_THR", "1") == "1")
+            parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering would keep every row group read so far
+            batches = parquet.iter_batches(batch_size=READ_BATCH_ROWS, use_threads=False)
             return pa.RecordBatchReader.from_batches(schema, (_restore(b, schema) for b in batches))
         storage = pa.schema(pa.field(f.name, _storage(f.type), f.nullable) for f in schema)
         csv = pacsv.open_csv(path, convert_options=pacsv.ConvertOptions(column_types=storage, strings_can_be_null=True))

@@ -72,9 +72,7 @@ class RollingWriter:
         self._sink = pa.OSFile(str(self._spool), "wb")
         if self.format == "parquet":
             compression = None if self.compression == "none" else self.compression
-            import os
-            pool = getattr(pa, os.environ["PA_POOL"] + "_memory_pool")() if os.environ.get("PA_POOL") else None
-            self._writer = pq.ParquetWriter(self._sink, self.schema, compression=compression, use_dictionary=False, memory_pool=pool, write_statistics=os.environ.get("PA_STATS", "1") == "1")
+            self._writer = pq.ParquetWriter(self._sink, self.schema, compression=compression, use_dictionary=False)
         else:
             self._writer = pacsv.CSVWriter(self._sink, self.schema)
         self._rows = 0
