@@ -6,6 +6,7 @@ Everything a user writes is validated here, at the edge; the rest of the code tr
 import re
 from datetime import date
 from typing import Literal, Self
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -59,6 +60,12 @@ class ConnectionConfig(_Model):
     @property
     def resolved_port(self) -> int | None:
         return self.port or DEFAULT_PORTS.get(self.kind)
+
+    def postgres_url(self, password: str | None) -> str:
+        """A libpq URL for server kinds (the ADBC drivers take one); keep it out of messages, it holds the password."""
+        auth = quote(self.user or "", safe="") + (":" + quote(password, safe="") if password else "")
+        query = f"connect_timeout={self.connect_timeout}&application_name=pipeline_assets"
+        return f"postgresql://{auth}@{self.host}:{self.resolved_port}/{quote(self.database or '', safe='')}?{query}"
 
     def describe(self) -> str:
         """Where the connection points, for error messages (never the password)."""

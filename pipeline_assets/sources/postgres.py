@@ -1,7 +1,6 @@
 """PostgreSQL (and Aurora PostgreSQL) as a source, read through ADBC's binary COPY stream."""
 
 from collections.abc import Iterator
-from urllib.parse import quote
 
 import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
@@ -56,14 +55,9 @@ class PostgresSource(Source):
         super().__init__(*args, **kwargs)
         self._as_text: set[str] = set()
 
-    def _uri(self) -> str:
-        c = self.config
-        auth = quote(c.user or "", safe="") + (":" + quote(self._password, safe="") if self._password else "")
-        return f"postgresql://{auth}@{c.host}:{c.resolved_port}/{quote(c.database or '', safe='')}?connect_timeout={c.connect_timeout}&application_name=pipeline_assets"
-
     def connect(self) -> adbc.Connection:
         try:
-            return adbc.connect(self._uri(), autocommit=True)
+            return adbc.connect(self.config.postgres_url(self._password), autocommit=True)
         except adbc.Error as exc:
             raise self.error("cannot connect", exc) from None
 

@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline_assets.errors import PipelineError
+from pipeline_assets.stage.reader import open_staged
 from pipeline_assets.warehouses.base import TargetTable, Transaction, Warehouse
 
 LOCK_WAIT_SECONDS = 120
@@ -28,10 +29,14 @@ class DuckDBTransaction(Transaction):
     def rowcount(self) -> int:
         return self._rowcount
 
-    def copy(self, target: TargetTable, reader: pa.RecordBatchReader) -> int:
-        self.conn.register("pipeline_assets_incoming", reader)
+    def copy_file(self, target: TargetTable, path: Path, file_format: str, schema: pa.Schema, uri: str) -> int:
+        """Parquet through DuckDB's own reader; CSV as the typed Arrow stream (CSV carries no types)."""
+        table = f"{self.quote(target.schema)}.{self.quote(target.name)}"
+        if file_format == "parquet":
+            (rows,) = self.conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(path)]).fetchone()
+            return rows
+        self.conn.register("pipeline_assets_incoming", open_staged(path, file_format, schema, uri))
         try:
-            table = f"{self.quote(target.schema)}.{self.quote(target.name)}"
             (rows,) = self.conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM pipeline_assets_incoming").fetchone()
         finally:
             self.conn.unregister("pipeline_assets_incoming")

@@ -2,11 +2,12 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import quote
+from pathlib import Path
 
 import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 
+from pipeline_assets.stage.reader import open_staged
 from pipeline_assets.warehouses.base import TargetTable, Transaction, Warehouse
 
 # Arrow types the binary COPY writer cannot send as they are, and what they travel as instead.
@@ -34,7 +35,8 @@ class PostgresTransaction(Transaction):
     def rowcount(self) -> int:
         return self._rowcount
 
-    def copy(self, target: TargetTable, reader: pa.RecordBatchReader) -> int:
+    def copy_file(self, target: TargetTable, path: Path, file_format: str, schema: pa.Schema, uri: str) -> int:
+        reader = open_staged(path, file_format, schema, uri)
         schema = pa.schema(pa.field(f.name, _INGEST_AS.get(f.type, f.type), f.nullable) for f in reader.schema)
         if schema != reader.schema:
             reader = pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
@@ -44,13 +46,8 @@ class PostgresTransaction(Transaction):
 class PostgresWarehouse(Warehouse):
     """Creates tables from the staged schema and loads them with ``COPY … FROM STDIN (FORMAT binary)``."""
 
-    def _uri(self) -> str:
-        c = self.config
-        auth = quote(c.user or "", safe="") + (":" + quote(self._password, safe="") if self._password else "")
-        return f"postgresql://{auth}@{c.host}:{c.resolved_port}/{quote(c.database or '', safe='')}?connect_timeout={c.connect_timeout}&application_name=pipeline_assets"
-
     def connect(self) -> adbc.Connection:
-        return adbc.connect(self._uri(), autocommit=False)
+        return adbc.connect(self.config.postgres_url(self._password), autocommit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
