@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 
 PSQL = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "test"]
@@ -102,7 +102,7 @@ def run_child(mode: str, table: str, target: str, stage: str, compression: str) 
     from pipeline_assets.config import ConnectionConfig, StageConfig
     from pipeline_assets.schema import Window
     from pipeline_assets.sources.postgres import PostgresSource
-    from pipeline_assets.stage.stores import LocalStore
+    from pipeline_assets.stage.local import LocalStore
     from pipeline_assets.warehouses import TargetTable
     from pipeline_assets.warehouses.postgres import PostgresWarehouse
 
@@ -118,31 +118,23 @@ def run_child(mode: str, table: str, target: str, stage: str, compression: str) 
         loads = []
         for window in windows:
             manifest = extract(source, schema, store, stage_config, table, window)
-            loads.append(loader.submit(warehouse.load, TargetTable(schema_name, name), manifest, store, mode="replace", cursor="created_at"))
+            loads.append(loader.submit(warehouse.load, TargetTable(schema_name, name), manifest, store, mode="replace",
+                                       cursor="created_at", run_id=f"bench{os.getpid()}"))  # fmt: skip
         rows = sum(load.result().rows_loaded for load in loads)
     print(json.dumps({"seconds": time.monotonic() - started, "rows": rows}))
 
 
-def extract(source, schema, store, stage_config, table: str, window) -> "Manifest":
+def extract(source, schema, store, stage_config, table: str, window):
     """What the stage asset and ``StageIOManager.handle_output`` do for one partition."""
     from pipeline_assets.stage import layout
-    from pipeline_assets.stage.manifest import Manifest
-    from pipeline_assets.stage.writer import RollingWriter
+    from pipeline_assets.stage.manifest import Extract
+    from pipeline_assets.stage.staging import StageSettings, write_partition
 
     partition = window.start.date().isoformat() if window else layout.UNPARTITIONED
-    table_prefix, run_id = layout.table_prefix("bench", *table.split(".")), f"bench{os.getpid()}"
-    run_prefix = layout.run_prefix(table_prefix, partition, run_id, datetime.now(timezone.utc))
-    writer = RollingWriter(
-        store, schema.arrow_schema(), key_for=lambda n: layout.file_key(run_prefix, table_prefix, partition, n, "parquet"),
-        file_format="parquet", compression=stage_config.compression, target_bytes=int(stage_config.target_file_mb * 2**20),
-    )  # fmt: skip
-    for batch in source.read(table, schema, cursor="created_at", window=window):
-        writer.write(batch)
-    manifest = Manifest(
-        source="bench", table=table_prefix, partition=partition, run_id=run_id, format="parquet",
-        prefix=store.uri(run_prefix), files=tuple(writer.close()), arrow_schema=schema.arrow_schema(), window=window,
-    )  # fmt: skip
-    store.write_bytes(layout.manifest_key(run_prefix), manifest.to_json().encode())
+    batches = source.read(table, schema, cursor="created_at", window=window)
+    settings = StageSettings(compression=stage_config.compression, target_bytes=int(stage_config.target_file_mb * 2**20))
+    manifest, _ = write_partition(store, settings, layout.table_prefix("bench", *table.split(".")),
+                                  Extract(partition, schema.arrow_schema(), batches, window), f"bench{os.getpid()}")  # fmt: skip
     return manifest
 
 

@@ -9,7 +9,9 @@ from pydantic import Field
 from pipeline_assets.config import ConnectionConfig, StageConfig
 from pipeline_assets.config.models import SECRET_REF
 from pipeline_assets.sources import Source, open_source
-from pipeline_assets.stage.stores import LocalStore, S3Store, StageStore
+from pipeline_assets.stage.local import LocalStore
+from pipeline_assets.stage.s3 import S3Store
+from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.warehouses import Warehouse, open_warehouse
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from pipeline_assets.errors import PipelineError
 from pipeline_assets.resources import StageResource
-from pipeline_assets.stage.io_manager import latest_manifest
-from pipeline_assets.stage.stores import LocalStore
+from pipeline_assets.stage.staging import latest_manifest
+from pipeline_assets.stage.local import LocalStore
 from pipeline_assets.stage.writer import RollingWriter
 from pipeline_assets_tests.conftest import pg_connection, project, s3_stage
 from pipeline_assets_tests.runs import failure, metadata, run_table

@@ -11,7 +11,7 @@ from pipeline_assets.errors import user_errors
 from pipeline_assets.progress import Progress
 from pipeline_assets.schema import Window
 from pipeline_assets.stage import layout
-from pipeline_assets.stage.io_manager import STAGE_PREFIX_KEY
+from pipeline_assets.stage.io_manager import OVERWRITE_KEY, PATH_STRATEGY_KEY, STAGE_PREFIX_KEY
 from pipeline_assets.stage.manifest import Extract, Manifest
 from pipeline_assets.warehouses import TargetTable
 
@@ -52,6 +52,7 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     source_schema = table.source_schema or source_conn.database or "main"
     stage_prefix = layout.table_prefix(table.source, source_schema, table.source_name)
     target = TargetTable(table.target_schema, table.target_name)
+    policy = project.policy(table)
     window_note = f" for one UTC day of `{table.cursor}`" if partitions_def else ""
 
     @dg.asset(
@@ -62,9 +63,10 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
         partitions_def=partitions_def,
         backfill_policy=backfill_policy,
         io_manager_key="stage_io_manager",
-        required_resource_keys={table.source},
+        required_resource_keys={table.source, table.target},
         kinds={source_conn.kind, project.stage.format},
-        metadata={STAGE_PREFIX_KEY: stage_prefix, "source_table": table.table},
+        metadata={STAGE_PREFIX_KEY: stage_prefix, PATH_STRATEGY_KEY: policy.path_strategy, OVERWRITE_KEY: policy.overwrite,
+                  "source_table": table.table},  # fmt: skip
         pool=f"source_{table.source}",
         retry_policy=RETRY_POLICY,
     )
@@ -76,7 +78,9 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
             batches = source.read(
                 table.table, schema, cursor=table.cursor, window=window, batch_size=table.batch_size, limit=config.limit
             )
-            return Extract(partition, schema.arrow_schema(), batches, window, config.limit)
+            warehouse = getattr(context.resources, table.target).warehouse()
+            return Extract(partition, schema.arrow_schema(), batches, window, config.limit,
+                           on_staged=lambda manifest: warehouse.record_staged(target, manifest))  # fmt: skip
 
     @dg.asset(
         key=[table.target, target.schema, target.name],
@@ -97,13 +101,15 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
             warehouse = getattr(context.resources, table.target).warehouse()
             progress = Progress(f"{target} {manifest.partition}", "loaded", context.log.info)
             result = warehouse.load(
-                target, manifest, context.resources.stage.store(), mode=table.write_mode, cursor=table.cursor, progress=progress
-            )
+                target, manifest, context.resources.stage.store(), mode=table.write_mode, cursor=table.cursor,
+                run_id=context.run.run_id, progress=progress,
+            )  # fmt: skip
         metadata = {
             "dagster/row_count": result.rows_loaded,
             "rows_loaded": result.rows_loaded,
             "rows_replaced": result.rows_deleted,
             "files": result.files,
+            "files_skipped": result.files_skipped,
             "seconds": round(result.seconds, 3),
             "rows_per_second": round(result.rows_loaded / result.seconds, 1) if result.seconds > 0 else 0.0,
             "write_mode": table.write_mode,

@@ -10,7 +10,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipeline_assets.errors import ConfigError
+from pipeline_assets.config.durations import parse_duration
+from pipeline_assets.errors import ConfigError, PipelineError
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 SECRET_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -83,14 +84,34 @@ class S3Config(_Model):
     _check_secrets = field_validator("access_key_id", "secret_access_key")(_secret_ref)
 
 
+PathStrategy = Literal["unique", "fixed"]
+Cleanup = Literal["never", "after_partition", "after_all"]
+
+
+def _duration(value: str) -> str:
+    try:
+        parse_duration(value)
+    except PipelineError:
+        raise ValueError("expected a number and a unit, like 30m, 24h or 7d") from None
+    return value
+
+
 class StageConfig(_Model):
-    """Where staged files go: ``s3://bucket/prefix`` or a local folder."""
+    """Where staged files go (``s3://bucket/prefix`` or a local folder) and how long they stay."""
 
     url: str = "stage"
+    path_strategy: PathStrategy = Field(default="unique", description="unique: a folder per run; fixed: one per partition")
+    overwrite: bool = Field(default=False, description="fixed paths: replace a partition's files (else refuse)")
+    cleanup_after_load: Cleanup = "never"
+    retention_days: int | None = Field(default=None, gt=0, description="S3 lifecycle expiry for the stage prefix")
+    orphan_grace: str = Field(default="24h", description="age past which an unclaimed staged file is an orphan")
+    delete_orphans: bool = Field(default=False, description="let the orphan sensor delete what it finds")
     format: Literal["parquet", "csv"] = "parquet"
     target_file_mb: float = Field(default=128, gt=0, description="a new file is started past this size")
     compression: Literal["snappy", "zstd", "lz4", "none"] = "snappy"
     s3: S3Config = S3Config()
+
+    _check_grace = field_validator("orphan_grace")(_duration)
 
     @property
     def is_s3(self) -> bool:
@@ -121,6 +142,9 @@ class TableConfig(_Model):
     write_mode: Literal["append", "replace"] = "replace"
     batch_size: int = Field(default=50_000, gt=0)
     group: str | None = None
+    path_strategy: PathStrategy | None = Field(default=None, description="overrides stage.path_strategy")
+    overwrite: bool | None = Field(default=None, description="overrides stage.overwrite")
+    cleanup_after_load: Cleanup | None = Field(default=None, description="overrides stage.cleanup_after_load")
 
     @field_validator("table", "target_table")
     @classmethod
@@ -163,6 +187,12 @@ class TableConfig(_Model):
         return self.target_table.split(".")[-1] if self.target_table else self.asset_name
 
 
+class StagePolicy(_Model):
+    path_strategy: PathStrategy
+    overwrite: bool
+    cleanup_after_load: Cleanup
+
+
 class ScheduleConfig(_Model):
     hour: int = Field(default=0, ge=0, le=23)
     minute: int = Field(default=30, ge=0, le=59)
@@ -201,6 +231,15 @@ class ProjectConfig(_Model):
                 raise ValueError(f"tables[{i}]: table {table.asset_name!r} of {table.source!r} is also tables[{seen[key]}]; set a distinct name")
             seen[key] = i
         return self
+
+    def policy(self, table: TableConfig) -> "StagePolicy":
+        """The stage settings in force for ``table``: its own, else the stage's."""
+        stage = self.stage
+        return StagePolicy(
+            path_strategy=table.path_strategy or stage.path_strategy,
+            overwrite=stage.overwrite if table.overwrite is None else table.overwrite,
+            cleanup_after_load=table.cleanup_after_load or stage.cleanup_after_load,
+        )
 
     def table(self, name: str) -> TableConfig:
         """The table called ``name`` (its asset name, or source.name)."""

@@ -1,9 +1,13 @@
 """Where staged files live and what they are called: the one place that decides stage paths.
 
-    <stage>/<source>/<schema>_<table>/<partition>/run_<YYYYmmdd_HHMMSS>_<run id>/
+    <stage>/<source>/<schema>_<table>/<partition>/run_<YYYYmmdd_HHMMSS>_<run id>/   (path_strategy: unique)
+    <stage>/<source>/<schema>_<table>/<partition>/fixed/                           (path_strategy: fixed)
         <schema>_<table>_<partition>_batch0000.parquet
         ...
-        _manifest.json        (written last: a run folder without it never completed)
+        _manifest.json        (written last: a folder without it never completed)
+
+A fixed folder is rewritten through ``incoming_<run id>/`` beside it, so the old files stay until the new set
+is complete.
 """
 
 from datetime import datetime
@@ -31,3 +35,11 @@ def manifest_key(run_prefix: str) -> str:
 
 def partition_prefix(table_prefix: str, partition: str) -> str:
     return f"{table_prefix}/{partition}/"
+
+
+def fixed_prefix(table_prefix: str, partition: str) -> str:
+    return f"{table_prefix}/{partition}/fixed"
+
+
+def incoming_prefix(table_prefix: str, partition: str, run_id: str) -> str:
+    return f"{table_prefix}/{partition}/incoming_{run_id}"

@@ -2,7 +2,7 @@
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -20,6 +20,7 @@ class Extract:
     batches: Iterator[pa.RecordBatch]
     window: Window | None = None
     limit: int | None = None
+    on_staged: Callable[["Manifest"], None] | None = None  # records the files in the target's ledger
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class StagedFile:
     uri: str
     rows: int
     bytes: int
+    etag: str
 
 
 @dataclass(frozen=True)

@@ -81,8 +81,8 @@ class RollingWriter:
         self._writer.close()
         size = self._sink.tell()
         self._sink.close()
-        self.store.publish(self._spool, self._key)
-        self.files.append(StagedFile(self._key, self.store.uri(self._key), self._rows, size))
+        etag = self.store.publish(self._spool, self._key)
+        self.files.append(StagedFile(self._key, self.store.uri(self._key), self._rows, size, etag))
         self._writer = None
 
 

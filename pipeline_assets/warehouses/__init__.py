@@ -1,7 +1,8 @@
 """Warehouses: where staged files are loaded, one module per kind behind the ``Warehouse`` base."""
 
 from pipeline_assets.config import ConnectionConfig
-from pipeline_assets.warehouses.base import LoadResult, TargetTable, Transaction, Warehouse
+from pipeline_assets.warehouses.base import Warehouse
+from pipeline_assets.warehouses.transaction import LoadResult, TargetTable, Transaction
 from pipeline_assets.warehouses.duckdb import DuckDBWarehouse
 from pipeline_assets.warehouses.postgres import PostgresWarehouse
 

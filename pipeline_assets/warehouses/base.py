@@ -10,8 +10,6 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -19,42 +17,10 @@ from pipeline_assets.config import ConnectionConfig
 from pipeline_assets.errors import PipelineError, first_line, redact
 from pipeline_assets.progress import Progress
 from pipeline_assets.stage.manifest import Manifest
+from pipeline_assets.stage.manifest import StagedFile
 from pipeline_assets.stage.stores import StageStore
-
-
-@dataclass(frozen=True)
-class TargetTable:
-    schema: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    rows_loaded: int
-    rows_deleted: int
-    files: int
-    seconds: float
-
-
-class Transaction(ABC):
-    """One open transaction on a warehouse connection."""
-
-    placeholder = "?"
-
-    @abstractmethod
-    def execute(self, sql: str, params: list | tuple = ()) -> list[tuple]:
-        """Run one statement with bound ``params``; return its rows (empty for statements without any)."""
-
-    @abstractmethod
-    def rowcount(self) -> int:
-        """Rows affected by the last ``execute``."""
-
-    @abstractmethod
-    def copy_file(self, target: TargetTable, path: Path, file_format: str, schema: pa.Schema, uri: str) -> int:
-        """Bulk-copy one staged file (a local ``path``; ``uri`` names it in errors) into ``target``; return the rows."""
+from pipeline_assets.warehouses.ledger import IN_TARGET, Ledger
+from pipeline_assets.warehouses.transaction import LoadResult, TargetTable, Transaction
 
 
 class Warehouse(ABC):
@@ -91,16 +57,21 @@ class Warehouse(ABC):
         *,
         mode: str,
         cursor: str | None,
+        run_id: str,
         progress: Progress | None = None,
         before_commit: Callable[[Transaction], None] | None = None,
     ) -> LoadResult:
-        """Load every file of ``manifest`` into ``target`` in one transaction.
+        """Load ``manifest``'s files into ``target`` in one transaction, recording them in the ledger.
 
         ``replace`` first deletes the manifest's window (the whole table when it has none), so loading a
-        partition again leaves the table as it was; ``append`` only inserts.
+        partition again leaves the table as it was. ``append`` only inserts, and skips every file the ledger
+        says the target already holds, so a retried load never duplicates rows.
         """
         started = time.monotonic()
         with self._errors(f"load {target}"), self.transaction() as tx:
+            ledger = Ledger(tx)
+            ledger.ensure()
+            existed = self.table_exists(tx, target)
             tx.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(target.schema)}")
             tx.execute(self.create_table_sql(target, manifest.arrow_schema))
             where, params = self._window_filter(target, manifest, cursor, tx.placeholder)
@@ -108,21 +79,43 @@ class Warehouse(ABC):
             if mode == "replace":
                 tx.execute(f"DELETE FROM {self.qualified(target)}{where}", params)
                 deleted = tx.rowcount()
-            loaded = self.copy_files(tx, target, manifest, store, progress)
+                ledger.supersede(target, manifest.partition)
+                files = list(manifest.files)
+            else:
+                if not existed and ledger.records(target, statuses=IN_TARGET):
+                    raise PipelineError(
+                        f"{target} does not exist but the ledger lists files loaded into it; run `pipeline-assets ledger "
+                        f"clear` for the table to load them again"
+                    )
+                done = ledger.in_target(target, manifest.files)
+                files = [f for f in manifest.files if (f.uri, f.etag) not in done]
+            loaded = self.copy_files(tx, target, manifest, files, store, progress)
             if mode == "replace":
                 (count,) = tx.execute(f"SELECT count(*) FROM {self.qualified(target)}{where}", params)[0]
                 if count != manifest.rows:
                     raise PipelineError(f"{target}: {count} rows in the window after loading {manifest.rows}; rolled back")
+            ledger.mark_loaded(target, manifest, files, run_id)
             if before_commit:
                 before_commit(tx)
-        return LoadResult(loaded, deleted, len(manifest.files), time.monotonic() - started)
+        return LoadResult(loaded, deleted, len(files), len(manifest.files) - len(files), time.monotonic() - started)
 
-    def copy_files(self, tx: Transaction, target: TargetTable, manifest: Manifest, store: StageStore,
-                   progress: Progress | None) -> int:  # fmt: skip
-        """Copy the manifest's files one at a time through a local copy of each. A warehouse whose COPY reads the
-        stage itself (Snowflake, Redshift) overrides this with one statement over the exact file list."""
+    def record_staged(self, target: TargetTable, manifest: Manifest) -> None:
+        """Enter a staging run's files in the ledger as ``staged`` (their own small transaction)."""
+        with self._errors(f"record staged files for {target}"), self.transaction() as tx:
+            ledger = Ledger(tx)
+            ledger.ensure()
+            ledger.record_staged(target, manifest)
+
+    def table_exists(self, tx: Transaction, target: TargetTable) -> bool:
+        sql = f"SELECT count(*) FROM information_schema.tables WHERE table_schema = {tx.placeholder} AND table_name = {tx.placeholder}"
+        return tx.execute(sql, [target.schema, target.name])[0][0] > 0
+
+    def copy_files(self, tx: Transaction, target: TargetTable, manifest: Manifest, files: list[StagedFile],
+                   store: StageStore, progress: Progress | None) -> int:  # fmt: skip
+        """Copy ``files`` one at a time through a local copy of each. A warehouse whose COPY reads the stage
+        itself (Snowflake, Redshift) overrides this with one statement over the exact file list."""
         loaded = 0
-        for staged in manifest.files:
+        for staged in files:
             with store.local_copy(staged.key) as path:
                 rows = tx.copy_file(target, path, manifest.format, manifest.arrow_schema, staged.uri)
             if rows != staged.rows:

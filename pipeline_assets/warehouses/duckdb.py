@@ -10,7 +10,8 @@ import pyarrow as pa
 
 from pipeline_assets.errors import PipelineError
 from pipeline_assets.stage.reader import open_staged
-from pipeline_assets.warehouses.base import TargetTable, Transaction, Warehouse
+from pipeline_assets.warehouses.base import Warehouse
+from pipeline_assets.warehouses.transaction import TargetTable, Transaction
 
 LOCK_WAIT_SECONDS = 120
 

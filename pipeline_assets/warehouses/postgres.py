@@ -8,7 +8,8 @@ import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 
 from pipeline_assets.stage.reader import open_staged
-from pipeline_assets.warehouses.base import TargetTable, Transaction, Warehouse
+from pipeline_assets.warehouses.base import Warehouse
+from pipeline_assets.warehouses.transaction import TargetTable, Transaction
 
 # Arrow types the binary COPY writer cannot send as they are, and what they travel as instead.
 _INGEST_AS = {

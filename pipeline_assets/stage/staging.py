@@ -1,0 +1,92 @@
+"""Staging one partition: the extracted stream into files and a manifest, by the table's path strategy."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from pipeline_assets.errors import PipelineError
+from pipeline_assets.progress import Progress
+from pipeline_assets.stage import layout
+from pipeline_assets.stage.manifest import Extract, Manifest, StagedFile
+from pipeline_assets.stage.stores import StageStore
+from pipeline_assets.stage.writer import RollingWriter
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    file_format: str = "parquet"
+    compression: str = "snappy"
+    target_bytes: int = 128 * 2**20
+    path_strategy: str = "unique"
+    overwrite: bool = False
+
+
+def write_partition(store: StageStore, settings: StageSettings, table_prefix: str, extract: Extract, run_id: str,
+                    log: Callable[[str], None] | None = None) -> tuple[Manifest, float]:  # fmt: skip
+    """Write ``extract`` as files plus a manifest (last, the commit marker); return the manifest and the seconds.
+
+    ``unique`` writes into a new run folder. ``fixed`` refuses a partition folder that holds files unless
+    ``overwrite``, and then writes the new set beside it and swaps it in only once complete."""
+    partition = extract.partition
+    if settings.path_strategy == "unique":
+        folder = write_folder = layout.run_prefix(table_prefix, partition, run_id, datetime.now(timezone.utc))
+    else:
+        folder = layout.fixed_prefix(table_prefix, partition)
+        previous = [o.key for o in store.objects(folder + "/")]
+        if previous and not settings.overwrite:
+            raise PipelineError(f"stage: files already exist in {store.uri(folder)}/ and overwrite is false")
+        write_folder = layout.incoming_prefix(table_prefix, partition, run_id)
+    progress = Progress(f"{table_prefix} {partition}", "extracted", log)
+    files = _write_files(store, settings, table_prefix, extract, write_folder, progress)
+    if write_folder != folder:
+        files = _swap_in(store, files, write_folder, folder, previous)
+    manifest = Manifest(
+        source=table_prefix.split("/")[0], table=table_prefix, partition=partition, run_id=run_id,
+        format=settings.file_format, prefix=store.uri(folder), files=tuple(files), arrow_schema=extract.arrow_schema,
+        window=extract.window, limit=extract.limit,
+    )  # fmt: skip
+    store.write_bytes(layout.manifest_key(folder), manifest.to_json().encode())
+    return manifest, progress.seconds
+
+
+def _write_files(store, settings, table_prefix, extract, folder, progress) -> list[StagedFile]:
+    writer = RollingWriter(
+        store, extract.arrow_schema,
+        key_for=lambda n: layout.file_key(folder, table_prefix, extract.partition, n, settings.file_format),
+        file_format=settings.file_format, compression=settings.compression, target_bytes=settings.target_bytes,
+    )  # fmt: skip
+    try:
+        for batch in extract.batches:
+            writer.write(batch)
+            progress.advance(batch.num_rows)
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        getattr(extract.batches, "close", lambda: None)()  # release the source cursor even when writing failed
+    return writer.close()
+
+
+def _swap_in(store: StageStore, files: list[StagedFile], incoming: str, folder: str, previous: list[str]) -> list[StagedFile]:
+    """Move a complete new file set from ``incoming`` into ``folder``, then drop what is left of the old set."""
+    moved = []
+    for staged in files:
+        key = f"{folder}/{staged.key.rsplit('/', 1)[-1]}"
+        moved.append(StagedFile(key, store.uri(key), staged.rows, staged.bytes, store.copy(staged.key, key)))
+    store.delete([f.key for f in files])
+    kept = {f.key for f in moved} | {layout.manifest_key(folder)}
+    store.delete([key for key in previous if key not in kept])
+    return moved
+
+
+def latest_manifest(store: StageStore, table_prefix: str, partition: str, prefer_run: str | None = None) -> Manifest:
+    """The manifest ``prefer_run`` wrote for this partition if any, else the most recently written one."""
+    manifests = [
+        obj for obj in store.objects(layout.partition_prefix(table_prefix, partition))
+        if obj.key.endswith("/" + layout.MANIFEST_NAME)
+    ]  # fmt: skip
+    if not manifests:
+        raise PipelineError(f"stage: nothing staged for {table_prefix} partition {partition}; materialize its stage asset first")
+    preferred = [m for m in manifests if prefer_run and m.key.rsplit("/", 2)[-2].endswith("_" + prefer_run)]
+    chosen = preferred[0] if preferred else max(manifests, key=lambda m: (m.modified, m.key))
+    return Manifest.from_json(store.read_bytes(chosen.key).decode())

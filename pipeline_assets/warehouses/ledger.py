@@ -1,0 +1,125 @@
+"""The loaded-files ledger: one row per staged file and target, kept in the target warehouse and written in
+the same transaction as the rows a load commits. It never expires and survives re-creating the target table.
+
+Statuses: ``staged`` (written to the stage, not loaded), ``loaded``, ``superseded`` (its rows were replaced by a
+later load of the same partition), ``failed``, ``skipped``, ``cleared`` (to be processed again) and ``deleted``
+(removed from the stage; ``loaded_at`` still says whether its rows reached the target).
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+
+from pipeline_assets.stage.manifest import Manifest, StagedFile
+from pipeline_assets.warehouses.transaction import TargetTable, Transaction
+
+SCHEMA, TABLE = "_pipeline_assets", "loaded_files"
+STATUSES = ("staged", "loaded", "superseded", "failed", "skipped", "cleared", "deleted")
+# Whose rows are in the target (as far as the ledger knows): never load these again, never clear them silently.
+IN_TARGET = ("loaded", "deleted")
+
+
+@dataclass(frozen=True)
+class LedgerRecord:
+    target_table: str
+    file_uri: str
+    etag: str
+    bytes: int
+    rows: int
+    stage_table: str
+    partition_key: str
+    run_id: str
+    staged_at: datetime | None
+    loaded_at: datetime | None
+    load_run_id: str | None
+    status: str
+    error: str | None
+    updated_at: datetime
+
+
+COLUMNS = [f.name for f in fields(LedgerRecord)]
+_DDL = f"""CREATE TABLE IF NOT EXISTS "{SCHEMA}"."{TABLE}" (
+    target_table TEXT NOT NULL, file_uri TEXT NOT NULL, etag TEXT NOT NULL, bytes BIGINT, rows BIGINT,
+    stage_table TEXT, partition_key TEXT, run_id TEXT, staged_at TIMESTAMPTZ, loaded_at TIMESTAMPTZ,
+    load_run_id TEXT, status TEXT NOT NULL, error TEXT, updated_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (target_table, file_uri, etag))"""
+_TABLE = f'"{SCHEMA}"."{TABLE}"'
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Ledger:
+    """Reads and writes the ledger through an open warehouse transaction (so it commits with the data)."""
+
+    def __init__(self, tx: Transaction):
+        self.tx = tx
+        self.p = tx.placeholder
+
+    def ensure(self) -> None:
+        self.tx.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
+        self.tx.execute(_DDL)
+
+    def record_staged(self, target: TargetTable, manifest: Manifest) -> None:
+        """Note a staging run's files; a file the ledger already knows keeps its record."""
+        now = _now()
+        for f in manifest.files:
+            values = [str(target), f.uri, f.etag, f.bytes, f.rows, manifest.table, manifest.partition, manifest.run_id,
+                      now, None, None, "staged", None, now]  # fmt: skip
+            marks = ", ".join([self.p] * len(values))
+            self.tx.execute(f"INSERT INTO {_TABLE} ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING", values)
+
+    def in_target(self, target: TargetTable, files: Iterable[StagedFile]) -> set[tuple[str, str]]:
+        """``(uri, etag)`` of the given files whose rows the target already holds."""
+        wanted = {(f.uri, f.etag) for f in files}
+        rows = self.records(target, statuses=IN_TARGET)
+        return {(r.file_uri, r.etag) for r in rows if (r.file_uri, r.etag) in wanted and r.loaded_at is not None}
+
+    def supersede(self, target: TargetTable, partition: str) -> int:
+        """Mark the partition's loaded files superseded (their rows were just deleted); return how many."""
+        self.tx.execute(
+            f"UPDATE {_TABLE} SET status = 'superseded', updated_at = {self.p} WHERE target_table = {self.p}"
+            f" AND partition_key = {self.p} AND status = 'loaded'", [_now(), str(target), partition],
+        )  # fmt: skip
+        return self.tx.rowcount()
+
+    def mark_loaded(self, target: TargetTable, manifest: Manifest, files: Iterable[StagedFile], run_id: str) -> None:
+        now = _now()
+        for f in files:
+            values = [str(target), f.uri, f.etag, f.bytes, f.rows, manifest.table, manifest.partition, manifest.run_id,
+                      now, now, run_id, "loaded", None, now]  # fmt: skip
+            marks = ", ".join([self.p] * len(values))
+            self.tx.execute(
+                f"INSERT INTO {_TABLE} ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT (target_table, file_uri, etag)"
+                " DO UPDATE SET status = excluded.status, loaded_at = excluded.loaded_at, load_run_id = excluded.load_run_id,"
+                " error = NULL, updated_at = excluded.updated_at", values,
+            )  # fmt: skip
+
+    def set_status(self, target: TargetTable | None, uris: Iterable[str], status: str, *, unload: bool = False) -> int:
+        """Set ``status`` on the records of ``uris`` (of ``target``, or of every target); ``unload`` also forgets
+        that their rows were loaded. Returns how many records changed."""
+        changed = 0
+        for uri in uris:
+            where, params = "file_uri = " + self.p, [uri]
+            if target is not None:
+                where, params = where + f" AND target_table = {self.p}", [uri, str(target)]
+            unloaded = ", loaded_at = NULL, load_run_id = NULL" if unload else ""
+            self.tx.execute(f"UPDATE {_TABLE} SET status = {self.p}, updated_at = {self.p}{unloaded} WHERE {where}",
+                            [status, _now(), *params])  # fmt: skip
+            changed += self.tx.rowcount()
+        return changed
+
+    def records(self, target: TargetTable | None = None, *, partition: str | None = None,
+                statuses: Iterable[str] | None = None, stage_table: str | None = None) -> list[LedgerRecord]:  # fmt: skip
+        where, params = [], []
+        for column, value in (("target_table", target and str(target)), ("partition_key", partition), ("stage_table", stage_table)):
+            if value is not None:
+                where.append(f"{column} = {self.p}")
+                params.append(value)
+        if statuses is not None:
+            statuses = list(statuses)
+            where.append(f"status IN ({', '.join([self.p] * len(statuses))})")
+            params += statuses
+        sql = f"SELECT {', '.join(COLUMNS)} FROM {_TABLE}" + (" WHERE " + " AND ".join(where) if where else "")
+        return [LedgerRecord(*row) for row in self.tx.execute(sql + " ORDER BY staged_at, file_uri", params)]
