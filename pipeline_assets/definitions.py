@@ -10,6 +10,7 @@ from pipeline_assets.assets.jobs import build_jobs
 from pipeline_assets.config import ProjectConfig
 from pipeline_assets.project import load_project
 from pipeline_assets.resources import DatabaseResource, StageResource
+from pipeline_assets.sensors.housekeeping import build_housekeeping
 from pipeline_assets.stage.io_manager import StageIOManager
 
 
@@ -39,10 +40,12 @@ def assemble(project: ProjectConfig) -> Assembly:
     """
     tables = [build_table_assets(table, project) for table in project.tables]
     jobs, schedules, job_of = build_jobs(tables, project.schedule)
+    housekeeping, sensors = build_housekeeping(project, tables)
     definitions = dg.Definitions(
         assets=[a for t in tables for a in (t.staged, t.loaded)],
-        jobs=jobs,
+        jobs=[*jobs, housekeeping],
         schedules=schedules,
+        sensors=sensors,
         resources=build_resources(project),
         executor=dg.in_process_executor,
     )

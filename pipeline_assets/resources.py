@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
-from pipeline_assets.config import ConnectionConfig, StageConfig
+from pipeline_assets.config import ConnectionConfig, StageConfig, secret
 from pipeline_assets.config.models import SECRET_REF
 from pipeline_assets.sources import Source, open_source
 from pipeline_assets.stage.local import LocalStore
@@ -15,8 +15,11 @@ from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.warehouses import Warehouse, open_warehouse
 
 
-def env_var(reference: str | None) -> str | None:
-    """``${NAME}`` from the config as a Dagster EnvVar, so the UI shows the variable and never its value."""
+def env_var(reference: str | None, resolve: bool = False) -> str | None:
+    """``${NAME}`` from the config as a Dagster EnvVar, so the UI shows the variable and never its value; or,
+    with ``resolve`` (for commands that use a resource outside a Dagster run), its value."""
+    if resolve:
+        return secret(reference)
     return dg.EnvVar(SECRET_REF.match(reference).group(1)) if reference else None
 
 
@@ -34,9 +37,9 @@ class DatabaseResource(dg.ConfigurableResource):
     connect_timeout: int = 10
 
     @classmethod
-    def from_config(cls, name: str, config: ConnectionConfig) -> "DatabaseResource":
+    def from_config(cls, name: str, config: ConnectionConfig, resolve: bool = False) -> "DatabaseResource":
         fields = config.model_dump(exclude={"password"})
-        return cls(name=name, password=env_var(config.password), **fields)
+        return cls(name=name, password=env_var(config.password, resolve), **fields)
 
     def connection_config(self) -> ConnectionConfig:
         return ConnectionConfig(
@@ -64,11 +67,12 @@ class StageResource(dg.ConfigurableResource):
     s3_secret_access_key: str | None = None
 
     @classmethod
-    def from_config(cls, config: StageConfig) -> "StageResource":
+    def from_config(cls, config: StageConfig, resolve: bool = False) -> "StageResource":
         return cls(
             url=config.url, file_format=config.format, compression=config.compression,
             target_file_mb=config.target_file_mb, s3_endpoint_url=config.s3.endpoint_url, s3_region=config.s3.region,
-            s3_access_key_id=env_var(config.s3.access_key_id), s3_secret_access_key=env_var(config.s3.secret_access_key),
+            s3_access_key_id=env_var(config.s3.access_key_id, resolve),
+            s3_secret_access_key=env_var(config.s3.secret_access_key, resolve),
         )  # fmt: skip
 
     @property

@@ -25,7 +25,8 @@ def test_demo_definitions_shape():
     dg.Definitions.validate_loadable(d)
     keys = {a.key.to_user_string() for a in d.assets}
     assert {"stage/shop/orders", "warehouse/shop/orders", "stage/shop/customers", "warehouse/shop/customers"} <= keys
-    assert {j.name for j in d.jobs} == {"shop_daily", "shop_full"}
+    assert {j.name for j in d.jobs} == {"shop_daily", "shop_full", "stage_housekeeping"}
+    assert {s.name for s in d.sensors} == {"stage_cleanup_sensor", "stage_orphan_sensor"}
     orders = d.resolve_assets_def(dg.AssetKey(["warehouse", "shop", "orders"]))
     assert orders.group_names_by_key[orders.key] == "shop"
     assert orders.partitions_def == dg.DailyPartitionsDefinition(start_date=orders.partitions_def.start.strftime("%Y-%m-%d"), timezone="UTC")

@@ -13,6 +13,7 @@ from pipeline_assets.schema import Window
 from pipeline_assets.stage import layout
 from pipeline_assets.stage.io_manager import OVERWRITE_KEY, PATH_STRATEGY_KEY, STAGE_PREFIX_KEY
 from pipeline_assets.stage.manifest import Extract, Manifest
+from pipeline_assets.stage.tables import stage_prefix
 from pipeline_assets.warehouses import TargetTable
 
 # Transient failures (a dropped connection, a throttled S3 call) are retried; PipelineErrors are not.
@@ -49,8 +50,7 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     target_conn = project.connections[table.target]
     partitions_def = daily_partitions(table.start_date) if table.partitioning == "daily" else None
     backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=1) if partitions_def else None
-    source_schema = table.source_schema or source_conn.database or "main"
-    stage_prefix = layout.table_prefix(table.source, source_schema, table.source_name)
+    prefix = stage_prefix(table, project)
     target = TargetTable(table.target_schema, table.target_name)
     policy = project.policy(table)
     window_note = f" for one UTC day of `{table.cursor}`" if partitions_def else ""
@@ -65,7 +65,7 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
         io_manager_key="stage_io_manager",
         required_resource_keys={table.source, table.target},
         kinds={source_conn.kind, project.stage.format},
-        metadata={STAGE_PREFIX_KEY: stage_prefix, PATH_STRATEGY_KEY: policy.path_strategy, OVERWRITE_KEY: policy.overwrite,
+        metadata={STAGE_PREFIX_KEY: prefix, PATH_STRATEGY_KEY: policy.path_strategy, OVERWRITE_KEY: policy.overwrite,
                   "source_table": table.table},  # fmt: skip
         pool=f"source_{table.source}",
         retry_policy=RETRY_POLICY,

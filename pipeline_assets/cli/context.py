@@ -1,6 +1,7 @@
 """What every command needs: the project, its Dagster definitions and the Dagster instance."""
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,7 +9,10 @@ import click
 import dagster as dg
 
 from pipeline_assets.config import ProjectConfig
+from pipeline_assets.errors import PipelineError
 from pipeline_assets.project import config_path, home, load_project
+from pipeline_assets.resources import DatabaseResource, StageResource
+from pipeline_assets.stage.tables import TableStage, table_stage
 
 
 @dataclass
@@ -33,3 +37,23 @@ def open_context(explicit_config: str | None) -> CommandContext:
         instance_config.parent.mkdir(parents=True, exist_ok=True)
         instance_config.write_text("# Dagster instance settings (storage defaults to this folder); see dagster.yaml.example.\n")
     return CommandContext(project, dg.DagsterInstance.get())
+
+
+def table_stages(project: ProjectConfig, names: list[str] | None = None) -> list[TableStage]:
+    """The named tables' corners of the stage (every table when ``names`` is None), with their ledgers."""
+    store = StageResource.from_config(project.stage, resolve=True).store()
+    tables = [project.table(n) for n in names] if names else list(project.tables)
+    return [
+        table_stage(t, project, store, DatabaseResource.from_config(t.target, project.connections[t.target], resolve=True).warehouse())
+        for t in tables
+    ]  # fmt: skip
+
+
+def confirm(question: str, force: bool) -> None:
+    """Ask on a terminal; elsewhere (scripts, CI) insist on ``--force``."""
+    if force:
+        return
+    if not sys.stdin.isatty():
+        raise PipelineError(f"{question} needs confirmation: pass --force when not on a terminal")
+    if not click.confirm(question, default=False):
+        raise PipelineError("cancelled")

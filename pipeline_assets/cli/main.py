@@ -5,6 +5,8 @@ import sys
 
 import click
 
+from pipeline_assets.cli.ledger import ledger
+from pipeline_assets.cli.stage import stage
 from pipeline_assets.cli.sync import sync
 from pipeline_assets.errors import PipelineError
 
@@ -31,7 +33,8 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
         os.environ["PIPELINE_ASSETS_CONFIG"] = os.path.abspath(config_path)
 
 
-cli.add_command(sync)
+for command in (sync, stage, ledger):
+    cli.add_command(command)
 
 
 def main() -> None:

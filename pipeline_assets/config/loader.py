@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from pipeline_assets.config.models import SECRET_FIELDS, ProjectConfig
+from pipeline_assets.config.models import SECRET_FIELDS, SECRET_REF, ProjectConfig
 from pipeline_assets.errors import ConfigError
 
 CONFIG_ENV_VAR = "PIPELINE_ASSETS_CONFIG"
@@ -102,3 +102,13 @@ def _dotted(loc: tuple) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(top level)"
+
+
+def secret(reference: str | None) -> str | None:
+    """The value of a ``${VAR}`` secret reference, read now (outside Dagster, which resolves EnvVars itself)."""
+    if not reference:
+        return None
+    name = SECRET_REF.match(reference).group(1)
+    if name not in os.environ:
+        raise ConfigError(f"environment variable {name} is not set")
+    return os.environ[name]

@@ -101,10 +101,16 @@ class Warehouse(ABC):
 
     def record_staged(self, target: TargetTable, manifest: Manifest) -> None:
         """Enter a staging run's files in the ledger as ``staged`` (their own small transaction)."""
-        with self._errors(f"record staged files for {target}"), self.transaction() as tx:
+        with self.ledger() as ledger:
+            ledger.record_staged(target, manifest)
+
+    @contextmanager
+    def ledger(self) -> Iterator[Ledger]:
+        """The ledger in a transaction of its own, for commands and sensors (loads use the load's transaction)."""
+        with self._errors("use the ledger"), self.transaction() as tx:
             ledger = Ledger(tx)
             ledger.ensure()
-            ledger.record_staged(target, manifest)
+            yield ledger
 
     def table_exists(self, tx: Transaction, target: TargetTable) -> bool:
         sql = f"SELECT count(*) FROM information_schema.tables WHERE table_schema = {tx.placeholder} AND table_name = {tx.placeholder}"

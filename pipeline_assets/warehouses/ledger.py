@@ -3,7 +3,8 @@ the same transaction as the rows a load commits. It never expires and survives r
 
 Statuses: ``staged`` (written to the stage, not loaded), ``loaded``, ``superseded`` (its rows were replaced by a
 later load of the same partition), ``failed``, ``skipped``, ``cleared`` (to be processed again) and ``deleted``
-(removed from the stage; ``loaded_at`` still says whether its rows reached the target).
+(removed from the stage). ``loaded_at`` is set exactly while the file's rows are in the target, whatever
+happened to the file itself.
 """
 
 from collections.abc import Iterable
@@ -79,7 +80,7 @@ class Ledger:
     def supersede(self, target: TargetTable, partition: str) -> int:
         """Mark the partition's loaded files superseded (their rows were just deleted); return how many."""
         self.tx.execute(
-            f"UPDATE {_TABLE} SET status = 'superseded', updated_at = {self.p} WHERE target_table = {self.p}"
+            f"UPDATE {_TABLE} SET status = 'superseded', loaded_at = NULL, updated_at = {self.p} WHERE target_table = {self.p}"
             f" AND partition_key = {self.p} AND status = 'loaded'", [_now(), str(target), partition],
         )  # fmt: skip
         return self.tx.rowcount()
