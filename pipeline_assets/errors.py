@@ -22,6 +22,30 @@ class ConfigError(PipelineError):
     """The configuration file is malformed or inconsistent."""
 
 
+class TransientError(PipelineError):
+    """A failure worth retrying: a dropped connection, a server restarting, a throttled request."""
+
+
+# Words of errors that retrying cannot fix, even when a driver raises them as "operational" errors.
+_PERMANENT = ("password", "access denied", "authentication", "permission denied", "does not exist", "unknown database",
+              "signaturedoesnotmatch", "invalidaccesskeyid", "nosuchbucket", "accessdenied")  # fmt: skip
+_TRANSIENT = ("connection", "timeout", "timed out", "terminat", "server closed", "can't connect", "could not connect",
+              "broken pipe", "reset by peer", "slowdown", "serviceunavailable", "throttl")  # fmt: skip
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` (a driver's or the network's) may go away on a retry."""
+    text = str(exc).lower()
+    if any(word in text for word in _PERMANENT):
+        return False
+    return isinstance(exc, ConnectionError | TimeoutError) or any(word in text for word in _TRANSIENT)
+
+
+def driver_error(message: str, exc: BaseException) -> PipelineError:
+    """``message`` as a TransientError when ``exc`` may pass on a retry, else as a PipelineError."""
+    return (TransientError if is_transient(exc) else PipelineError)(message)
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """Replace every non-empty secret in ``text`` with ``***``, as written and as it appears inside a URL."""
     for secret in secrets:
@@ -45,9 +69,9 @@ def first_line(exc: BaseException) -> str:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Inside Dagster code: report a PipelineError as a step failure with its one-line description, and do not
-    retry it (the RetryPolicy is for transient errors; a wrong column stays wrong)."""
+    """Inside Dagster code: report a PipelineError as a step failure with its one-line description. Only a
+    TransientError is retried by the step's RetryPolicy; a wrong column stays wrong."""
     try:
         yield
     except PipelineError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+        raise dg.Failure(description=str(exc), allow_retries=isinstance(exc, TransientError)) from None

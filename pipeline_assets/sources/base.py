@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from pipeline_assets.config import ConnectionConfig
-from pipeline_assets.errors import PipelineError, first_line, redact
+from pipeline_assets.errors import PipelineError, driver_error, first_line, redact
 from pipeline_assets.schema import Column, TableSchema, Window, conform
 
 
@@ -77,7 +77,7 @@ class Source(ABC):
     def error(self, action: str, exc: BaseException) -> PipelineError:
         """A one-line error naming this source, with the password scrubbed from the driver's text."""
         message = redact(first_line(exc), [self._password])
-        return PipelineError(f"source {self.name!r} ({self.config.describe()}): {action}: {message}")
+        return driver_error(f"source {self.name!r} ({self.config.describe()}): {action}: {message}", exc)
 
 
 def rows_to_batch(rows: list[tuple], schema: pa.Schema, fetch_types: list[pa.DataType], table: str) -> pa.RecordBatch:

@@ -9,7 +9,7 @@ from pathlib import Path
 from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline_assets.errors import PipelineError, first_line
+from pipeline_assets.errors import PipelineError, driver_error, first_line
 from pipeline_assets.stage.stores import StageStore, StoredObject, Upload
 
 
@@ -31,7 +31,7 @@ class S3Store(StageStore):
         code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
         if code in ("NoSuchKey", "404"):
             return PipelineError(f"stage: {self.uri(key)} does not exist")
-        return PipelineError(f"stage: cannot {action} {self.uri(key)}: {first_line(exc)}")
+        return driver_error(f"stage: cannot {action} {self.uri(key)}: {first_line(exc)}", exc)
 
     def _call(self, action: str, key: str, fn, *args, **kwargs):
         try:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import pyarrow as pa
 
 from pipeline_assets.config import ConnectionConfig
-from pipeline_assets.errors import PipelineError, first_line, redact
+from pipeline_assets.errors import PipelineError, driver_error, first_line, redact
 from pipeline_assets.progress import Progress
 from pipeline_assets.stage.manifest import Manifest
 from pipeline_assets.stage.manifest import StagedFile
@@ -144,7 +144,7 @@ class Warehouse(ABC):
         try:
             yield
         except PipelineError as exc:
-            raise PipelineError(f"warehouse {self.name!r}: {redact(str(exc), [self._password])}") from None
+            raise type(exc)(f"warehouse {self.name!r}: {redact(str(exc), [self._password])}") from None
         except Exception as exc:  # drivers raise their own hierarchies; all become one line
             message = redact(first_line(exc), [self._password])
-            raise PipelineError(f"warehouse {self.name!r} ({self.config.describe()}): cannot {action}: {message}") from None
+            raise driver_error(f"warehouse {self.name!r} ({self.config.describe()}): cannot {action}: {message}", exc) from None

@@ -66,7 +66,10 @@ class DuckDBWarehouse(Warehouse):
             yield DuckDBTransaction(conn, self.quote)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            try:
+                conn.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # the transaction never began, or is already gone
             raise
         finally:
             conn.close()

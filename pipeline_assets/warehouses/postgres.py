@@ -58,13 +58,21 @@ class PostgresWarehouse(Warehouse):
                 yield tx
                 conn.commit()
             except BaseException:
-                conn.rollback()
+                _rollback(conn)
                 raise
             finally:
                 tx.cursor.close()
 
     def column_type(self, field: pa.Field) -> str:
         return postgres_type(field.type)
+
+
+def _rollback(conn: adbc.Connection) -> None:
+    """Roll back, unless the connection is gone (then the server has rolled back already)."""
+    try:
+        conn.rollback()
+    except adbc.Error:
+        pass
 
 
 def postgres_type(kind: pa.DataType) -> str:
