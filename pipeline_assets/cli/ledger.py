@@ -26,7 +26,7 @@ def list_records(obj, table: str, partition: str | None, status: str | None) -> 
     records = corner.records(partition, [status] if status else None)
     view = Table(title=f"ledger of {corner.target}")
     for column in ("file", "partition", "rows", "bytes", "status", "staged at", "loaded at", "run"):
-        view.add_column(column, justify="right" if column in ("rows", "bytes") else "left")
+        view.add_column(column, justify="right" if column in ("rows", "bytes") else "left", overflow="fold")
     for r in records:
         view.add_row(r.file_uri.rsplit("/", 1)[-1], r.partition_key, f"{r.rows:,}", f"{r.bytes:,}", r.status,
                      f"{r.staged_at:%Y-%m-%d %H:%M:%S}" if r.staged_at else "-",

@@ -3,9 +3,6 @@
 from datetime import datetime, timezone
 
 import click
-from rich.console import Console
-from rich.table import Table
-
 from pipeline_assets.cli.context import confirm, open_context, table_stages
 from pipeline_assets.config.durations import parse_duration
 from pipeline_assets.errors import PipelineError
@@ -31,13 +28,10 @@ def list_files(obj, table: str) -> None:
     """Every staged object of TABLE with its size, age and ledger status."""
     context, corner = _one(obj, table)
     entries = corner.entries(run_status_lookup(context.instance))
-    view = Table(title=f"{corner.name}: {corner.store.uri(corner.prefix)}/")
-    for column in ("object", "bytes", "modified (UTC)", "state", "ledger"):
-        view.add_column(column, justify="right" if column == "bytes" else "left")
+    click.echo(f"{corner.name}: {corner.store.uri(corner.prefix)}/")
     for e in sorted(entries, key=lambda e: e.key):
-        view.add_row(e.key.removeprefix(corner.prefix + "/"), f"{e.size:,}", f"{e.modified:%Y-%m-%d %H:%M:%S}",
-                     e.state, e.ledger_status or "-")  # fmt: skip
-    Console(width=160).print(view)
+        click.echo(f"  {e.state:<13} {e.ledger_status or '-':<10} {e.size:>14,}  {e.modified:%Y-%m-%d %H:%M:%S}  "
+                   f"{e.key.removeprefix(corner.prefix + '/')}")  # fmt: skip
     files = [e for e in entries if e.kind == "file"]
     click.echo(f"{len(files)} files, {sum(e.size for e in entries):,} bytes in all")
 

@@ -1,0 +1,95 @@
+"""The ``stage`` command on a shared S3 bucket: every flag, dry runs, confirmation, and table isolation."""
+
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline_assets.cli.main import cli
+from pipeline_assets_tests.conftest import pg_connection, s3_stage, write_config
+
+DAY = "2026-01-01"
+
+
+@pytest.fixture
+def setup(pg, pg_schema, s3_server, s3_bucket, tmp_path, monkeypatch):
+    """Two tables whose stage prefixes share a bucket (one name a prefix of the other), each synced once."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    with pg.cursor() as cur:
+        for table in ("events", "events_archive"):
+            cur.execute(f"""CREATE TABLE "{pg_schema}".{table} AS SELECT g AS id, timestamp '{DAY}' + g * interval '1 second'
+                            AS at FROM generate_series(1, 500) g""")  # fmt: skip
+    config = write_config(tmp_path, {
+        "connections": {"app": pg_connection(), "duck": {"kind": "duckdb", "path": "dw.duckdb"}},
+        "stage": s3_stage(s3_server, s3_bucket, retention_days=7),
+        "tables": [{"source": "app", "table": f"{pg_schema}.{t}", "target": "duck", "cursor": "at",
+                    "partitioning": "daily", "start_date": DAY} for t in ("events", "events_archive")],
+    })  # fmt: skip
+    runner = CliRunner()
+
+    def run(*args, ok=True):
+        result = runner.invoke(cli, ["--config", str(config), *args])
+        assert (result.exit_code == 0) == ok, result.output + result.stderr
+        return result
+
+    run("sync", "--all", "--partition", DAY)
+    client = s3_server.client()
+
+    def keys(table="events"):
+        prefix = f"staging/app/{pg_schema}_{table}/"
+        return sorted(o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket, Prefix=prefix).get("Contents", []))
+
+    return run, keys, client, s3_bucket, pg_schema
+
+
+def test_list_clean_and_isolation(setup):
+    run, keys, client, bucket, schema = setup
+    before, other = keys(), keys("events_archive")
+    assert len(before) == 2 and len(other) == 2
+
+    listed = run("stage", "list", "-t", "events").output
+    assert "batch0000.parquet" in listed and "done" in listed and "loaded" in listed and "1 files" in listed
+    assert "events_archive" not in listed
+
+    dry = run("stage", "clean", "-t", "events", "--dry-run").output
+    assert dry.count("would delete s3://") == 2 and keys() == before
+    assert "nothing to delete" in run("stage", "clean", "-t", "events", "--older-than", "7d", "--force").output
+    refused = run("stage", "clean", "-t", "events", ok=False)
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "error: delete 2 objects (" + refused.stderr.split("delete 2 objects (")[1].split(")")[0]
+        + ") of events? needs confirmation: pass --force when not on a terminal")  # fmt: skip
+    assert keys() == before
+
+    only_data = run("stage", "clean", "-t", "events", "--pattern", "*batch0000*", "--force").output
+    assert "deleted 1 objects" in only_data and "freed" in only_data
+    assert [k.rsplit("/", 1)[-1] for k in keys()] == ["_manifest.json"]
+    assert keys("events_archive") == other, "another table's files are never touched"
+    assert "status" not in run("ledger", "list", "-t", "events", "--status", "deleted").stderr
+
+
+def test_orphans_all_and_clean_all(setup):
+    run, keys, client, bucket, schema = setup
+    for i in range(3):
+        client.put_object(Bucket=bucket, Key=f"staging/app/{schema}_events/{DAY}/run_x_killed/f{i}.parquet", Body=b"12345")
+    run("sync", "-t", "events_archive", "--partition", DAY)
+    time.sleep(1.2)
+    dry = run("stage", "orphans", "-t", "events", "--older-than", "1s", "--dry-run").output
+    assert dry.count("would delete") == 3 and "15 bytes" in dry
+    assert "deleted 3 objects, freed 15 bytes" in run("stage", "orphans", "-t", "events", "--older-than", "1s", "--force").output
+    assert len(keys()) == 2
+
+    cleaned = run("stage", "clean-all", "--older-than", "1s", "--force").output
+    assert "events: deleted 2 objects" in cleaned and "events_archive: deleted" in cleaned
+    assert keys() == [] and keys("events_archive") == []
+
+
+def test_bad_input_and_lifecycle_rule(setup):
+    run, keys, client, bucket, schema = setup
+    unknown = run("stage", "list", "-t", "nope", ok=False)
+    assert unknown.stderr.strip().splitlines()[-1] == "error: unknown table 'nope' (configured: events, events_archive)"
+    bad_age = run("stage", "clean", "-t", "events", "--older-than", "7x", ok=False)
+    assert bad_age.stderr.strip() == "error: --older-than 7x: expected a number and a unit, like 30m, 24h or 7d"
+    assert "'Days': 7" in run("stage", "lifecycle").output
+    run("stage", "lifecycle", "--apply")
+    (rule,) = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert rule["Expiration"]["Days"] == 7 and rule["Status"] == "Enabled"
