@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from pipeline_assets.assets.checks import build_table_checks
 from pipeline_assets.assets.factory import TableAssets, build_table_assets
 from pipeline_assets.assets.jobs import build_jobs
 from pipeline_assets.config import ProjectConfig
@@ -14,8 +15,10 @@ from pipeline_assets.sensors.housekeeping import build_housekeeping
 from pipeline_assets.stage.io_manager import StageIOManager
 
 
-# backfill_policy is "beta" in Dagster 1.13; it is the supported way to choose runs per partition.
+# backfill_policy is "beta" in Dagster 1.13; it is the supported way to choose runs per partition. Partitioned
+# check specs are "preview"; they are what makes a check's result belong to one partition.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning)
 
 
 def build_resources(project: ProjectConfig) -> dict[str, object]:
@@ -43,6 +46,7 @@ def assemble(project: ProjectConfig) -> Assembly:
     housekeeping, sensors = build_housekeeping(project, tables)
     definitions = dg.Definitions(
         assets=[a for t in tables for a in (t.staged, t.loaded)],
+        asset_checks=[c for t in tables for c in build_table_checks(t, project)],
         jobs=[*jobs, housekeeping],
         schedules=schedules,
         sensors=sensors,

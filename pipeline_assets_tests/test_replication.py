@@ -41,7 +41,8 @@ def test_mariadb_to_s3_to_postgres_backfill(mysql, mysql_db, pg, wh_schema, s3_s
         "connections": {"shop": mysql_connection(mysql_db), "dw": pg_connection()},
         "stage": s3_stage(s3_server, s3_bucket, target_file_mb=0.25),
         "tables": [{"source": "shop", "table": "orders", "target": "dw", "target_table": f"{wh_schema}.orders",
-                    "cursor": "created_at", "partitioning": "daily", "start_date": "2026-01-01", "batch_size": 5_000}],
+                    "cursor": "created_at", "partitioning": "daily", "start_date": "2026-01-01", "batch_size": 5_000,
+                    "primary_key": ["id"]}],
     })  # fmt: skip
 
     def source(day):
@@ -59,6 +60,7 @@ def test_mariadb_to_s3_to_postgres_backfill(mysql, mysql_db, pg, wh_schema, s3_s
     for day in DAYS:
         result = run_table(config, instance, "orders", day)
         assert result.success, result
+        _assert_checks_pass(result, 5)
     staged = metadata(result, ["stage", "shop", "orders"])
     assert staged["files"] > 1, "a partition larger than target_file_mb rolls over to several files"
     objects = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix=f"staging/shop/{mysql_db}_orders/2026-01-06/")
@@ -103,11 +105,21 @@ def test_postgres_to_local_stage_to_duckdb_backfill(pg, pg_schema, instance, tmp
             ).fetchone()
 
     for day in DAYS:
-        assert run_table(config, instance, "events", day).success
+        result = run_table(config, instance, "events", day)
+        assert result.success
+        _assert_checks_pass(result, 4)
     assert (tmp_path / "stage" / "app").is_dir(), "the local stage sits beside the config file"
     _assert_partitions_match(source, target)
     assert run_table(config, instance, "events", "2026-01-02").success
     _assert_partitions_match(source, target)
+
+
+def _assert_checks_pass(result, expected: int) -> None:
+    """The asset checks ran with the load, scoped to its partition, and all passed."""
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == expected and all(e.passed for e in evaluations), evaluations
+    partitioned = [e for e in evaluations if e.check_name != "fresh"]
+    assert {e.partition for e in partitioned} == {result.dagster_run.tags["dagster/partition"]}
 
 
 def _assert_partitions_match(source, target) -> None:

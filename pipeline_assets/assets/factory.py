@@ -9,7 +9,7 @@ from pydantic import Field
 from pipeline_assets.config import ProjectConfig, TableConfig
 from pipeline_assets.errors import user_errors
 from pipeline_assets.progress import Progress
-from pipeline_assets.schema import Window
+from pipeline_assets.schema import SOURCE_TYPE_KEY, Window
 from pipeline_assets.stage import layout
 from pipeline_assets.stage.io_manager import OVERWRITE_KEY, PATH_STRATEGY_KEY, STAGE_PREFIX_KEY
 from pipeline_assets.stage.manifest import Extract, Manifest
@@ -99,7 +99,7 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     def loaded(context: dg.AssetExecutionContext, manifest: Manifest) -> dg.MaterializeResult:
         with user_errors():
             warehouse = getattr(context.resources, table.target).warehouse()
-            progress = Progress(f"{target} {manifest.partition}", "loaded", context.log.info)
+            progress = Progress(f"{target} {manifest.partition}", "loaded", context.log.info, total=manifest.rows)
             result = warehouse.load(
                 target, manifest, context.resources.stage.store(), mode=table.write_mode, cursor=table.cursor,
                 run_id=context.run.run_id, progress=progress,
@@ -115,6 +115,10 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
             "write_mode": table.write_mode,
             "stage_path": dg.MetadataValue.path(manifest.prefix),
             "staging_run": manifest.run_id,
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(f.name, str(f.type), description=(f.metadata or {}).get(SOURCE_TYPE_KEY, b"").decode())
+                         for f in manifest.arrow_schema]
+            ),  # fmt: skip
         }
         if manifest.window:
             metadata["window"] = str(manifest.window)

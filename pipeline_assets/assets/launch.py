@@ -28,3 +28,21 @@ def launch_in_process(
         run_config=run_config, instance=instance, partition_key=partition, raise_on_error=False,
         asset_selection=selection or [table.staged.key, table.loaded.key], tags=tags or {},
     )  # fmt: skip
+
+
+def check_in_process(
+    definitions: dg.Definitions,
+    job_name: str,
+    table: TableAssets,
+    partition: str | None,
+    instance: dg.DagsterInstance,
+    *,
+    log_level: str = "CRITICAL",
+) -> dg.ExecuteInProcessResult:
+    """Run ``table``'s asset checks alone for ``partition`` (nothing is materialized), recorded in ``instance``."""
+    job = definitions.resolve_job_def(job_name)
+    checks = {key for key in job.asset_layer.asset_graph.asset_check_keys if key.asset_key == table.loaded.key}
+    return job.get_subset(asset_selection=set(), asset_check_selection=checks).execute_in_process(
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}}, instance=instance,
+        partition_key=partition, raise_on_error=False, tags={"pipeline_assets/trigger": "cli"},
+    )  # fmt: skip

@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from pipeline_assets.cli.check import check
 from pipeline_assets.cli.ledger import ledger
 from pipeline_assets.cli.stage import stage
 from pipeline_assets.cli.sync import sync
@@ -33,7 +34,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
         os.environ["PIPELINE_ASSETS_CONFIG"] = os.path.abspath(config_path)
 
 
-for command in (sync, stage, ledger):
+for command in (sync, check, stage, ledger):
     cli.add_command(command)
 
 

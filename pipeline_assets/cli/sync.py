@@ -1,27 +1,15 @@
 """``sync``: materialize tables (and partitions) through Dagster, then print what moved."""
 
 import time
-from dataclasses import dataclass, field
-from datetime import date
-
 import click
 import dagster as dg
 
-from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.assets.launch import launch_in_process
 from pipeline_assets.cli.context import open_context
+from pipeline_assets.cli.partitions import Unit, plan
 from pipeline_assets.cli.report import Report, RunOutcome
 from pipeline_assets.definitions import assemble
 from pipeline_assets.errors import PipelineError
-
-
-@dataclass
-class Unit:
-    """One run: a table, and its partition (None for an unpartitioned table)."""
-
-    table: TableAssets
-    partition: str | None
-    outcome: RunOutcome | None = field(default=None)
 
 
 @click.command()
@@ -44,7 +32,7 @@ def sync(obj, tables, all_tables, partition, from_day, to_day, limit, verbose) -
     assembly = assemble(context.project)
     chosen = [context.project.table(name) for name in tables] if tables else list(context.project.tables)
     selected = [t for t in assembly.tables if t.table in chosen]
-    units = [u for t in selected for u in plan(t, context.instance, partition, from_day, to_day)]
+    units = [u for t in selected for u in plan(t, context.instance, partition, from_day, to_day, default="missing")]
     if not units:
         click.echo("Nothing to do: every partition is already materialized (name one with --partition).")
         return
@@ -55,41 +43,8 @@ def sync(obj, tables, all_tables, partition, from_day, to_day, limit, verbose) -
             unit.outcome = run_unit(assembly, unit, context.instance, limit, verbose)
             report.finish(unit.outcome)
     report.summary()
-    if any(not u.outcome.success for u in units):
+    if any(not u.outcome.success or u.outcome.failed_checks for u in units):
         raise SystemExit(1)
-
-
-def plan(table: TableAssets, instance: dg.DagsterInstance, partition: str | None, from_day: str | None, to_day: str | None) -> list[Unit]:
-    partitions_def = table.partitions_def
-    if partitions_def is None:
-        return [Unit(table, None)]
-    name = table.table.asset_name
-    keys = partitions_def.get_partition_keys()
-    if partition or from_day or to_day:
-        first = _day(partition or from_day, "--partition" if partition else "--from") if (partition or from_day) else None
-        last = _day(partition or to_day, "--partition" if partition else "--to") if (partition or to_day) else None
-        for day in {first, last} - {None}:
-            _check_in_range(name, day, table.table.start_date, keys)
-        first, last = first or keys[0], last or keys[-1]
-        if first > last:
-            raise PipelineError(f"--from {first} is after --to {last}")
-        return [Unit(table, k) for k in keys if first <= k <= last]
-    done = instance.get_materialized_partitions(table.loaded.key)
-    return [Unit(table, k) for k in keys if k not in done]
-
-
-def _day(value: str, option: str) -> str:
-    try:
-        return date.fromisoformat(value).isoformat()
-    except (TypeError, ValueError):
-        raise PipelineError(f"{option} {value}: expected a day as YYYY-MM-DD") from None
-
-
-def _check_in_range(table: str, day: str, start: date, keys: list[str]) -> None:
-    if day < start.isoformat():
-        raise PipelineError(f"partition {day} is before the start date {start.isoformat()} of table {table!r}")
-    if not keys or day > keys[-1]:
-        raise PipelineError(f"partition {day} of table {table!r} is not complete yet (last complete day: {keys[-1] if keys else 'none'})")
 
 
 def run_unit(assembly, unit: Unit, instance: dg.DagsterInstance, limit: int | None, verbose: bool) -> RunOutcome:

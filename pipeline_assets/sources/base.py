@@ -56,16 +56,34 @@ class Source(ABC):
     ) -> Iterator[pa.RecordBatch]:
         """Stream the rows of ``table`` whose cursor lies in ``window`` (all rows when no window)."""
         columns = ", ".join(f"{self.select_expression(c)} AS {self.quote(c.name)}" for c in schema.columns)
-        sql = f"SELECT {columns} FROM {self.qualified(table)}"
-        params: list = []
-        if window is not None and cursor is not None:
-            column = schema.column(cursor)
-            params = list(window.bounds_for(column.arrow_type, f"{table}.{cursor} ({column.source_type})"))
-            where = f"{self.quote(cursor)} >= {self.parameter(0, column)} AND {self.quote(cursor)} < {self.parameter(1, column)}"
-            sql += f" WHERE {where}"
+        where, params = self._where(table, schema, cursor, window)
+        sql = f"SELECT {columns} FROM {self.qualified(table)}{where}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._execute(sql, params, batch_size, schema)
+
+    def aggregate(self, table: str, schema: TableSchema, expressions: list[str], *, cursor: str | None = None,
+                  window: Window | None = None) -> tuple:  # fmt: skip
+        """One row of aggregate ``expressions`` (already quoted SQL) over the rows in ``window``."""
+        where, params = self._where(table, schema, cursor, window)
+        try:
+            return self._query_one(f"SELECT {', '.join(expressions)} FROM {self.qualified(table)}{where}", params)
+        except PipelineError:
+            raise
+        except Exception as exc:  # each driver's own error hierarchy
+            raise self.error("aggregate query failed", exc) from None
+
+    @abstractmethod
+    def _query_one(self, sql: str, params: list) -> tuple:
+        """Run a query that returns one small row."""
+
+    def _where(self, table: str, schema: TableSchema, cursor: str | None, window: Window | None) -> tuple[str, list]:
+        if window is None or cursor is None:
+            return "", []
+        column = schema.column(cursor)
+        params = list(window.bounds_for(column.arrow_type, f"{table}.{cursor} ({column.source_type})"))
+        low, high = self.parameter(0, column), self.parameter(1, column)
+        return f" WHERE {self.quote(cursor)} >= {low} AND {self.quote(cursor)} < {high}", params
 
     def quote(self, identifier: str) -> str:
         q = self.quote_char

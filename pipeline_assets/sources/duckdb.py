@@ -28,6 +28,10 @@ class DuckDBSource(Source):
         columns = tuple(Column(f.name, types[f.name], f.type, f.nullable) for f in arrow)
         return TableSchema(table, columns)
 
+    def _query_one(self, sql: str, params: list) -> tuple:
+        with self.connect() as conn:
+            return conn.execute(sql, params).fetchone()
+
     def _execute(self, sql: str, params: list, batch_size: int, schema: TableSchema) -> Iterator[pa.RecordBatch]:
         arrow_schema = schema.arrow_schema()
         with self.connect() as conn:

@@ -86,6 +86,11 @@ class MySQLSource(Source):
     def select_expression(self, column: Column) -> str:
         return f"CAST({self.quote(column.name)} AS CHAR)" if column.name in self._as_text else self.quote(column.name)
 
+    def _query_one(self, sql: str, params: list) -> tuple:
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()
+
     def _execute(self, sql: str, params: list, batch_size: int, schema: TableSchema) -> Iterator[pa.RecordBatch]:
         arrow_schema = schema.arrow_schema()
         fetch_types = [_fetch_type(field.type) for field in arrow_schema]

@@ -82,13 +82,22 @@ class PostgresSource(Source):
     def parameter(self, index: int, column: Column) -> str:
         return f"CAST(current_setting('pipeline_assets.p{index}') AS {column.source_type})"
 
+    def _bind(self, cur, params: list) -> None:
+        if params:
+            settings = ", ".join(f"set_config('pipeline_assets.p{i}', ${i + 1}, false)" for i in range(len(params)))
+            cur.execute(f"SELECT {settings}", [value.isoformat() for value in params])
+
+    def _query_one(self, sql: str, params: list) -> tuple:
+        with self.connect() as conn, conn.cursor() as cur:
+            self._bind(cur, params)
+            cur.execute(sql)
+            return cur.fetchone()
+
     def _execute(self, sql: str, params: list, batch_size: int, schema: TableSchema) -> Iterator[pa.RecordBatch]:
         arrow_schema = schema.arrow_schema()
         with self.connect() as conn, conn.cursor() as cur:
             try:
-                if params:
-                    settings = ", ".join(f"set_config('pipeline_assets.p{i}', $%d, false)" % (i + 1) for i in range(len(params)))
-                    cur.execute(f"SELECT {settings}", [value.isoformat() for value in params])
+                self._bind(cur, params)
                 cur.execute(sql)
                 reader = cur.fetch_record_batch()
             except adbc.Error as exc:

@@ -54,6 +54,13 @@ class SQLiteSource(Source):
             return f"CAST({self.quote(column.name)} AS TEXT)"
         return self.quote(column.name)
 
+    def _query_one(self, sql: str, params: list) -> tuple:
+        conn = self.connect()
+        try:
+            return conn.execute(sql, [_sqlite_value(p) for p in params]).fetchone()
+        finally:
+            conn.close()
+
     def _execute(self, sql: str, params: list, batch_size: int, schema: TableSchema) -> Iterator[pa.RecordBatch]:
         arrow_schema = schema.arrow_schema()
         fetch_types = [_fetch_type(field.type) for field in arrow_schema]

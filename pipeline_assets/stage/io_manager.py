@@ -63,6 +63,10 @@ def stage_metadata(manifest: Manifest, seconds: float) -> dict[str, dg.MetadataV
         "rows_per_second": round(manifest.rows / seconds, 1) if seconds > 0 else 0.0,
         "stage_path": dg.MetadataValue.path(manifest.prefix),
         "format": manifest.format,
+        "staged_files": dg.MetadataValue.md(
+            "| file | rows | bytes |\n|---|---:|---:|\n"
+            + "\n".join(f"| `{f.uri.rsplit('/', 1)[-1]}` | {f.rows:,} | {f.bytes:,} |" for f in manifest.files)
+        ),
     }
     if manifest.window:
         metadata["window"] = str(manifest.window)

@@ -16,6 +16,7 @@ import pyarrow as pa
 from pipeline_assets.config import ConnectionConfig
 from pipeline_assets.errors import PipelineError, driver_error, first_line, redact
 from pipeline_assets.progress import Progress
+from pipeline_assets.schema import Window
 from pipeline_assets.stage.manifest import Manifest
 from pipeline_assets.stage.manifest import StagedFile
 from pipeline_assets.stage.stores import StageStore
@@ -132,11 +133,37 @@ class Warehouse(ABC):
         return loaded
 
     def _window_filter(self, target: TargetTable, manifest: Manifest, cursor: str | None, placeholder: str) -> tuple[str, list]:
-        if manifest.window is None or cursor is None:
+        kind = manifest.arrow_schema.field(cursor).type if manifest.window and cursor else None
+        return self._filter(target, manifest.window, cursor, kind, placeholder)
+
+    def _filter(self, target: TargetTable, window: Window | None, cursor: str | None, kind: pa.DataType | None,
+                placeholder: str) -> tuple[str, list]:  # fmt: skip
+        if window is None or cursor is None:
             return "", []
-        kind = manifest.arrow_schema.field(cursor).type
-        bounds = list(manifest.window.bounds_for(kind, f"{target}.{cursor}"))
+        bounds = list(window.bounds_for(kind, f"{target}.{cursor}"))
         return f" WHERE {self.quote(cursor)} >= {placeholder} AND {self.quote(cursor)} < {placeholder}", bounds
+
+    def aggregate(self, target: TargetTable, expressions: list[str], *, cursor: str | None = None,
+                  window: Window | None = None, cursor_type: pa.DataType | None = None) -> tuple | None:  # fmt: skip
+        """One row of aggregate ``expressions`` over ``target``'s rows in ``window``; None if the table is missing."""
+        with self._errors(f"query {target}"), self.transaction() as tx:
+            if not self.table_exists(tx, target):
+                return None
+            where, params = self._filter(target, window, cursor, cursor_type, tx.placeholder)
+            return tx.execute(f"SELECT {', '.join(expressions)} FROM {self.qualified(target)}{where}", params)[0]
+
+    def column_types(self, target: TargetTable) -> dict[str, str]:
+        """``target``'s columns and their types, in the spelling ``column_type`` uses (empty if it is missing)."""
+        with self._errors(f"describe {target}"), self.transaction() as tx:
+            return {name: self.canonical_type(kind) for name, kind in self._describe(tx, target)}
+
+    @abstractmethod
+    def _describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
+        """(column, type) as the catalog spells them."""
+
+    def canonical_type(self, spelling: str) -> str:
+        """One spelling per type, so the catalog's and ``column_type``'s can be compared."""
+        return spelling.lower()
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:

@@ -77,6 +77,14 @@ class DuckDBWarehouse(Warehouse):
     def column_type(self, field: pa.Field) -> str:
         return duckdb_type(field.type)
 
+    def _describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
+        sql = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ?"
+        return tx.execute(sql + " ORDER BY ordinal_position", [target.schema, target.name])
+
+    def canonical_type(self, spelling: str) -> str:
+        upper = spelling.upper()
+        return {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE", "REAL": "FLOAT"}.get(upper, upper)
+
 
 def duckdb_type(kind: pa.DataType) -> str:
     if isinstance(kind, pa.BaseExtensionType) and kind.extension_name == "arrow.json":

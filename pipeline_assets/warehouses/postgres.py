@@ -66,6 +66,18 @@ class PostgresWarehouse(Warehouse):
     def column_type(self, field: pa.Field) -> str:
         return postgres_type(field.type)
 
+    def _describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
+        sql = ("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($?)"
+               " AND attnum > 0 AND NOT attisdropped ORDER BY attnum")  # fmt: skip
+        return tx.execute(sql, [self.qualified(target)])
+
+    def canonical_type(self, spelling: str) -> str:
+        return _ALIASES.get(spelling.lower(), spelling.lower())
+
+
+_ALIASES = {"timestamp": "timestamp without time zone", "timestamptz": "timestamp with time zone",
+            "time": "time without time zone"}  # fmt: skip
+
 
 def _rollback(conn: adbc.Connection) -> None:
     """Roll back, unless the connection is gone (then the server has rolled back already)."""

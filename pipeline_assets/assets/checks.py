@@ -1,0 +1,151 @@
+"""Asset checks that prove a warehouse table agrees with its source, partition by partition.
+
+Never report success from a log line: count (and sum) the rows in both databases and compare."""
+
+import time
+from decimal import Decimal, InvalidOperation
+
+import dagster as dg
+import pyarrow as pa
+
+from pipeline_assets.assets.factory import TableAssets, partition_window
+from pipeline_assets.config import ProjectConfig
+from pipeline_assets.errors import user_errors
+from pipeline_assets.schema import TableSchema
+from pipeline_assets.warehouses import TargetTable
+
+ROWS, CHECKSUM, DUPLICATES, SCHEMA, FRESH = (
+    "rows_match_source", "checksum_matches_source", "no_duplicate_keys", "schema_matches_source", "fresh",
+)  # fmt: skip
+PARTITION_CHECKS = (ROWS, CHECKSUM, DUPLICATES, SCHEMA)
+DESCRIPTIONS = {
+    ROWS: "The partition holds as many rows in the warehouse as in the source (a source that grew after the load is "
+    "reported as drift: late data).",
+    CHECKSUM: "The sums of the key and of a numeric column agree between source and warehouse (count only when the "
+    "table has neither).",
+    DUPLICATES: "No primary-key value appears twice in the partition.",
+    SCHEMA: "Every source column exists in the warehouse table with the type a load would give it.",
+    FRESH: "The table was loaded successfully within its expected interval.",
+}
+
+
+def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.AssetChecksDefinition]:
+    table = assets.table
+    target = TargetTable(table.target_schema, table.target_name)
+    specs = [
+        dg.AssetCheckSpec(name, asset=assets.loaded.key, description=DESCRIPTIONS[name], partitions_def=assets.partitions_def,
+                          blocking=name in (ROWS, DUPLICATES))  # fmt: skip
+        for name in PARTITION_CHECKS
+        if name != DUPLICATES or table.primary_key
+    ]
+
+    @dg.multi_asset_check(
+        specs=specs, name=f"{assets.loaded.op.name}__checks", can_subset=True,
+        required_resource_keys={table.source, table.target}, pool=f"source_{table.source}",
+    )  # fmt: skip
+    def compare(context: dg.AssetCheckExecutionContext):
+        with user_errors():
+            source = getattr(context.resources, table.source).source()
+            warehouse = getattr(context.resources, table.target).warehouse()
+            schema = source.discover(table.table)
+            _, window = partition_window(context)
+            cursor_type = schema.column(table.cursor).arrow_type if window else None
+            measure = _measures(schema, table.primary_key)
+            expressions = ["count(*)", *(f"sum({source.quote(c)})" for c in measure)]
+            source_row = source.aggregate(table.table, schema, expressions, cursor=table.cursor, window=window)
+            expressions = ["count(*)", *(f"sum({warehouse.quote(c)})" for c in measure)]
+            target_row = warehouse.aggregate(target, expressions, cursor=table.cursor, window=window, cursor_type=cursor_type)
+            selected = {key.name for key in context.selected_asset_check_keys}
+            if ROWS in selected:
+                yield _rows_result(assets, source_row, target_row)
+            if CHECKSUM in selected:
+                yield _checksum_result(assets, measure, schema, source_row, target_row)
+            if DUPLICATES in selected:
+                yield _duplicates_result(assets, warehouse, target, window, cursor_type)
+            if SCHEMA in selected:
+                yield _schema_result(assets, schema, warehouse.column_types(target), warehouse)
+
+    freshness_hours = 26 if assets.partitions_def else 25
+
+    @dg.asset_check(asset=assets.loaded.key, name=FRESH, description=DESCRIPTIONS[FRESH] + f" ({freshness_hours} h)")
+    def fresh(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        event = context.instance.get_latest_materialization_event(assets.loaded.key)
+        age_hours = (time.time() - event.timestamp) / 3600 if event else None
+        passed = age_hours is not None and age_hours <= freshness_hours
+        return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata={
+            "hours_since_last_load": round(age_hours, 2) if age_hours is not None else "never loaded",
+            "expected_within_hours": freshness_hours})  # fmt: skip
+
+    return [compare, fresh]
+
+
+def _measures(schema: TableSchema, primary_key: list[str]) -> list[str]:
+    """Exact numeric columns to sum: a single integer key, then the first decimal (else integer) column."""
+    decimals = [c.name for c in schema.columns if pa.types.is_decimal(c.arrow_type)]
+    integers = [c.name for c in schema.columns if pa.types.is_integer(c.arrow_type)]
+    chosen = [primary_key[0]] if len(primary_key) == 1 and primary_key[0] in integers else []
+    return chosen + [c for c in decimals + integers if c not in chosen][: 2 - len(chosen)]
+
+
+def _number(value) -> Decimal | None:
+    try:
+        return None if value is None else Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _rows_result(assets: TableAssets, source_row: tuple, target_row: tuple | None) -> dg.AssetCheckResult:
+    source_rows = int(source_row[0])
+    target_rows = int(target_row[0]) if target_row else 0
+    difference = source_rows - target_rows
+    metadata = {"source_rows": source_rows, "target_rows": target_rows, "difference": difference}
+    description = None
+    if target_row is None:
+        description = "the warehouse table does not exist"
+    elif difference > 0:
+        description = f"the source holds {difference} more rows than the warehouse (late data? re-materialize the partition)"
+    elif difference < 0:
+        description = f"the warehouse holds {-difference} rows more than the source"
+    return dg.AssetCheckResult(asset_key=assets.loaded.key, check_name=ROWS, passed=difference == 0 and target_row is not None,
+                               metadata=metadata, description=description)  # fmt: skip
+
+
+def _checksum_result(assets, measure, schema, source_row, target_row) -> dg.AssetCheckResult:
+    metadata: dict = {"columns": ", ".join(measure) or "(count only)"}
+    passed = target_row is not None
+    for i, column in enumerate(measure, start=1):
+        scale = schema.column(column).arrow_type.scale if pa.types.is_decimal(schema.column(column).arrow_type) else 0
+        quantum = Decimal(1).scaleb(-scale)
+        expected = (_number(source_row[i]) or Decimal(0)).quantize(quantum)
+        actual = (_number(target_row[i]) or Decimal(0)).quantize(quantum) if target_row else None
+        metadata[f"source_sum_{column}"], metadata[f"target_sum_{column}"] = str(expected), str(actual)
+        passed = passed and expected == actual
+    if not measure:
+        passed = passed and int(source_row[0]) == int(target_row[0])
+    return dg.AssetCheckResult(asset_key=assets.loaded.key, check_name=CHECKSUM, passed=passed, metadata=metadata)
+
+
+def _duplicates_result(assets: TableAssets, warehouse, target: TargetTable, window, cursor_type) -> dg.AssetCheckResult:
+    key = assets.table.primary_key
+    columns = ", ".join(warehouse.quote(k) for k in key)
+    distinct = f"count(DISTINCT ({columns}))" if len(key) > 1 else f"count(DISTINCT {columns})"
+    row = warehouse.aggregate(target, [f"count(*) - {distinct}"], cursor=assets.table.cursor, window=window,
+                              cursor_type=cursor_type)  # fmt: skip
+    duplicated = int(row[0]) if row else 0
+    return dg.AssetCheckResult(asset_key=assets.loaded.key, check_name=DUPLICATES, passed=row is not None and duplicated == 0,
+                               metadata={"duplicate_rows": duplicated, "key": ", ".join(key)})  # fmt: skip
+
+
+def _schema_result(assets, schema: TableSchema, actual: dict[str, str], warehouse) -> dg.AssetCheckResult:
+    problems = []
+    for field in schema.arrow_schema():
+        expected = warehouse.canonical_type(warehouse.column_type(field))
+        if field.name not in actual:
+            problems.append(f"{field.name}: missing")
+        elif actual[field.name] != expected:
+            problems.append(f"{field.name}: {actual[field.name]}, expected {expected}")
+    return dg.AssetCheckResult(
+        asset_key=assets.loaded.key, check_name=SCHEMA, passed=not problems and bool(actual),
+        metadata={"problems": "; ".join(problems) or ("table missing" if not actual else "none"),
+                  "columns_checked": len(schema.columns)},
+    )  # fmt: skip
