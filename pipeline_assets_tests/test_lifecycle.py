@@ -235,3 +235,26 @@ def test_cleanup_sensor_deletes_loaded_files_after_each_partition(pg, pg_schema,
     assert _duck_count(tmp_path) == 1_000
     with duckdb.connect(str(tmp_path / "dw.duckdb"), read_only=True) as conn:
         assert conn.execute('SELECT status FROM "_pipeline_assets".loaded_files').fetchall() == [("deleted",)]
+
+
+def test_cleanup_after_all_waits_for_the_table_then_cleans_every_partition(pg, pg_schema, instance, tmp_path):
+    _events(pg, pg_schema, 1_000)
+    with pg.cursor() as cur:
+        cur.execute(f"""INSERT INTO "{pg_schema}".events SELECT g, timestamp '2026-01-02' + g * interval '1 second', 'x'
+                        FROM generate_series(2000, 2100) g""")  # fmt: skip
+    config = project(tmp_path, _body(pg_schema, {"url": "stage", "cleanup_after_load": "after_all"}))
+    for day in (DAY, "2026-01-02"):
+        assert run_table(config, instance, "events", day).success
+    assembly = assemble(config)
+    sensor = assembly.definitions.resolve_sensor_def("stage_cleanup_sensor")
+    events = next(t for t in assembly.tables if t.table.asset_name == "events")
+    busy = instance.create_run_for_job(assembly.definitions.resolve_job_def("app_daily"),
+                                       asset_selection=frozenset({events.staged.key, events.loaded.key}),
+                                       status=dg.DagsterRunStatus.STARTED)  # fmt: skip
+    assert sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).skip_message, "a run of the table is in progress"
+    instance.report_run_failed(busy)
+    (request,) = sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).run_requests
+    assert request.run_config["ops"]["clean_stage"]["config"]["partitions"] == [DAY, "2026-01-02"]
+    assert assembly.definitions.resolve_job_def("stage_housekeeping").execute_in_process(
+        run_config=request.run_config, instance=instance).success  # fmt: skip
+    assert _files(tmp_path / "stage") == [] and _duck_count(tmp_path) == 1_101

@@ -93,3 +93,28 @@ def test_bad_input_and_lifecycle_rule(setup):
     run("stage", "lifecycle", "--apply")
     (rule,) = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert rule["Expiration"]["Days"] == 7 and rule["Status"] == "Enabled"
+
+
+def test_all_flags_reach_files_awaiting_a_load_and_ledger_clear_by_file(setup, tmp_path):
+    run, keys, client, bucket, schema = setup
+    import dagster as dg
+
+    from pipeline_assets.config import load_config
+    from pipeline_assets_tests.runs import run_table
+
+    (loaded,) = [k for k in keys() if k.endswith(".parquet")]
+    with dg.DagsterInstance.get() as instance:  # the CLI's instance (DAGSTER_HOME), so run statuses are known
+        assert run_table(load_config(tmp_path / "pipeline.yaml"), instance, "events", DAY, only="staged").success
+    assert len([k for k in keys() if k.endswith(".parquet")]) == 2
+    assert "awaiting load" in run("stage", "list", "-t", "events").output
+    assert "nothing to delete" in run("stage", "orphans", "-t", "events", "--older-than", "0s", "--force").output
+    assert "nothing to delete" not in run("stage", "clean", "-t", "events", "--dry-run").output
+    everything = run("stage", "clean", "-t", "events", "--all", "--dry-run").output
+    assert everything.count("would delete") == 4 and "awaiting load" in everything
+    assert run("stage", "orphans", "-t", "events", "--all", "--dry-run").output.count("awaiting load") == 2
+
+    one = run("ledger", "clear", "-t", "events", "--file", f"s3://{bucket}/{loaded}")
+    assert "cleared 1 records of events" in one.output, "a replace table may clear what it holds: reloading replaces"
+    assert "cleared 0 records of events partition 2026-01-02" in run("ledger", "clear", "-t", "events", "--partition", "2026-01-02").output
+    assert run("ledger", "clear", "-t", "events", "--partition", DAY, "--file", "x", ok=False).stderr.strip() == (
+        "error: use either --partition or --file")  # fmt: skip
