@@ -1,0 +1,47 @@
+"""``connections:``: the databases used as sources and warehouses."""
+
+from typing import Literal, Self
+from urllib.parse import quote
+
+from pydantic import Field, field_validator, model_validator
+
+from pipeline_assets.config.base import DEFAULT_PORTS, _Model, _secret_ref
+
+
+class ConnectionConfig(_Model):
+    """A database used as a source, a warehouse, or both."""
+
+    kind: Literal["postgres", "mysql", "sqlite", "duckdb"]
+    host: str | None = None
+    port: int | None = Field(default=None, gt=0, lt=65536)
+    user: str | None = None
+    password: str | None = Field(default=None, description="${ENV_VAR} holding the password")
+    database: str | None = None
+    path: str | None = Field(default=None, description="database file (sqlite, duckdb)")
+    connect_timeout: int = Field(default=10, gt=0)
+
+    _check_password = field_validator("password")(_secret_ref)
+
+    @model_validator(mode="after")
+    def _required_fields(self) -> Self:
+        needed = ("path",) if self.kind in ("sqlite", "duckdb") else ("host", "user", "database")
+        missing = [name for name in needed if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"a {self.kind} connection needs {', '.join(missing)}")
+        return self
+
+    @property
+    def resolved_port(self) -> int | None:
+        return self.port or DEFAULT_PORTS.get(self.kind)
+
+    def postgres_url(self, password: str | None) -> str:
+        """A libpq URL for server kinds (the ADBC drivers take one); keep it out of messages, it holds the password."""
+        auth = quote(self.user or "", safe="") + (":" + quote(password, safe="") if password else "")
+        query = f"connect_timeout={self.connect_timeout}&application_name=pipeline_assets"
+        return f"postgresql://{auth}@{self.host}:{self.resolved_port}/{quote(self.database or '', safe='')}?{query}"
+
+    def describe(self) -> str:
+        """Where the connection points, for error messages (never the password)."""
+        if self.path:
+            return f"{self.kind} {self.path}"
+        return f"{self.kind} {self.host}:{self.resolved_port}/{self.database}"

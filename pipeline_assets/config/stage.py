@@ -1,0 +1,66 @@
+"""``stage:``: where staged files go and how long they stay."""
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from pipeline_assets.config.base import _Model, _secret_ref
+from pipeline_assets.config.durations import parse_duration
+from pipeline_assets.errors import PipelineError
+
+PathStrategy = Literal["unique", "fixed"]
+Cleanup = Literal["never", "after_partition", "after_all"]
+
+
+def _duration(value: str) -> str:
+    try:
+        parse_duration(value)
+    except PipelineError:
+        raise ValueError("expected a number and a unit, like 30m, 24h or 7d") from None
+    return value
+
+
+class S3Config(_Model):
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key_id: str | None = Field(default=None, description="${ENV_VAR}; omit to use the default AWS chain")
+    secret_access_key: str | None = Field(default=None, description="${ENV_VAR}")
+
+    _check_secrets = field_validator("access_key_id", "secret_access_key")(_secret_ref)
+
+
+class StageConfig(_Model):
+    """Where staged files go (``s3://bucket/prefix`` or a local folder) and how long they stay."""
+
+    url: str = "stage"
+    path_strategy: PathStrategy = Field(default="unique", description="unique: a folder per run; fixed: one per partition")
+    overwrite: bool = Field(default=False, description="fixed paths: replace a partition's files (else refuse)")
+    cleanup_after_load: Cleanup = "never"
+    retention_days: int | None = Field(default=None, gt=0, description="S3 lifecycle expiry for the stage prefix")
+    orphan_grace: str = Field(default="24h", description="age past which an unclaimed staged file is an orphan")
+    delete_orphans: bool = Field(default=False, description="let the orphan sensor delete what it finds")
+    format: Literal["parquet", "csv"] = "parquet"
+    target_file_mb: float = Field(default=128, gt=0, description="a new file is started past this size")
+    compression: Literal["snappy", "zstd", "lz4", "none"] = "snappy"
+    s3: S3Config = S3Config()
+
+    _check_grace = field_validator("orphan_grace")(_duration)
+
+    @property
+    def is_s3(self) -> bool:
+        return self.url.startswith("s3://")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if "://" in value and not value.startswith("s3://"):
+            raise ValueError("use s3://bucket/prefix or a local folder")
+        if value.startswith("s3://") and not value.removeprefix("s3://").strip("/"):
+            raise ValueError("an s3:// stage needs a bucket name")
+        return value.rstrip("/")
+
+
+class StagePolicy(_Model):
+    path_strategy: PathStrategy
+    overwrite: bool
+    cleanup_after_load: Cleanup

@@ -1,0 +1,69 @@
+"""``tables:``: each table replicated from a source connection into a warehouse connection."""
+
+from datetime import date
+from typing import Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from pipeline_assets.config.base import _Model
+from pipeline_assets.config.stage import Cleanup, PathStrategy
+
+
+class TableConfig(_Model):
+    """One table replicated from a source connection into a warehouse connection."""
+
+    source: str = Field(description="connection the rows come from")
+    table: str = Field(description="[schema.]table in the source")
+    target: str = Field(description="warehouse connection the rows go to")
+    target_table: str | None = Field(default=None, description="[schema.]table in the warehouse; default <source>.<table>")
+    name: str | None = Field(default=None, description="asset name; default the source table's name")
+    cursor: str | None = Field(default=None, description="timestamp or date column that places a row in a partition")
+    primary_key: list[str] = []
+    partitioning: Literal["daily", "none"] = "none"
+    start_date: date | None = None
+    write_mode: Literal["append", "replace"] = "replace"
+    batch_size: int = Field(default=50_000, gt=0)
+    group: str | None = None
+    path_strategy: PathStrategy | None = Field(default=None, description="overrides stage.path_strategy")
+    overwrite: bool | None = Field(default=None, description="overrides stage.overwrite")
+    cleanup_after_load: Cleanup | None = Field(default=None, description="overrides stage.cleanup_after_load")
+
+    @field_validator("table", "target_table")
+    @classmethod
+    def _qualified(cls, value: str | None) -> str | None:
+        if value is not None and not (1 <= len(value.split(".")) <= 2 and all(value.split("."))):
+            raise ValueError("expected table or schema.table")
+        return value
+
+    @model_validator(mode="after")
+    def _partitioning(self) -> Self:
+        if self.partitioning == "daily":
+            if not self.cursor:
+                raise ValueError("daily partitioning needs a cursor column")
+            if not self.start_date:
+                raise ValueError("daily partitioning needs a start_date (YYYY-MM-DD)")
+        return self
+
+    @property
+    def source_schema(self) -> str | None:
+        return self.table.split(".")[0] if "." in self.table else None
+
+    @property
+    def source_name(self) -> str:
+        return self.table.split(".")[-1]
+
+    @property
+    def asset_name(self) -> str:
+        return self.name or self.source_name
+
+    @property
+    def group_name(self) -> str:
+        return self.group or self.source
+
+    @property
+    def target_schema(self) -> str:
+        return self.target_table.split(".")[0] if self.target_table and "." in self.target_table else self.source
+
+    @property
+    def target_name(self) -> str:
+        return self.target_table.split(".")[-1] if self.target_table else self.asset_name
