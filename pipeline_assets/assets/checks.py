@@ -9,6 +9,7 @@ import dagster as dg
 import pyarrow as pa
 
 from pipeline_assets.assets.factory import TableAssets, partition_window
+from pipeline_assets.assets.incremental import checked_window
 from pipeline_assets.config import ProjectConfig
 from pipeline_assets.errors import user_errors
 from pipeline_assets.schema import TableSchema
@@ -49,6 +50,8 @@ def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.A
             warehouse = getattr(context.resources, table.target).warehouse()
             schema = source.discover(table.table)
             _, window = partition_window(context)
+            if table.partitioning == "incremental":
+                window = checked_window(warehouse, table)
             cursor_type = schema.column(table.cursor).arrow_type if window else None
             measure = _measures(schema, table.primary_key)
             expressions = ["count(*)", *(f"sum({source.quote(c)})" for c in measure)]

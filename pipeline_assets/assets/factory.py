@@ -7,7 +7,8 @@ import dagster as dg
 from pydantic import Field
 
 from pipeline_assets.config import ProjectConfig, TableConfig
-from pipeline_assets.errors import user_errors
+from pipeline_assets.assets.incremental import advance, extraction_window, is_full_refresh, state_key
+from pipeline_assets.errors import PipelineError, user_errors
 from pipeline_assets.progress import Progress
 from pipeline_assets.schema import SOURCE_TYPE_KEY, Window
 from pipeline_assets.stage import layout
@@ -53,6 +54,7 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     prefix = stage_prefix(table, project)
     target = TargetTable(table.target_schema, table.target_name)
     policy = project.policy(table)
+    incremental = table.partitioning == "incremental"
     window_note = f" for one UTC day of `{table.cursor}`" if partitions_def else ""
 
     @dg.asset(
@@ -73,14 +75,23 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     def staged(context: dg.AssetExecutionContext, config: ExtractConfig) -> Extract:
         with user_errors():
             source = getattr(context.resources, table.source).source()
+            warehouse = getattr(context.resources, table.target).warehouse()
             schema = source.discover(table.table)
             partition, window = partition_window(context)
+            if incremental:
+                window = extraction_window(warehouse, table, target, is_full_refresh(context))
             batches = source.read(
                 table.table, schema, cursor=table.cursor, window=window, batch_size=table.batch_size, limit=config.limit
             )
-            warehouse = getattr(context.resources, table.target).warehouse()
-            return Extract(partition, schema.arrow_schema(), batches, window, config.limit,
-                           on_staged=lambda manifest: warehouse.record_staged(target, manifest))  # fmt: skip
+
+            def on_staged(manifest: Manifest) -> None:
+                warehouse.record_staged(target, manifest)
+                if incremental:
+                    with warehouse.state() as state:
+                        state.record_extraction(state_key(table), str(target), "success", window.end)
+
+            return Extract(partition, schema.arrow_schema(), batches, window, config.limit, on_staged=on_staged,
+                           cursor=table.cursor if incremental else None)  # fmt: skip
 
     @dg.asset(
         key=[table.target, target.schema, target.name],
@@ -99,10 +110,20 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     def loaded(context: dg.AssetExecutionContext, manifest: Manifest) -> dg.MaterializeResult:
         with user_errors():
             warehouse = getattr(context.resources, table.target).warehouse()
+            full_refresh = is_full_refresh(context)
+            if full_refresh and partitions_def:
+                raise PipelineError(f"{table.asset_name} is daily: refresh it by re-materializing partitions (--from/--to)")
+            watermarks: list = []
+            if incremental:
+                with warehouse.state() as state:
+                    mark = state.get(state_key(table))
+                watermarks.append(mark.cursor_value if mark else None)
             progress = Progress(f"{target} {manifest.partition}", "loaded", context.log.info, total=manifest.rows)
             result = warehouse.load(
-                target, manifest, context.resources.stage.store(), mode=table.write_mode, cursor=table.cursor,
-                run_id=context.run.run_id, progress=progress,
+                target, manifest, context.resources.stage.store(), mode="full_refresh" if full_refresh else table.write_mode,
+                cursor=table.cursor, run_id=context.run.run_id, progress=progress, schema_policy=table.schema_policy,
+                keys=tuple(table.primary_key) if incremental or table.write_mode == "merge" else (),
+                before_commit=(lambda tx: watermarks.append(advance(tx, table, target, manifest, context))) if incremental else None,
             )  # fmt: skip
         metadata = {
             "dagster/row_count": result.rows_loaded,
@@ -122,6 +143,11 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
         }
         if manifest.window:
             metadata["window"] = str(manifest.window)
+        if incremental:
+            metadata["watermark_before"] = watermarks[0].isoformat() if watermarks[0] else "none"
+            metadata["watermark_after"] = watermarks[1].isoformat() if watermarks[1] else "none"
+        if result.schema_changes:
+            metadata["schema_changes"] = "; ".join(result.schema_changes)
         return dg.MaterializeResult(metadata=metadata)
 
     return TableAssets(table, staged, loaded, partitions_def)

@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 import dagster as dg
 
-from pipeline_assets.config import ProjectConfig
+from pipeline_assets.config import ProjectConfig, TableConfig
 from pipeline_assets.errors import PipelineError
 from pipeline_assets.project import config_path, home, load_project
 from pipeline_assets.resources import DatabaseResource, StageResource
 from pipeline_assets.stage.tables import TableStage, table_stage
+from pipeline_assets.warehouses import Warehouse
 
 
 @dataclass
@@ -39,21 +40,25 @@ def open_context(explicit_config: str | None) -> CommandContext:
     return CommandContext(project, dg.DagsterInstance.get())
 
 
+def warehouse_for(project: ProjectConfig, table: TableConfig) -> Warehouse:
+    """The table's target warehouse, its password read from the environment now."""
+    return DatabaseResource.from_config(table.target, project.connections[table.target], resolve=True).warehouse()
+
+
 def table_stages(project: ProjectConfig, names: list[str] | None = None) -> list[TableStage]:
     """The named tables' corners of the stage (every table when ``names`` is None), with their ledgers."""
     store = StageResource.from_config(project.stage, resolve=True).store()
     tables = [project.table(n) for n in names] if names else list(project.tables)
     return [
-        table_stage(t, project, store, DatabaseResource.from_config(t.target, project.connections[t.target], resolve=True).warehouse())
-        for t in tables
+        table_stage(t, project, store, warehouse_for(project, t)) for t in tables
     ]  # fmt: skip
 
 
-def confirm(question: str, force: bool) -> None:
-    """Ask on a terminal; elsewhere (scripts, CI) insist on ``--force``."""
+def confirm(question: str, force: bool, flag: str = "--force") -> None:
+    """Ask on a terminal; elsewhere (scripts, CI) insist on ``flag``."""
     if force:
         return
     if not sys.stdin.isatty():
-        raise PipelineError(f"{question} needs confirmation: pass --force when not on a terminal")
+        raise PipelineError(f"{question} needs confirmation: pass {flag} when not on a terminal")
     if not click.confirm(question, default=False):
         raise PipelineError("cancelled")

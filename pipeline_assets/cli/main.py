@@ -9,6 +9,7 @@ from pipeline_assets.cli.check import check
 from pipeline_assets.cli.ledger import ledger
 from pipeline_assets.cli.stage import stage
 from pipeline_assets.cli.sync import sync
+from pipeline_assets.cli.watermark import watermark
 from pipeline_assets.errors import PipelineError
 
 
@@ -34,7 +35,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
         os.environ["PIPELINE_ASSETS_CONFIG"] = os.path.abspath(config_path)
 
 
-for command in (sync, check, stage, ledger):
+for command in (sync, check, watermark, stage, ledger):
     cli.add_command(command)
 
 

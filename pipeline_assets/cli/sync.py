@@ -1,11 +1,13 @@
 """``sync``: materialize tables (and partitions) through Dagster, then print what moved."""
 
 import time
+
 import click
 import dagster as dg
 
+from pipeline_assets.assets.incremental import FULL_REFRESH_TAG
 from pipeline_assets.assets.launch import launch_in_process
-from pipeline_assets.cli.context import open_context
+from pipeline_assets.cli.context import confirm, open_context
 from pipeline_assets.cli.partitions import Unit, plan
 from pipeline_assets.cli.report import Report, RunOutcome
 from pipeline_assets.definitions import assemble
@@ -19,19 +21,32 @@ from pipeline_assets.errors import PipelineError
 @click.option("--from", "from_day", metavar="DAY", help="first partition of a range")
 @click.option("--to", "to_day", metavar="DAY", help="last partition of a range (inclusive)")
 @click.option("--limit", type=click.IntRange(min=1), help="cap the rows read per query (for testing)")
+@click.option("--stage-only", is_flag=True, help="extract and stage, do not load")
+@click.option("--load-only", is_flag=True, help="load the newest staged files, do not extract")
+@click.option("--full-refresh", is_flag=True, help="rebuild incremental/unpartitioned tables aside and swap them in")
+@click.option("--yes", is_flag=True, help="confirm --full-refresh without asking")
 @click.option("--verbose", is_flag=True, help="show Dagster's log")
 @click.pass_obj
-def sync(obj, tables, all_tables, partition, from_day, to_day, limit, verbose) -> None:
+def sync(obj, tables, all_tables, partition, from_day, to_day, limit, stage_only, load_only, full_refresh, yes,
+         verbose) -> None:  # fmt: skip
     """Extract, stage and load tables. Without partition options, a daily table loads every partition the
-    Dagster instance has not materialized yet."""
+    Dagster instance has not materialized yet; an incremental table loads what is new since its watermark."""
     if bool(tables) == all_tables:
         raise PipelineError("choose tables with -t TABLE (repeatable) or --all")
     if partition and (from_day or to_day):
         raise PipelineError("use either --partition or --from/--to")
+    if sum((stage_only, load_only, full_refresh)) > 1:
+        raise PipelineError("use at most one of --stage-only, --load-only and --full-refresh")
     context = open_context(obj["config_path"])
     assembly = assemble(context.project)
     chosen = [context.project.table(name) for name in tables] if tables else list(context.project.tables)
     selected = [t for t in assembly.tables if t.table in chosen]
+    if full_refresh:
+        daily = [t.table.asset_name for t in selected if t.partitions_def]
+        if daily:
+            raise PipelineError(f"--full-refresh is for incremental and unpartitioned tables; {daily[0]} is daily (use --from/--to)")
+        confirm(f"rebuild {', '.join(t.table.asset_name for t in selected)} from every source row?", yes, "--yes")
+    steps = "staged" if stage_only else "loaded" if load_only else None
     units = [u for t in selected for u in plan(t, context.instance, partition, from_day, to_day, default="missing")]
     if not units:
         click.echo("Nothing to do: every partition is already materialized (name one with --partition).")
@@ -40,17 +55,20 @@ def sync(obj, tables, all_tables, partition, from_day, to_day, limit, verbose) -
     with report.live():
         for unit in units:
             report.start(unit.table.table.asset_name, unit.partition)
-            unit.outcome = run_unit(assembly, unit, context.instance, limit, verbose)
+            unit.outcome = run_unit(assembly, unit, context.instance, limit, verbose, steps, full_refresh)
             report.finish(unit.outcome)
     report.summary()
     if any(not u.outcome.success or u.outcome.failed_checks for u in units):
         raise SystemExit(1)
 
 
-def run_unit(assembly, unit: Unit, instance: dg.DagsterInstance, limit: int | None, verbose: bool) -> RunOutcome:
+def run_unit(assembly, unit: Unit, instance: dg.DagsterInstance, limit: int | None, verbose: bool, steps: str | None,
+             full_refresh: bool) -> RunOutcome:  # fmt: skip
     started = time.monotonic()
+    tags = {"pipeline_assets/trigger": "cli", **({FULL_REFRESH_TAG: "true"} if full_refresh else {})}
     result = launch_in_process(
         assembly.definitions, assembly.job_of[unit.table.loaded.key], unit.table, unit.partition, instance,
-        limit=limit, log_level="INFO" if verbose else "CRITICAL", tags={"pipeline_assets/trigger": "cli"},
+        limit=limit, log_level="INFO" if verbose else "CRITICAL", tags=tags,
+        selection=[getattr(unit.table, steps).key] if steps else None,
     )  # fmt: skip
     return RunOutcome.from_result(unit.table, unit.partition, result, time.monotonic() - started)

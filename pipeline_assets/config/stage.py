@@ -12,7 +12,7 @@ PathStrategy = Literal["unique", "fixed"]
 Cleanup = Literal["never", "after_partition", "after_all"]
 
 
-def _duration(value: str) -> str:
+def duration(value: str) -> str:
     try:
         parse_duration(value)
     except PipelineError:
@@ -44,7 +44,7 @@ class StageConfig(_Model):
     compression: Literal["snappy", "zstd", "lz4", "none"] = "snappy"
     s3: S3Config = S3Config()
 
-    _check_grace = field_validator("orphan_grace")(_duration)
+    _check_grace = field_validator("orphan_grace")(duration)
 
     @property
     def is_s3(self) -> bool:

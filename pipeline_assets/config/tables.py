@@ -6,7 +6,13 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from pipeline_assets.config.base import _Model
-from pipeline_assets.config.stage import Cleanup, PathStrategy
+from pipeline_assets.config.stage import Cleanup, PathStrategy, duration
+
+OVERWRITE_REFUSED = (
+    "'overwrite' is not offered: emptying a table and refilling it loses data when the refill fails and shows "
+    "readers an empty table; use replace (a partition deleted and re-inserted in one transaction), merge (upsert by "
+    "primary_key) or an explicit `sync --full-refresh` (a new table swapped in atomically)"
+)
 
 
 class TableConfig(_Model):
@@ -19,9 +25,11 @@ class TableConfig(_Model):
     name: str | None = Field(default=None, description="asset name; default the source table's name")
     cursor: str | None = Field(default=None, description="timestamp or date column that places a row in a partition")
     primary_key: list[str] = []
-    partitioning: Literal["daily", "none"] = "none"
+    partitioning: Literal["daily", "incremental", "none"] = "none"
     start_date: date | None = None
-    write_mode: Literal["append", "replace"] = "replace"
+    write_mode: Literal["append", "replace", "merge"] = "replace"
+    lookback: str = Field(default="0s", description="incremental: re-read this far behind the watermark (late rows)")
+    schema_policy: Literal["evolve", "freeze"] = "evolve"
     batch_size: int = Field(default=50_000, gt=0)
     group: str | None = None
     path_strategy: PathStrategy | None = Field(default=None, description="overrides stage.path_strategy")
@@ -35,13 +43,28 @@ class TableConfig(_Model):
             raise ValueError("expected table or schema.table")
         return value
 
+    @field_validator("write_mode", mode="before")
+    @classmethod
+    def _no_overwrite(cls, value: object) -> object:
+        if value == "overwrite":
+            raise ValueError(OVERWRITE_REFUSED)
+        return value
+
+    _check_lookback = field_validator("lookback")(duration)
+
     @model_validator(mode="after")
     def _partitioning(self) -> Self:
-        if self.partitioning == "daily":
-            if not self.cursor:
-                raise ValueError("daily partitioning needs a cursor column")
-            if not self.start_date:
-                raise ValueError("daily partitioning needs a start_date (YYYY-MM-DD)")
+        if self.partitioning in ("daily", "incremental") and not self.cursor:
+            raise ValueError(f"{self.partitioning} partitioning needs a cursor column")
+        if self.partitioning == "daily" and not self.start_date:
+            raise ValueError("daily partitioning needs a start_date (YYYY-MM-DD)")
+        if self.partitioning == "incremental":
+            if self.write_mode == "replace":
+                raise ValueError("incremental tables append or merge; replace is for daily partitions and whole reloads")
+            if not self.primary_key:
+                raise ValueError("incremental tables need a primary_key: rows at the watermark are read again and matched by key")
+        if self.write_mode == "merge" and not self.primary_key:
+            raise ValueError("merge needs a primary_key to match rows by")
         return self
 
     @property

@@ -21,6 +21,7 @@ class Extract:
     window: Window | None = None
     limit: int | None = None
     on_staged: Callable[["Manifest"], None] | None = None  # records the files in the target's ledger
+    cursor: str | None = None  # the column whose highest value the manifest records (the next watermark)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Manifest:
     arrow_schema: pa.Schema
     window: Window | None = None
     limit: int | None = None
+    cursor_max: str | None = None  # ISO form of the highest cursor value staged
     created_at: str = field(default_factory=lambda: datetime.now().astimezone().isoformat())
 
     @property
@@ -59,7 +61,8 @@ class Manifest:
     def to_json(self) -> str:
         body = {
             "version": 1,
-            **{k: getattr(self, k) for k in ("source", "table", "partition", "run_id", "format", "prefix", "limit", "created_at")},
+            **{k: getattr(self, k) for k in ("source", "table", "partition", "run_id", "format", "prefix", "limit", "cursor_max",
+                                             "created_at")},  # fmt: skip
             "window": [self.window.start.isoformat(), self.window.end.isoformat()] if self.window else None,
             "rows": self.rows,
             "bytes": self.bytes,
@@ -76,6 +79,7 @@ class Manifest:
         return cls(
             source=body["source"], table=body["table"], partition=body["partition"], run_id=body["run_id"],
             format=body["format"], prefix=body["prefix"], limit=body["limit"], created_at=body["created_at"],
+            cursor_max=body.get("cursor_max"),
             files=tuple(StagedFile(**f) for f in body["files"]),
             arrow_schema=pa.ipc.read_schema(pa.py_buffer(base64.b64decode(body["arrow_schema"]))),
             window=Window(datetime.fromisoformat(window[0]), datetime.fromisoformat(window[1])) if window else None,

@@ -4,6 +4,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import pyarrow.compute as pc
+
 from pipeline_assets.errors import PipelineError
 from pipeline_assets.progress import Progress
 from pipeline_assets.stage import layout
@@ -37,34 +39,39 @@ def write_partition(store: StageStore, settings: StageSettings, table_prefix: st
             raise PipelineError(f"stage: files already exist in {store.uri(folder)}/ and overwrite is false")
         write_folder = layout.incoming_prefix(table_prefix, partition, run_id)
     progress = Progress(f"{table_prefix} {partition}", "extracted", log)
-    files = _write_files(store, settings, table_prefix, extract, write_folder, progress)
+    files, cursor_max = _write_files(store, settings, table_prefix, extract, write_folder, progress)
     if write_folder != folder:
         files = _swap_in(store, files, write_folder, folder, previous)
     manifest = Manifest(
         source=table_prefix.split("/")[0], table=table_prefix, partition=partition, run_id=run_id,
         format=settings.file_format, prefix=store.uri(folder), files=tuple(files), arrow_schema=extract.arrow_schema,
-        window=extract.window, limit=extract.limit,
+        window=extract.window, limit=extract.limit, cursor_max=cursor_max.isoformat() if cursor_max is not None else None,
     )  # fmt: skip
     store.write_bytes(layout.manifest_key(folder), manifest.to_json().encode())
     return manifest, progress.seconds
 
 
-def _write_files(store, settings, table_prefix, extract, folder, progress) -> list[StagedFile]:
+def _write_files(store, settings, table_prefix, extract, folder, progress) -> tuple[list[StagedFile], object]:
+    """Write the stream; return the files and the highest value of ``extract.cursor`` seen (None without one)."""
     writer = RollingWriter(
         store, extract.arrow_schema,
         key_for=lambda n: layout.file_key(folder, table_prefix, extract.partition, n, settings.file_format),
         file_format=settings.file_format, compression=settings.compression, target_bytes=settings.target_bytes,
     )  # fmt: skip
+    highest = None
     try:
         for batch in extract.batches:
             writer.write(batch)
             progress.advance(batch.num_rows)
+            if extract.cursor and batch.num_rows:
+                value = pc.max(batch.column(extract.cursor)).as_py()
+                highest = value if highest is None or (value is not None and value > highest) else highest
     except BaseException:
         writer.abort()
         raise
     finally:
         getattr(extract.batches, "close", lambda: None)()  # release the source cursor even when writing failed
-    return writer.close()
+    return writer.close(), highest
 
 
 def _swap_in(store: StageStore, files: list[StagedFile], incoming: str, folder: str, previous: list[str]) -> list[StagedFile]:

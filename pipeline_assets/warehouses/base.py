@@ -20,12 +20,16 @@ from pipeline_assets.schema import Window
 from pipeline_assets.stage.manifest import Manifest
 from pipeline_assets.stage.manifest import StagedFile
 from pipeline_assets.stage.stores import StageStore
+from pipeline_assets.warehouses.evolution import evolve
 from pipeline_assets.warehouses.ledger import IN_TARGET, Ledger
+from pipeline_assets.warehouses.state import Watermarks
 from pipeline_assets.warehouses.transaction import LoadResult, TargetTable, Transaction
+from pipeline_assets.warehouses.write_modes import full_refresh, upsert
 
 
 class Warehouse(ABC):
     quote_char = '"'
+    widening_ladders: tuple[tuple[str, ...], ...] = ()  # canonical type names, each wider than the one before
 
     def __init__(self, name: str, config: ConnectionConfig, password: str | None):
         self.name, self.config, self._password = name, config, password
@@ -59,14 +63,18 @@ class Warehouse(ABC):
         mode: str,
         cursor: str | None,
         run_id: str,
+        keys: tuple[str, ...] = (),
+        schema_policy: str = "evolve",
         progress: Progress | None = None,
         before_commit: Callable[[Transaction], None] | None = None,
     ) -> LoadResult:
         """Load ``manifest``'s files into ``target`` in one transaction, recording them in the ledger.
 
-        ``replace`` first deletes the manifest's window (the whole table when it has none), so loading a
-        partition again leaves the table as it was. ``append`` only inserts, and skips every file the ledger
-        says the target already holds, so a retried load never duplicates rows.
+        ``replace`` deletes the manifest's window (the whole table when it has none) first, so loading a partition
+        again leaves the table as it was. ``append`` inserts and skips every file the ledger says the target
+        already holds (and, with ``keys``, every key it holds), so a retried load never duplicates rows. ``merge``
+        upserts by ``keys``, the newest row (by ``cursor``) winning. ``full_refresh`` builds the table anew aside
+        and swaps it in. Schema changes are applied first (or refused under ``freeze``).
         """
         started = time.monotonic()
         with self._errors(f"load {target}"), self.transaction() as tx:
@@ -74,36 +82,53 @@ class Warehouse(ABC):
             ledger.ensure()
             existed = self.table_exists(tx, target)
             tx.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(target.schema)}")
-            tx.execute(self.create_table_sql(target, manifest.arrow_schema))
-            where, params = self._window_filter(target, manifest, cursor, tx.placeholder)
-            deleted = 0
-            if mode == "replace":
-                tx.execute(f"DELETE FROM {self.qualified(target)}{where}", params)
-                deleted = tx.rowcount()
+            files, deleted, changes = list(manifest.files), 0, []
+            if mode == "full_refresh":
                 ledger.supersede(target, manifest.partition)
-                files = list(manifest.files)
+                loaded = full_refresh(self, tx, target, existed, manifest, store, progress)
             else:
-                if not existed and ledger.records(target, statuses=IN_TARGET):
-                    raise PipelineError(
-                        f"{target} does not exist but the ledger lists files loaded into it; run `pipeline-assets ledger "
-                        f"clear` for the table to load them again"
-                    )
-                done = ledger.in_target(target, manifest.files)
-                files = [f for f in manifest.files if (f.uri, f.etag) not in done]
-            loaded = self.copy_files(tx, target, manifest, files, store, progress)
-            if mode == "replace":
-                (count,) = tx.execute(f"SELECT count(*) FROM {self.qualified(target)}{where}", params)[0]
-                if count != manifest.rows:
-                    raise PipelineError(f"{target}: {count} rows in the window after loading {manifest.rows}; rolled back")
+                tx.execute(self.create_table_sql(target, manifest.arrow_schema))
+                if existed:
+                    changes = evolve(self, tx, target, manifest.arrow_schema, schema_policy, list(keys))
+                where, params = self._window_filter(target, manifest, cursor, tx.placeholder)
+                if mode == "replace":
+                    tx.execute(f"DELETE FROM {self.qualified(target)}{where}", params)
+                    deleted = tx.rowcount()
+                    ledger.supersede(target, manifest.partition)
+                else:
+                    if not existed and ledger.records(target, statuses=IN_TARGET):
+                        raise PipelineError(
+                            f"{target} does not exist but the ledger lists files loaded into it; run `pipeline-assets "
+                            f"ledger clear` for the table to load them again"
+                        )
+                    done = ledger.in_target(target, manifest.files)
+                    files = [f for f in manifest.files if (f.uri, f.etag) not in done]
+                if keys and mode in ("merge", "append"):
+                    loaded, deleted = upsert(self, tx, target, manifest, files, store, progress, list(keys), cursor, mode)
+                else:
+                    loaded = self.copy_files(tx, target, manifest, files, store, progress)
+                if mode == "replace":
+                    (count,) = tx.execute(f"SELECT count(*) FROM {self.qualified(target)}{where}", params)[0]
+                    if count != manifest.rows:
+                        raise PipelineError(f"{target}: {count} rows in the window after loading {manifest.rows}; rolled back")
             ledger.mark_loaded(target, manifest, files, run_id)
             if before_commit:
                 before_commit(tx)
-        return LoadResult(loaded, deleted, len(files), len(manifest.files) - len(files), time.monotonic() - started)
+        skipped = len(manifest.files) - len(files)
+        return LoadResult(loaded, deleted, len(files), skipped, time.monotonic() - started, tuple(changes))
 
     def record_staged(self, target: TargetTable, manifest: Manifest) -> None:
         """Enter a staging run's files in the ledger as ``staged`` (their own small transaction)."""
         with self.ledger() as ledger:
             ledger.record_staged(target, manifest)
+
+    @contextmanager
+    def state(self) -> Iterator[Watermarks]:
+        """The watermarks in a transaction of their own (loads move them inside the load's transaction)."""
+        with self._errors("use the watermarks"), self.transaction() as tx:
+            watermarks = Watermarks(tx)
+            watermarks.ensure()
+            yield watermarks
 
     @contextmanager
     def ledger(self) -> Iterator[Ledger]:
@@ -155,11 +180,14 @@ class Warehouse(ABC):
     def column_types(self, target: TargetTable) -> dict[str, str]:
         """``target``'s columns and their types, in the spelling ``column_type`` uses (empty if it is missing)."""
         with self._errors(f"describe {target}"), self.transaction() as tx:
-            return {name: self.canonical_type(kind) for name, kind in self._describe(tx, target)}
+            return {name: self.canonical_type(kind) for name, kind in self.describe(tx, target)}
 
     @abstractmethod
-    def _describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
+    def describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
         """(column, type) as the catalog spells them."""
+
+    def alter_type_sql(self, target: TargetTable, field: pa.Field) -> str:
+        return f"ALTER TABLE {self.qualified(target)} ALTER COLUMN {self.quote(field.name)} TYPE {self.column_type(field)}"
 
     def canonical_type(self, spelling: str) -> str:
         """One spelling per type, so the catalog's and ``column_type``'s can be compared."""

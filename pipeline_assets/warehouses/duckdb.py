@@ -24,7 +24,9 @@ class DuckDBTransaction(Transaction):
     def execute(self, sql: str, params: list | tuple = ()) -> list[tuple]:
         result = self.conn.execute(sql, list(params))
         rows = result.fetchall() if result.description else []
-        self._rowcount = rows[0][0] if sql.lstrip().upper().startswith("DELETE") and rows else len(rows)
+        # DuckDB answers a DELETE, INSERT or UPDATE with one row holding the count of rows it changed
+        dml = sql.lstrip().upper().startswith(("DELETE", "INSERT", "UPDATE"))
+        self._rowcount = rows[0][0] if dml and rows else len(rows)
         return rows
 
     def rowcount(self) -> int:
@@ -46,6 +48,9 @@ class DuckDBTransaction(Transaction):
 
 class DuckDBWarehouse(Warehouse):
     """A DuckDB file; one writer at a time, so a load waits (up to two minutes) for another to finish."""
+
+    widening_ladders = (("TINYINT", "SMALLINT", "INTEGER", "BIGINT"), ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"),
+                        ("FLOAT", "DOUBLE"))  # fmt: skip
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         Path(self.config.path).parent.mkdir(parents=True, exist_ok=True)
@@ -77,7 +82,7 @@ class DuckDBWarehouse(Warehouse):
     def column_type(self, field: pa.Field) -> str:
         return duckdb_type(field.type)
 
-    def _describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
+    def describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
         sql = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ?"
         return tx.execute(sql + " ORDER BY ordinal_position", [target.schema, target.name])
 

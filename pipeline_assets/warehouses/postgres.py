@@ -47,6 +47,8 @@ class PostgresTransaction(Transaction):
 class PostgresWarehouse(Warehouse):
     """Creates tables from the staged schema and loads them with ``COPY … FROM STDIN (FORMAT binary)``."""
 
+    widening_ladders = (("smallint", "integer", "bigint"), ("real", "double precision"))
+
     def connect(self) -> adbc.Connection:
         return adbc.connect(self.config.postgres_url(self._password), autocommit=False)
 
@@ -66,7 +68,7 @@ class PostgresWarehouse(Warehouse):
     def column_type(self, field: pa.Field) -> str:
         return postgres_type(field.type)
 
-    def _describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
+    def describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
         sql = ("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($?)"
                " AND attnum > 0 AND NOT attisdropped ORDER BY attnum")  # fmt: skip
         return tx.execute(sql, [self.qualified(target)])

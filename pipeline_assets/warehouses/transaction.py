@@ -23,6 +23,7 @@ class LoadResult:
     files: int
     files_skipped: int
     seconds: float
+    schema_changes: tuple[str, ...] = ()
 
 
 class Transaction(ABC):

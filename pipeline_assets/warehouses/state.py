@@ -1,0 +1,90 @@
+"""Per-table watermarks, kept in the warehouse next to the ledger so a watermark advances in the same
+transaction as the rows it describes, with an audited history of every change."""
+
+import json
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+
+from pipeline_assets.warehouses.ledger import SCHEMA
+from pipeline_assets.warehouses.transaction import Transaction
+
+_STATE, _HISTORY = f'"{SCHEMA}"."watermarks"', f'"{SCHEMA}"."watermark_history"'
+_DDL = [
+    f"""CREATE TABLE IF NOT EXISTS {_STATE} (table_name TEXT PRIMARY KEY, target_table TEXT, cursor_value TIMESTAMPTZ,
+        last_extraction_at TIMESTAMPTZ, extract_status TEXT, load_status TEXT, strategy TEXT, metadata TEXT,
+        updated_at TIMESTAMPTZ NOT NULL)""",
+    f"""CREATE TABLE IF NOT EXISTS {_HISTORY} (table_name TEXT NOT NULL, old_value TIMESTAMPTZ, new_value TIMESTAMPTZ,
+        changed_at TIMESTAMPTZ NOT NULL, changed_by TEXT, reason TEXT)""",
+]
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """Both stages of a table's progress: what was extracted (when, how it went) and what the target holds."""
+
+    table_name: str
+    target_table: str | None
+    cursor_value: datetime | None  # rows with a cursor below this are in the target
+    last_extraction_at: datetime | None
+    extract_status: str | None  # pending / success / failed
+    load_status: str | None
+    strategy: str | None  # scheduled / backfill / manual / full_refresh
+    metadata: str | None
+    updated_at: datetime
+
+
+_COLUMNS = [f.name for f in fields(Watermark)]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Watermarks:
+    """Reads and moves watermarks through an open warehouse transaction."""
+
+    def __init__(self, tx: Transaction):
+        self.tx, self.p = tx, tx.placeholder
+
+    def ensure(self) -> None:
+        self.tx.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
+        for statement in _DDL:
+            self.tx.execute(statement)
+
+    def get(self, name: str) -> Watermark | None:
+        rows = self.tx.execute(f"SELECT {', '.join(_COLUMNS)} FROM {_STATE} WHERE table_name = {self.p}", [name])
+        return Watermark(*rows[0]) if rows else None
+
+    def all(self) -> list[Watermark]:
+        return [Watermark(*r) for r in self.tx.execute(f"SELECT {', '.join(_COLUMNS)} FROM {_STATE} ORDER BY table_name")]
+
+    def history(self, name: str, limit: int = 10) -> list[tuple]:
+        sql = (f"SELECT old_value, new_value, changed_at, changed_by, reason FROM {_HISTORY} WHERE table_name = {self.p}"
+               f" ORDER BY changed_at DESC LIMIT {int(limit)}")  # fmt: skip
+        return self.tx.execute(sql, [name])
+
+    def move(self, name: str, target: str, value: datetime | None, *, by: str, reason: str, strategy: str,
+             load_status: str | None = None, metadata: dict | None = None) -> None:  # fmt: skip
+        """Set the watermark (None resets it) and record the change in the history."""
+        current = self.get(name)
+        now = _now()
+        old = current.cursor_value if current else None
+        if current is None:
+            self.tx.execute(f"INSERT INTO {_STATE} ({', '.join(_COLUMNS)}) VALUES ({', '.join([self.p] * len(_COLUMNS))})",
+                            [name, target, value, None, None, load_status, strategy, json.dumps(metadata or {}), now])  # fmt: skip
+        else:
+            self.tx.execute(
+                f"UPDATE {_STATE} SET cursor_value = {self.p}, strategy = {self.p}, load_status = {self.p}, "
+                f"metadata = {self.p}, updated_at = {self.p}, target_table = {self.p} WHERE table_name = {self.p}",
+                [value, strategy, load_status or current.load_status, json.dumps(metadata or {}), now, target, name],
+            )  # fmt: skip
+        self.tx.execute(f"INSERT INTO {_HISTORY} VALUES ({', '.join([self.p] * 6)})", [name, old, value, now, by, reason])
+
+    def record_extraction(self, name: str, target: str, status: str, at: datetime) -> None:
+        """The extract stage's half of the record: when it ran and how it went (the load is marked pending)."""
+        if self.get(name) is None:
+            self.move(name, target, None, by="extract", reason="first extraction", strategy="scheduled")
+        self.tx.execute(
+            f"UPDATE {_STATE} SET last_extraction_at = {self.p}, extract_status = {self.p}, load_status = 'pending', "
+            f"updated_at = {self.p} WHERE table_name = {self.p}", [at, status, _now(), name],
+        )  # fmt: skip

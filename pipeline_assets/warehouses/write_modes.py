@@ -1,0 +1,60 @@
+"""The write modes beyond a plain append or a window replace: merge (upsert by key), key-aware append, and an
+explicit full refresh built aside and swapped in. Each runs inside the load's transaction."""
+
+import uuid
+
+from pipeline_assets.errors import PipelineError
+from pipeline_assets.progress import Progress
+from pipeline_assets.stage.manifest import Manifest, StagedFile
+from pipeline_assets.stage.stores import StageStore
+from pipeline_assets.warehouses.ledger import SCHEMA
+from pipeline_assets.warehouses.transaction import TargetTable, Transaction
+
+
+def upsert(warehouse, tx: Transaction, target: TargetTable, manifest: Manifest, files: list[StagedFile], store: StageStore,
+           progress: Progress | None, keys: list[str], cursor: str, mode: str) -> tuple[int, int]:  # fmt: skip
+    """Copy ``files`` into a staging table and keep the newest row (by ``cursor``) of each key; then ``merge``
+    (delete the target's rows with those keys, insert) or ``append`` (insert only keys the target lacks).
+    Returns (rows inserted, rows deleted)."""
+    q = warehouse.quote
+    staging = TargetTable(SCHEMA, f"incoming_{uuid.uuid4().hex[:12]}")
+    tx.execute(warehouse.create_table_sql(staging, manifest.arrow_schema))
+    warehouse.copy_files(tx, staging, manifest, files, store, progress)
+    columns = ", ".join(q(f.name) for f in manifest.arrow_schema)
+    key_columns = ", ".join(q(k) for k in keys)
+    newest = (f"SELECT {columns} FROM (SELECT {columns}, row_number() OVER (PARTITION BY {key_columns} ORDER BY "
+              f"{q(cursor)} DESC) AS pa_rank FROM {warehouse.qualified(staging)}) ranked WHERE pa_rank = 1")  # fmt: skip
+    table = warehouse.qualified(target)
+    match = " AND ".join(f"incoming.{q(k)} = {table}.{q(k)}" for k in keys)
+    deleted = 0
+    if mode == "merge":
+        tx.execute(f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {warehouse.qualified(staging)} incoming WHERE {match})")
+        deleted = tx.rowcount()
+        tx.execute(f"INSERT INTO {table} ({columns}) {newest}")
+    else:
+        tx.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({newest}) incoming "
+                   f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {match})")  # fmt: skip
+    inserted = tx.rowcount()
+    tx.execute(f"DROP TABLE {warehouse.qualified(staging)}")
+    return inserted, deleted
+
+
+def full_refresh(warehouse, tx: Transaction, target: TargetTable, existed: bool, manifest: Manifest, store: StageStore,
+                 progress: Progress | None) -> int:  # fmt: skip
+    """Build the whole table aside from every file, then swap it in by renames in the same transaction, so a
+    reader sees the old table until the commit and the new one after: never an empty or half table."""
+    building = TargetTable(target.schema, f"{target.name}__pa_new")
+    tx.execute(f"DROP TABLE IF EXISTS {warehouse.qualified(building)}")
+    tx.execute(warehouse.create_table_sql(building, manifest.arrow_schema))
+    loaded = warehouse.copy_files(tx, building, manifest, list(manifest.files), store, progress)
+    (count,) = tx.execute(f"SELECT count(*) FROM {warehouse.qualified(building)}")[0]
+    if count != manifest.rows:
+        raise PipelineError(f"{target}: {count} rows built for the refresh from {manifest.rows} staged; rolled back")
+    if existed:
+        old = f"{target.name}__pa_old"
+        tx.execute(f"ALTER TABLE {warehouse.qualified(target)} RENAME TO {warehouse.quote(old)}")
+        tx.execute(f"ALTER TABLE {warehouse.qualified(building)} RENAME TO {warehouse.quote(target.name)}")
+        tx.execute(f"DROP TABLE {warehouse.qualified(TargetTable(target.schema, old))}")
+    else:
+        tx.execute(f"ALTER TABLE {warehouse.qualified(building)} RENAME TO {warehouse.quote(target.name)}")
+    return loaded
