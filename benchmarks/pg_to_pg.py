@@ -132,7 +132,8 @@ def extract(source, schema, store, stage_config, table: str, window):
 
     partition = window.start.date().isoformat() if window else layout.UNPARTITIONED
     batches = source.read(table, schema, cursor="created_at", window=window)
-    settings = StageSettings(compression=stage_config.compression, target_bytes=int(stage_config.target_file_mb * 2**20))
+    settings = StageSettings(file_format="parquet", compression=stage_config.compression, path_strategy="unique",
+                             target_bytes=int(stage_config.target_file_mb * 2**20), overwrite=False)  # fmt: skip
     manifest, _ = write_partition(store, settings, layout.table_prefix("bench", *table.split(".")),
                                   Extract(partition, schema.arrow_schema(), batches, window), f"bench{os.getpid()}")  # fmt: skip
     return manifest

@@ -14,7 +14,6 @@ from pipeline_assets.resources import DatabaseResource, StageResource
 from pipeline_assets.sensors.housekeeping import build_housekeeping
 from pipeline_assets.stage.io_manager import StageIOManager
 
-
 # backfill_policy is "beta" in Dagster 1.13; it is the supported way to choose runs per partition. Partitioned
 # check specs are "preview"; they are what makes a check's result belong to one partition.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -43,7 +42,7 @@ def assemble(project: ProjectConfig) -> Assembly:
     """
     tables = [build_table_assets(table, project) for table in project.tables]
     jobs, schedules, job_of = build_jobs(tables, project.schedule)
-    housekeeping, sensors = build_housekeeping(project, tables)
+    housekeeping, sensors = build_housekeeping(project, tables, job_of)
     definitions = dg.Definitions(
         assets=[a for t in tables for a in (t.staged, t.loaded)],
         asset_checks=[c for t in tables for c in build_table_checks(t, project)],

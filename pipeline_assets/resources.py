@@ -58,9 +58,9 @@ class StageResource(dg.ConfigurableResource):
     """The stage: a local folder or an S3 prefix where extracted batches land as Parquet or CSV files."""
 
     url: str
-    file_format: str = "parquet"
-    compression: str = "snappy"
-    target_file_mb: float = 128
+    file_format: str
+    compression: str
+    target_file_mb: float
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None

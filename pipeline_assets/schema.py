@@ -90,3 +90,8 @@ def _conform_array(array: pa.Array, field: pa.Field, table: str) -> pa.Array:
         return array.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise PipelineError(f"{table}.{field.name}: value does not fit {target}: {str(exc).splitlines()[0]}") from None
+
+
+def storage_type(kind: pa.DataType) -> pa.DataType:
+    """The plain type under an extension type (JSON is text on disk in CSV)."""
+    return kind.storage_type if isinstance(kind, pa.BaseExtensionType) else kind

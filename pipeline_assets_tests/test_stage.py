@@ -9,8 +9,8 @@ import pytest
 
 from pipeline_assets.errors import PipelineError
 from pipeline_assets.resources import StageResource
-from pipeline_assets.stage.staging import latest_manifest
 from pipeline_assets.stage.local import LocalStore
+from pipeline_assets.stage.staging import latest_manifest
 from pipeline_assets.stage.writer import RollingWriter
 from pipeline_assets_tests.conftest import pg_connection, project, s3_stage
 from pipeline_assets_tests.runs import failure, metadata, run_table
@@ -25,7 +25,8 @@ def _batches(n: int, rows: int = 10_000):
 def test_rolling_writer_starts_a_new_file_past_the_target_size(tmp_path):
     store = LocalStore(tmp_path)
     schema = next(_batches(1)).schema
-    writer = RollingWriter(store, schema, key_for=lambda n: f"t/part{n}.parquet", target_bytes=100_000)
+    writer = RollingWriter(store, schema, key_for=lambda n: f"t/part{n}.parquet", file_format="parquet", compression="snappy",
+                           target_bytes=100_000)  # fmt: skip
     for batch in _batches(10):
         writer.write(batch)
     files = writer.close()
@@ -36,7 +37,8 @@ def test_rolling_writer_starts_a_new_file_past_the_target_size(tmp_path):
 
 
 def test_an_aborted_write_leaves_no_partial_file(tmp_path):
-    writer = RollingWriter(LocalStore(tmp_path), next(_batches(1)).schema, key_for=lambda n: f"t/{n}.parquet")
+    writer = RollingWriter(LocalStore(tmp_path), next(_batches(1)).schema, key_for=lambda n: f"t/{n}.parquet",
+                           file_format="parquet", compression="snappy", target_bytes=2**20)  # fmt: skip
     writer.write(next(_batches(1)))
     writer.abort()
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -128,7 +130,8 @@ def test_s3_stage_round_trip_and_metadata(pg, pg_schema, s3_server, s3_bucket, i
     keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=s3_bucket)["Contents"]]
     assert sum(k.endswith(".parquet") for k in keys) == staged["files"] and sum(k.endswith("_manifest.json") for k in keys) == 1
     assert staged["stage_path"].startswith(f"s3://{s3_bucket}/staging/app/{pg_schema}_t/full/run_")
-    assert StageResource(url=f"s3://{s3_bucket}/staging").store().uri("k") == f"s3://{s3_bucket}/staging/k"
+    resource = StageResource(url=f"s3://{s3_bucket}/staging", file_format="parquet", compression="snappy", target_file_mb=1)
+    assert resource.store().uri("k") == f"s3://{s3_bucket}/staging/k"
 
 
 def test_warehouse_asset_alone_loads_the_newest_complete_staging_run(pg, pg_schema, instance, tmp_path):

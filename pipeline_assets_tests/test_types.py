@@ -8,7 +8,12 @@ import duckdb
 import pymysql
 import pytest
 
-from pipeline_assets_tests.conftest import MYSQL, mysql_connection, pg_connection, project
+from pipeline_assets_tests.conftest import (
+    MYSQL,
+    mysql_connection,
+    pg_connection,
+    project,
+)
 from pipeline_assets_tests.runs import run_table
 
 UNICODE = ["", "plain", "Zoë Søren Łódź", "日本語テキスト", "emoji 🚀👩‍🚀", "עברית RTL", "e\u0301 combining", "tab\tnew\nline", "quote ' \" \\"]

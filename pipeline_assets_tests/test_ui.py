@@ -14,7 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -78,6 +78,8 @@ def _wait_until_up(proc: subprocess.Popen, url: str, log: Path, timeout: float =
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory) -> Iterator[Ui]:
     """A demo with one synced day of `orders`, and `dagster dev` serving it on a free loopback port."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure_chromium.sh (as root) or `make test`", pytrace=False)
     root = tmp_path_factory.mktemp("ui")
     home, dagster_home = root / "home", root / "dagster_home"
     dagster_home.mkdir()
@@ -88,10 +90,10 @@ def ui(tmp_path_factory) -> Iterator[Ui]:
     env.pop("PIPELINE_ASSETS_CONFIG", None)
     demo = yaml.safe_load(ensure_demo(home).read_text())
     first = date.fromisoformat(str(demo["tables"][0]["start_date"]))
-    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
     days = [(first + timedelta(days=n)).isoformat() for n in range((yesterday - first).days + 1)]
     sync = subprocess.run([sys.executable, "-m", "pipeline_assets", "sync", "-t", "orders", "--partition", days[0]],
-                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+                          env=env, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     assert sync.returncode == 0, sync.stderr
 
     url, log = f"http://127.0.0.1:{_free_port()}", root / "dagster_dev.log"
@@ -109,8 +111,6 @@ def ui(tmp_path_factory) -> Iterator[Ui]:
 @pytest.fixture(scope="module")
 def page(ui: Ui) -> Iterator[Page]:
     """One Chromium page for the whole module (Debian's build; Playwright never downloads one)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure_chromium.sh (as root) or `make test`", pytrace=False)
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -128,14 +128,17 @@ def _shot(page: Page, name: str) -> None:
 
 
 def test_catalog_lists_each_tables_two_assets(ui: Ui, page: Page) -> None:
+    """The catalog names every demo table's staged and warehouse assets, with their statuses."""
     page.goto("/assets")
     for table in ui.tables:
         for key in (f"stage / shop / {table}", f"warehouse / shop / {table}"):
-            expect(page.get_by_role("link", name=key, exact=True)).to_be_visible()
+            expect(page.get_by_title(key, exact=True)).to_be_visible()  # the row's asset-name link
+    expect(page.get_by_text("Never materialized", exact=True)).to_have_count(4)  # statuses loaded: customers, products
     _shot(page, "01-catalog")
 
 
 def test_partitions_page_shows_the_synced_day_materialized_and_the_others_missing(ui: Ui, page: Page) -> None:
+    """The status filters of `warehouse/shop/orders`' Partitions tab split the days; the synced day shows its run."""
     synced, missing = ui.days[0], ui.days[1:]
     page.goto("/assets/warehouse/shop/orders?view=partitions")
     expect(page.get_by_role("checkbox", name="Materialized (1)")).to_be_checked()
@@ -145,42 +148,49 @@ def test_partitions_page_shows_the_synced_day_materialized_and_the_others_missin
     _shot(page, "02-partitions")
 
     page.get_by_text(f"Missing ({len(missing)})", exact=True).click()  # hide the missing days
+    expect(page.get_by_text("1 Partitions Selected")).to_be_visible()
     expect(page.get_by_title(synced, exact=True)).to_be_visible()
     for day in missing:
         expect(page.get_by_title(day, exact=True)).to_have_count(0)
-    page.get_by_title(synced, exact=True).click()
-    with dg.DagsterInstance.from_config(str(ui.dagster_home)) as instance:
-        (cli_run,) = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": synced}))
-    expect(page.get_by_role("link", name=cli_run.run_id[:8])).to_be_visible()  # its latest materialization's run
     _shot(page, "03-partitions-materialized-only")
 
     page.get_by_text(f"Missing ({len(missing)})", exact=True).click()
     page.get_by_text("Materialized (1)", exact=True).click()  # now only the missing days
+    expect(page.get_by_text(f"{len(missing)} Partitions Selected")).to_be_visible()
     expect(page.get_by_title(synced, exact=True)).to_have_count(0)
     for day in missing:
         expect(page.get_by_title(day, exact=True)).to_be_visible()
     _shot(page, "04-partitions-missing-only")
 
+    page.get_by_text("Materialized (1)", exact=True).click()
+    page.get_by_title(synced, exact=True).click()  # its details: a status badge and the CLI's run
+    with dg.DagsterInstance.from_config(str(ui.dagster_home)) as instance:
+        (cli_run,) = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": synced}))
+    expect(page.get_by_text("Materialized", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name=cli_run.run_id[:8], exact=True)).to_be_visible()
+    _shot(page, "05-partition-details")
+
 
 def test_materialize_launched_from_the_ui_succeeds(ui: Ui, page: Page) -> None:
+    """Tick both `customers` assets in the catalog, press *Materialize selected*, follow the toast to the run."""
     keys = ["stage/shop/customers", "warehouse/shop/customers"]
     page.goto("/assets")
-    expect(page.get_by_text("Materialized", exact=True)).to_have_count(0)  # nothing unpartitioned is loaded yet
+    expect(page.get_by_text("Never materialized", exact=True)).to_have_count(4)  # customers and products
     for key in keys:
-        checkbox = page.get_by_test_id(f"checkbox-{key}")
+        checkbox = page.get_by_test_id(f"checkbox-{key}")  # the input is hidden behind its styled label
         page.locator("label").filter(has=checkbox).click()
         expect(checkbox).to_be_checked()
     page.get_by_role("button", name="Materialize selected (2)").click()
-    toast = page.get_by_text("Launched run")
+    toast = page.get_by_role("listitem").filter(has_text="Launched run")
     expect(toast).to_be_visible()
-    _shot(page, "05-launched")
-    short_id = toast.inner_text().split()[-1]
+    _shot(page, "06-launched")
+    short_id = toast.inner_text().split("Launched run", 1)[1].split()[0]
 
-    page.get_by_role("button", name="View", exact=True).click()
+    toast.get_by_role("link", name="View").click()
     expect(page).to_have_url(re.compile(f"/runs/{short_id}"))
-    expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=180_000)
-    expect(page.get_by_text("Succeeded (2)")).to_be_visible()
-    _shot(page, "06-run-succeeded")
+    expect(page.get_by_text("Success", exact=True)).to_be_visible(timeout=180_000)  # the run's status badge
+    expect(page.get_by_text("Errored (0)")).to_be_visible()
+    _shot(page, "07-run-succeeded")
 
     with dg.DagsterInstance.from_config(str(ui.dagster_home)) as instance:
         (run,) = [r for r in instance.get_runs() if r.run_id.startswith(short_id)]
@@ -192,4 +202,5 @@ def test_materialize_launched_from_the_ui_succeeds(ui: Ui, page: Page) -> None:
 
     page.goto("/assets")
     expect(page.get_by_text("Materialized", exact=True)).to_have_count(2)
-    _shot(page, "07-catalog-after")
+    expect(page.get_by_text("Never materialized", exact=True)).to_have_count(2)  # products, untouched
+    _shot(page, "08-catalog-after")

@@ -42,7 +42,7 @@ def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.A
 
     @dg.multi_asset_check(
         specs=specs, name=f"{assets.loaded.op.name}__checks", can_subset=True,
-        required_resource_keys={table.source, table.target}, pool=f"source_{table.source}",
+        required_resource_keys={table.source, table.target}, pool=f"warehouse_{table.target}",
     )  # fmt: skip
     def compare(context: dg.AssetCheckExecutionContext):
         with user_errors():
@@ -51,7 +51,7 @@ def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.A
             schema = source.discover(table.table)
             _, window = partition_window(context)
             if table.partitioning == "incremental":
-                window = checked_window(warehouse, table)
+                window = checked_window(warehouse, table, target)
             cursor_type = schema.column(table.cursor).arrow_type if window else None
             measure = _measures(schema, table.primary_key)
             expressions = ["count(*)", *(f"sum({source.quote(c)})" for c in measure)]

@@ -6,13 +6,22 @@ from datetime import date
 import dagster as dg
 from pydantic import Field
 
+from pipeline_assets.assets.incremental import (
+    advance,
+    extraction_window,
+    is_full_refresh,
+    state_key,
+)
 from pipeline_assets.config import ProjectConfig, TableConfig
-from pipeline_assets.assets.incremental import advance, extraction_window, is_full_refresh, state_key
 from pipeline_assets.errors import PipelineError, user_errors
 from pipeline_assets.progress import Progress
-from pipeline_assets.schema import SOURCE_TYPE_KEY, Window
+from pipeline_assets.schema import SOURCE_TYPE_KEY, TableSchema, Window
 from pipeline_assets.stage import layout
-from pipeline_assets.stage.io_manager import OVERWRITE_KEY, PATH_STRATEGY_KEY, STAGE_PREFIX_KEY
+from pipeline_assets.stage.io_manager import (
+    OVERWRITE_KEY,
+    PATH_STRATEGY_KEY,
+    STAGE_PREFIX_KEY,
+)
 from pipeline_assets.stage.manifest import Extract, Manifest
 from pipeline_assets.stage.tables import stage_prefix
 from pipeline_assets.warehouses import TargetTable
@@ -90,8 +99,12 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
                     with warehouse.state() as state:
                         state.record_extraction(state_key(table), str(target), "success", window.end)
 
+            keys = None
+            if table.delete_missing:
+                key_schema = TableSchema(table.table, tuple(schema.column(k) for k in table.primary_key))
+                keys = source.read(table.table, key_schema, batch_size=table.batch_size)
             return Extract(partition, schema.arrow_schema(), batches, window, config.limit, on_staged=on_staged,
-                           cursor=table.cursor if incremental else None)  # fmt: skip
+                           cursor=table.cursor if incremental else None, keys=keys)  # fmt: skip
 
     @dg.asset(
         key=[table.target, target.schema, target.name],

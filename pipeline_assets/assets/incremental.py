@@ -19,7 +19,8 @@ EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)
 
 
 def state_key(table: TableConfig) -> str:
-    return f"{table.source}.{table.asset_name}"
+    """A watermark belongs to its target table (unique within a warehouse), like the rows it describes."""
+    return f"{table.target_schema}.{table.target_name}"
 
 
 def is_full_refresh(context) -> bool:
@@ -41,7 +42,7 @@ def extraction_window(warehouse: Warehouse, table: TableConfig, target: TargetTa
     now = datetime.now(timezone.utc)
     if full_refresh or mark is None or mark.cursor_value is None:
         return Window(EARLIEST, now)
-    if not exists:
+    if not exists and mark.strategy != "manual":  # a watermark set by hand is an instruction, not a claim
         raise PipelineError(
             f"{target} is gone but the watermark of {table.asset_name} is still {mark.cursor_value.isoformat()}: reset it "
             f"(`pipeline-assets watermark reset -t {table.asset_name}`) to load every row again, or run "
@@ -76,11 +77,14 @@ def advance(tx: Transaction, table: TableConfig, target: TargetTable, manifest: 
     return new
 
 
-def checked_window(warehouse: Warehouse, table: TableConfig) -> Window | None:
-    """What the checks of a watermark-driven table compare: every row up to and including the watermark."""
+def checked_window(warehouse: Warehouse, table: TableConfig, target: TargetTable) -> Window | None:
+    """What the checks of a watermark-driven table compare: the rows from the target's earliest cursor value (a
+    watermark set by hand may have skipped older ones on purpose) up to and including the watermark."""
     with warehouse.state() as state:
         mark = state.get(state_key(table))
     if mark is None or mark.cursor_value is None:
         return None
-    return Window(EARLIEST, mark.cursor_value + timedelta(microseconds=1))
+    row = warehouse.aggregate(target, [f"min({warehouse.quote(table.cursor)})"])
+    earliest = as_utc(row[0]) if row and row[0] is not None else EARLIEST
+    return Window(earliest, mark.cursor_value + timedelta(microseconds=1))
 

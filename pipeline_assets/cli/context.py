@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 import dagster as dg
 
-from pipeline_assets.config import ProjectConfig, TableConfig
-from pipeline_assets.errors import PipelineError
+from pipeline_assets.config import ProjectConfig, TableConfig, secret
+from pipeline_assets.errors import ConfigError, PipelineError
 from pipeline_assets.project import config_path, home, load_project
 from pipeline_assets.resources import DatabaseResource, StageResource
 from pipeline_assets.stage.tables import TableStage, table_stage
@@ -28,6 +28,7 @@ def open_context(explicit_config: str | None) -> CommandContext:
     if config_path(explicit_config) is None:
         click.echo(f"No configuration given: using the embedded demo in {home()}", err=True)
     project = load_project(explicit_config)
+    _check_secrets(project)
     if not os.environ.get("DAGSTER_HOME"):
         dagster_home = home() / "dagster_home"
         dagster_home.mkdir(parents=True, exist_ok=True)
@@ -36,8 +37,24 @@ def open_context(explicit_config: str | None) -> CommandContext:
     instance_config = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
     if not instance_config.exists():
         instance_config.parent.mkdir(parents=True, exist_ok=True)
-        instance_config.write_text("# Dagster instance settings (storage defaults to this folder); see dagster.yaml.example.\n")
+        instance_config.write_text(
+            "# Created by pipeline-assets (storage defaults to this folder); see dagster.yaml.example.\n"
+            "# Telemetry stays off in an instance made on your behalf; delete these lines to opt in.\n"
+            "telemetry:\n  enabled: false\n"
+        )
     return CommandContext(project, dg.DagsterInstance.get())
+
+
+def _check_secrets(project: ProjectConfig) -> None:
+    """Every ${VAR} the tables need is set, so a missing one is one line here rather than a failed run."""
+    used = {t.source for t in project.tables} | {t.target for t in project.tables}
+    references = [(f"connections.{name}.password", project.connections[name].password) for name in sorted(used)]
+    references += [(f"stage.s3.{field}", getattr(project.stage.s3, field)) for field in ("access_key_id", "secret_access_key")]
+    for where, reference in references:
+        try:
+            secret(reference)
+        except PipelineError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
 
 def warehouse_for(project: ProjectConfig, table: TableConfig) -> Warehouse:

@@ -4,24 +4,27 @@ import os
 import sys
 
 import click
+import dagster as dg
 
 from pipeline_assets.cli.check import check
 from pipeline_assets.cli.ledger import ledger
 from pipeline_assets.cli.stage import stage
 from pipeline_assets.cli.sync import sync
 from pipeline_assets.cli.watermark import watermark
-from pipeline_assets.errors import PipelineError
+from pipeline_assets.errors import PipelineError, first_line
 
 
 class Commands(click.Group):
-    """Prints a PipelineError as one line (exit 2) instead of a traceback."""
+    """Prints a PipelineError (or Dagster's refusal of the definitions a config makes) as one line, exit 2."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except PipelineError as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+        except (dg.DagsterInvalidDefinitionError, dg.DagsterInvalidConfigError) as exc:
+            click.echo(f"error: the configuration makes invalid Dagster definitions: {first_line(exc)}", err=True)
+        sys.exit(2)
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,10 +3,18 @@
 from datetime import datetime, timezone
 
 import click
+
 from pipeline_assets.cli.context import confirm, open_context, table_stages
 from pipeline_assets.config.durations import parse_duration
 from pipeline_assets.errors import PipelineError
-from pipeline_assets.stage.lifecycle import AWAITING, DONE, ORPHAN, Entry, delete, select
+from pipeline_assets.stage.lifecycle import (
+    AWAITING,
+    DONE,
+    ORPHAN,
+    Entry,
+    delete,
+    select,
+)
 from pipeline_assets.stage.s3 import S3Store
 from pipeline_assets.stage.tables import TableStage, run_status_lookup
 
@@ -100,8 +108,13 @@ def lifecycle(obj, apply: bool) -> None:
     }  # fmt: skip
     click.echo(f"bucket {store.bucket}: {rule}")
     if apply:
-        store.client.put_bucket_lifecycle_configuration(Bucket=store.bucket, LifecycleConfiguration={"Rules": [rule]})
-        click.echo("applied")
+        try:
+            others = [r for r in store.client.get_bucket_lifecycle_configuration(Bucket=store.bucket)["Rules"]
+                      if r.get("ID") != rule["ID"]]  # fmt: skip
+        except store.client.exceptions.ClientError:  # no configuration yet
+            others = []
+        store.client.put_bucket_lifecycle_configuration(Bucket=store.bucket, LifecycleConfiguration={"Rules": [*others, rule]})
+        click.echo(f"applied (kept {len(others)} other rules of the bucket)")
 
 
 def _remove(corner: TableStage, context, states, age, pattern, dry_run: bool, force: bool) -> None:

@@ -8,7 +8,14 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from pipeline_assets.config.base import NAME_PATTERN, SECRET_FIELDS, SECRET_REF, SOURCE_KINDS, WAREHOUSE_KINDS, _Model
+from pipeline_assets.config.base import (
+    NAME_PATTERN,
+    SECRET_FIELDS,
+    SECRET_REF,
+    SOURCE_KINDS,
+    WAREHOUSE_KINDS,
+    _Model,
+)
 from pipeline_assets.config.connections import ConnectionConfig
 from pipeline_assets.config.stage import S3Config, StageConfig, StagePolicy
 from pipeline_assets.config.tables import TableConfig
@@ -41,6 +48,7 @@ class ProjectConfig(_Model):
     @model_validator(mode="after")
     def _references(self) -> Self:
         seen: dict[tuple[str, str], int] = {}
+        targets: dict[tuple[str, str, str], int] = {}
         for i, table in enumerate(self.tables):
             for role, name, kinds in (("source", table.source, SOURCE_KINDS), ("target", table.target, WAREHOUSE_KINDS)):
                 conn = self.connections.get(name)
@@ -54,6 +62,13 @@ class ProjectConfig(_Model):
             if key in seen:
                 raise ValueError(f"tables[{i}]: table {table.asset_name!r} of {table.source!r} is also tables[{seen[key]}]; set a distinct name")
             seen[key] = i
+            destination = (table.target, table.target_schema, table.target_name)
+            if destination in targets:
+                raise ValueError(f"tables[{i}]: {table.target_schema}.{table.target_name} in {table.target!r} is also the "
+                                 f"target of tables[{targets[destination]}]; set a distinct target_table")  # fmt: skip
+            targets[destination] = i
+            if not re.match(NAME_PATTERN, table.group_name):
+                raise ValueError(f"tables[{i}].group: {table.group_name!r} must be letters, digits and _")
         return self
 
     def policy(self, table: TableConfig) -> StagePolicy:

@@ -30,6 +30,7 @@ class TableConfig(_Model):
     write_mode: Literal["append", "replace", "merge"] = "replace"
     lookback: str = Field(default="0s", description="incremental: re-read this far behind the watermark (late rows)")
     schema_policy: Literal["evolve", "freeze"] = "evolve"
+    delete_missing: bool = Field(default=False, description="incremental merge: delete target rows whose key left the source")
     batch_size: int = Field(default=50_000, gt=0)
     group: str | None = None
     path_strategy: PathStrategy | None = Field(default=None, description="overrides stage.path_strategy")
@@ -65,6 +66,8 @@ class TableConfig(_Model):
                 raise ValueError("incremental tables need a primary_key: rows at the watermark are read again and matched by key")
         if self.write_mode == "merge" and not self.primary_key:
             raise ValueError("merge needs a primary_key to match rows by")
+        if self.delete_missing and not (self.partitioning == "incremental" and self.write_mode == "merge"):
+            raise ValueError("delete_missing is for incremental tables in merge mode")
         return self
 
     @property

@@ -12,6 +12,7 @@ import dagster as dg
 
 from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.config import ProjectConfig
+from pipeline_assets.stage import layout
 from pipeline_assets.stage.lifecycle import DONE, ORPHAN, Entry, delete, select
 from pipeline_assets.stage.tables import TableStage, run_status_lookup, table_stage
 
@@ -28,7 +29,9 @@ class HousekeepingConfig(dg.Config):
     orphans: bool = False  # orphans instead of loaded files
 
 
-def build_housekeeping(project: ProjectConfig, tables: list[TableAssets]) -> tuple[dg.JobDefinition, list[dg.SensorDefinition]]:
+def build_housekeeping(
+    project: ProjectConfig, tables: list[TableAssets], job_of: dict[dg.AssetKey, str]
+) -> tuple[dg.JobDefinition, list[dg.SensorDefinition]]:
     resource_keys = {"stage", *(t.table.target for t in tables)}
 
     def corner(context, name: str) -> TableStage:
@@ -68,15 +71,13 @@ def build_housekeeping(project: ProjectConfig, tables: list[TableAssets]) -> tup
         requests = []
         for table in cleaned:
             name, after = table.table.asset_name, cursor.get(table.table.asset_name, 0)
-            records = context.instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=table.loaded.key, after_storage_id=after), limit=1000
-            ).records
+            records = _materializations_since(context.instance, table.loaded.key, after)
             if not records:
                 continue
-            if project.policy(table.table).cleanup_after_load == "after_all" and _busy(context.instance, table):
+            if project.policy(table.table).cleanup_after_load == "after_all" and _busy(context.instance, table, job_of):
                 continue  # wait until the backfill is over, then clean all its partitions at once
             newest = max(r.storage_id for r in records)
-            partitions = sorted({r.partition_key or "full" for r in records})
+            partitions = sorted({r.partition_key or layout.UNPARTITIONED for r in records})
             requests.append(dg.RunRequest(run_key=f"cleanup:{name}:{newest}", run_config=_config(name, partitions)))
             cursor[name] = newest
         if not requests:
@@ -112,10 +113,25 @@ def _partition(stage: TableStage, entry: Entry) -> str:
     return entry.key.removeprefix(stage.prefix + "/").split("/", 1)[0]
 
 
-def _busy(instance: dg.DagsterInstance, table: TableAssets) -> bool:
+def _materializations_since(instance: dg.DagsterInstance, key: dg.AssetKey, after: int) -> list:
+    """Every materialization of ``key`` after storage id ``after``, oldest first, a page at a time."""
+    records, cursor = [], None
+    while True:
+        page = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=1000,
+                                               cursor=cursor, ascending=True)  # fmt: skip
+        records += page.records
+        if not page.has_more:
+            return records
+        cursor = page.cursor
+
+
+def _busy(instance: dg.DagsterInstance, table: TableAssets, job_of: dict[dg.AssetKey, str]) -> bool:
+    """Whether a run that may materialize the table is queued or going: one that selected its assets, or a run
+    of its job that selected no subset (schedules and job backfills)."""
     keys = {table.staged.key, table.loaded.key}
     for record in instance.get_run_records(dg.RunsFilter(statuses=_IN_PROGRESS)):
-        if keys & set(record.dagster_run.asset_selection or ()):
+        run = record.dagster_run
+        if keys & set(run.asset_selection or ()) or (run.job_name == job_of[table.loaded.key] and not run.asset_selection):
             return True
     return False
 

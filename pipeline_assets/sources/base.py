@@ -8,6 +8,7 @@ import pyarrow as pa
 from pipeline_assets.config import ConnectionConfig
 from pipeline_assets.errors import PipelineError, driver_error, first_line, redact
 from pipeline_assets.schema import Column, TableSchema, Window, conform
+from pipeline_assets.sql import quote_identifier
 
 
 class Source(ABC):
@@ -86,8 +87,7 @@ class Source(ABC):
         return f" WHERE {self.quote(cursor)} >= {low} AND {self.quote(cursor)} < {high}", params
 
     def quote(self, identifier: str) -> str:
-        q = self.quote_char
-        return q + identifier.replace(q, q + q) + q
+        return quote_identifier(identifier, self.quote_char)
 
     def qualified(self, table: str) -> str:
         return ".".join(self.quote(part) for part in table.split("."))

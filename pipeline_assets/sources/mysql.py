@@ -70,8 +70,11 @@ class MySQLSource(Source):
     def discover(self, table: str) -> TableSchema:
         schema, _, name = table.rpartition(".")
         with self.connect() as conn, conn.cursor() as cur:
-            cur.execute(_COLUMNS, (schema or None, name))
-            rows = cur.fetchall()
+            try:
+                cur.execute(_COLUMNS, (schema or None, name))
+                rows = cur.fetchall()
+            except pymysql.MySQLError as exc:
+                raise self.error("cannot read the catalog", exc) from None
         if not rows:
             raise self.error("cannot read table", LookupError(f"table {table!r} does not exist"))
         columns = []
@@ -82,6 +85,10 @@ class MySQLSource(Source):
                 kind = pa.string()
             columns.append(Column(name_, column_type, kind, bool(nullable)))
         return TableSchema(table, tuple(columns), tuple(r[0] for r in rows if r[6]))
+
+    def quote(self, identifier: str) -> str:
+        # PyMySQL %-formats every query it is given arguments for, so a % in a name is doubled
+        return super().quote(identifier).replace("%", "%%")
 
     def select_expression(self, column: Column) -> str:
         return f"CAST({self.quote(column.name)} AS CHAR)" if column.name in self._as_text else self.quote(column.name)

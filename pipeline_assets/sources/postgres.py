@@ -64,8 +64,11 @@ class PostgresSource(Source):
     def discover(self, table: str) -> TableSchema:
         schema, _, name = table.rpartition(".")
         with self.connect() as conn, conn.cursor() as cur:
-            cur.execute(_CATALOG, (schema or None, name))
-            rows = cur.fetchall()
+            try:
+                cur.execute(_CATALOG, (schema or None, name))
+                rows = cur.fetchall()
+            except adbc.Error as exc:
+                raise self.error("cannot read the catalog", exc) from None
         if not rows:
             raise self.error("cannot read table", LookupError(f"table {table!r} does not exist"))
         columns = []

@@ -6,7 +6,11 @@ from pipeline_assets.errors import PipelineError, user_errors
 from pipeline_assets.resources import StageResource
 from pipeline_assets.stage import layout
 from pipeline_assets.stage.manifest import Extract, Manifest
-from pipeline_assets.stage.staging import StageSettings, latest_manifest, write_partition
+from pipeline_assets.stage.staging import (
+    StageSettings,
+    latest_manifest,
+    write_partition,
+)
 
 # Definition metadata of a staged asset that tells this IO manager where and how to write.
 STAGE_PREFIX_KEY = "stage_prefix"
@@ -29,7 +33,7 @@ class StageIOManager(dg.ConfigurableIOManager):
         metadata = context.definition_metadata
         settings = StageSettings(
             file_format=self.stage.file_format, compression=self.stage.compression, target_bytes=self.stage.target_bytes,
-            path_strategy=metadata.get(PATH_STRATEGY_KEY, "unique"), overwrite=metadata.get(OVERWRITE_KEY, False),
+            path_strategy=metadata[PATH_STRATEGY_KEY], overwrite=metadata[OVERWRITE_KEY],
         )  # fmt: skip
         store = self.stage.store()
         manifest, seconds = write_partition(store, settings, metadata[STAGE_PREFIX_KEY], obj, context.run_id, context.log.info)

@@ -32,14 +32,14 @@ class Entry:
 def survey(store: StageStore, table_prefix: str, records: list[LedgerRecord], run_status: RunStatus,
            now: datetime, grace: timedelta) -> list[Entry]:  # fmt: skip
     """Every object and unfinished upload under ``table_prefix``, each with its state."""
-    by_uri = {r.file_uri: r for r in records}
+    by_version = {(r.file_uri, r.etag): r for r in records}
     objects = list(store.objects(table_prefix + "/"))
     entries, folders = [], {}
     for obj in objects:
         if obj.key.endswith("/" + layout.MANIFEST_NAME):
             continue
         uri = store.uri(obj.key)
-        record = by_uri.get(uri)
+        record = by_version.get((uri, obj.etag))  # a rewritten file (new ETag) is a new version with no record yet
         state = _file_state(record, _run_id(obj.key, record), run_status, now - obj.modified, grace)
         entries.append(Entry(obj.key, uri, obj.size, obj.modified, "file", state, record.status if record else None))
         folders.setdefault(obj.key.rsplit("/", 1)[0], []).append(state)
@@ -65,13 +65,14 @@ def _run_id(key: str, record: LedgerRecord | None) -> str | None:
 
 def _file_state(record: LedgerRecord | None, run_id: str | None, run_status: RunStatus, age: timedelta,
                 grace: timedelta) -> str:  # fmt: skip
-    if record and record.status in ("loaded", "superseded", "skipped", "deleted"):
+    if record and record.status in ("loaded", "superseded", "deleted"):
         return DONE
-    status = run_status(run_id) if run_id else None
-    if record and record.status in ("staged", "cleared") and status == "SUCCESS":
+    if record and record.status == "cleared":
+        return AWAITING  # a user asked for it to be loaded again
+    if record and record.status in ("staged", "failed") and run_id and run_status(run_id) == "SUCCESS":
         return AWAITING
-    # Young files may belong to a run still writing or about to record them. Past the grace period a run that
-    # Dagster still lists as in progress was killed without it noticing, so its files are orphans too.
+    # Young files may belong to a run still writing or about to record them. Past the grace period a file no
+    # successful run claims is an orphan: its run failed, or was killed (Dagster may still list it in progress).
     return LIVE if age <= grace else ORPHAN
 
 

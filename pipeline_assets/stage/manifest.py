@@ -22,6 +22,7 @@ class Extract:
     limit: int | None = None
     on_staged: Callable[["Manifest"], None] | None = None  # records the files in the target's ledger
     cursor: str | None = None  # the column whose highest value the manifest records (the next watermark)
+    keys: Iterator[pa.RecordBatch] | None = None  # every primary key at the source, for deleting what left it
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class Manifest:
     window: Window | None = None
     limit: int | None = None
     cursor_max: str | None = None  # ISO form of the highest cursor value staged
+    key_files: tuple[StagedFile, ...] = ()  # every source key, when ``keys_listed`` (delete_missing)
+    keys_listed: bool = False
     created_at: str = field(default_factory=lambda: datetime.now().astimezone().isoformat())
 
     @property
@@ -58,6 +61,10 @@ class Manifest:
     def bytes(self) -> int:
         return sum(f.bytes for f in self.files)
 
+    @property
+    def all_files(self) -> tuple[StagedFile, ...]:
+        return self.files + self.key_files
+
     def to_json(self) -> str:
         body = {
             "version": 1,
@@ -67,6 +74,8 @@ class Manifest:
             "rows": self.rows,
             "bytes": self.bytes,
             "files": [asdict(f) for f in self.files],
+            "key_files": [asdict(f) for f in self.key_files],
+            "keys_listed": self.keys_listed,
             "columns": [{"name": f.name, "type": str(f.type)} for f in self.arrow_schema],
             "arrow_schema": base64.b64encode(self.arrow_schema.serialize().to_pybytes()).decode(),
         }
@@ -81,6 +90,7 @@ class Manifest:
             format=body["format"], prefix=body["prefix"], limit=body["limit"], created_at=body["created_at"],
             cursor_max=body.get("cursor_max"),
             files=tuple(StagedFile(**f) for f in body["files"]),
+            key_files=tuple(StagedFile(**f) for f in body.get("key_files", [])), keys_listed=body.get("keys_listed", False),
             arrow_schema=pa.ipc.read_schema(pa.py_buffer(base64.b64decode(body["arrow_schema"]))),
             window=Window(datetime.fromisoformat(window[0]), datetime.fromisoformat(window[1])) if window else None,
         )  # fmt: skip

@@ -7,6 +7,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pipeline_assets.errors import PipelineError, first_line
+from pipeline_assets.schema import storage_type
 
 # Small batches keep the loader's working set (and the warehouse driver's copy buffer) small; the reader's
 # thread pool is not used: a load is bound by the warehouse, and on few cores the threads only add CPU and memory.
@@ -20,15 +21,11 @@ def open_staged(path: Path, file_format: str, schema: pa.Schema, uri: str) -> pa
             parquet = pq.ParquetFile(path, pre_buffer=False)  # pre-buffering would keep every row group read so far
             batches = parquet.iter_batches(batch_size=READ_BATCH_ROWS, use_threads=False)
             return pa.RecordBatchReader.from_batches(schema, (_restore(b, schema) for b in batches))
-        storage = pa.schema(pa.field(f.name, _storage(f.type), f.nullable) for f in schema)
+        storage = pa.schema(pa.field(f.name, storage_type(f.type), f.nullable) for f in schema)
         csv = pacsv.open_csv(path, convert_options=pacsv.ConvertOptions(column_types=storage, strings_can_be_null=True))
         return pa.RecordBatchReader.from_batches(schema, (_restore(b, schema) for b in csv))
     except (pa.ArrowInvalid, OSError) as exc:
         raise PipelineError(f"stage: {uri} is not a readable {file_format} file: {first_line(exc)}") from None
-
-
-def _storage(kind: pa.DataType) -> pa.DataType:
-    return kind.storage_type if isinstance(kind, pa.BaseExtensionType) else kind
 
 
 def _restore(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

@@ -16,11 +16,13 @@ from pipeline_assets.stage.writer import RollingWriter
 
 @dataclass(frozen=True)
 class StageSettings:
-    file_format: str = "parquet"
-    compression: str = "snappy"
-    target_bytes: int = 128 * 2**20
-    path_strategy: str = "unique"
-    overwrite: bool = False
+    """How one table is staged (from ``StageConfig`` and the table's own overrides)."""
+
+    file_format: str
+    compression: str
+    target_bytes: int
+    path_strategy: str
+    overwrite: bool
 
 
 def write_partition(store: StageStore, settings: StageSettings, table_prefix: str, extract: Extract, run_id: str,
@@ -40,12 +42,15 @@ def write_partition(store: StageStore, settings: StageSettings, table_prefix: st
         write_folder = layout.incoming_prefix(table_prefix, partition, run_id)
     progress = Progress(f"{table_prefix} {partition}", "extracted", log)
     files, cursor_max = _write_files(store, settings, table_prefix, extract, write_folder, progress)
+    key_files = _write_keys(store, settings, table_prefix, extract, write_folder) if extract.keys is not None else []
     if write_folder != folder:
         files = _swap_in(store, files, write_folder, folder, previous)
+        key_files = _swap_in(store, key_files, write_folder, folder, [])
     manifest = Manifest(
         source=table_prefix.split("/")[0], table=table_prefix, partition=partition, run_id=run_id,
         format=settings.file_format, prefix=store.uri(folder), files=tuple(files), arrow_schema=extract.arrow_schema,
         window=extract.window, limit=extract.limit, cursor_max=cursor_max.isoformat() if cursor_max is not None else None,
+        key_files=tuple(key_files), keys_listed=extract.keys is not None,
     )  # fmt: skip
     store.write_bytes(layout.manifest_key(folder), manifest.to_json().encode())
     return manifest, progress.seconds
@@ -74,6 +79,25 @@ def _write_files(store, settings, table_prefix, extract, folder, progress) -> tu
     return writer.close(), highest
 
 
+def _write_keys(store, settings, table_prefix, extract, folder) -> list[StagedFile]:
+    """Every primary key at the source, as ``_keys<n>`` files beside the data (Parquet: keys keep their types)."""
+    writer = None
+    try:
+        for batch in extract.keys:
+            if writer is None:
+                writer = RollingWriter(
+                    store, batch.schema, file_format="parquet", compression=settings.compression,
+                    key_for=lambda n: layout.file_key(folder, table_prefix, extract.partition, n, "parquet", kind="keys"),
+                    target_bytes=settings.target_bytes,
+                )  # fmt: skip
+            writer.write(batch)
+    except BaseException:
+        if writer:
+            writer.abort()
+        raise
+    return writer.close() if writer else []
+
+
 def _swap_in(store: StageStore, files: list[StagedFile], incoming: str, folder: str, previous: list[str]) -> list[StagedFile]:
     """Move a complete new file set from ``incoming`` into ``folder``, then drop what is left of the old set."""
     moved = []
@@ -95,5 +119,5 @@ def latest_manifest(store: StageStore, table_prefix: str, partition: str, prefer
     if not manifests:
         raise PipelineError(f"stage: nothing staged for {table_prefix} partition {partition}; materialize its stage asset first")
     preferred = [m for m in manifests if prefer_run and m.key.rsplit("/", 2)[-2].endswith("_" + prefer_run)]
-    chosen = preferred[0] if preferred else max(manifests, key=lambda m: (m.modified, m.key))
+    chosen = max(preferred or manifests, key=lambda m: (m.modified, m.key))  # a retried step wrote a newer one
     return Manifest.from_json(store.read_bytes(chosen.key).decode())

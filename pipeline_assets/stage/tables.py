@@ -40,8 +40,9 @@ class TableStage:
 
 
 def stage_prefix(table: TableConfig, project: ProjectConfig) -> str:
+    """The table's own folder: named by its asset name, so two tables reading one source table never share files."""
     schema = table.source_schema or project.connections[table.source].database or "main"
-    return layout.table_prefix(table.source, schema, table.source_name)
+    return layout.table_prefix(table.source, schema, table.asset_name)
 
 
 def table_stage(table: TableConfig, project: ProjectConfig, store: StageStore, warehouse: Warehouse) -> TableStage:

@@ -8,6 +8,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pipeline_assets.errors import PipelineError
+from pipeline_assets.schema import storage_type
 from pipeline_assets.stage.manifest import StagedFile
 from pipeline_assets.stage.stores import StageStore
 
@@ -21,9 +22,9 @@ class RollingWriter:
         store: StageStore,
         schema: pa.Schema,
         key_for: Callable[[int], str],
-        file_format: str = "parquet",
-        compression: str = "snappy",
-        target_bytes: int = 128 * 2**20,
+        file_format: str,
+        compression: str,
+        target_bytes: int,
     ):
         self.store, self.key_for, self.format = store, key_for, file_format
         self.compression, self.target_bytes = compression, target_bytes
@@ -90,11 +91,7 @@ def _csv_schema(schema: pa.Schema) -> pa.Schema:
     for field in schema:
         if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
             raise PipelineError(f"column {field.name!r} is binary, which CSV cannot carry faithfully; stage as parquet")
-    return pa.schema(pa.field(f.name, _csv_type(f.type), f.nullable, f.metadata) for f in schema)
-
-
-def _csv_type(kind: pa.DataType) -> pa.DataType:
-    return kind.storage_type if isinstance(kind, pa.BaseExtensionType) else kind
+    return pa.schema(pa.field(f.name, storage_type(f.type), f.nullable, f.metadata) for f in schema)
 
 
 def _csv_array(array: pa.Array) -> pa.Array:

@@ -17,8 +17,8 @@ from pipeline_assets.config import ConnectionConfig
 from pipeline_assets.errors import PipelineError, driver_error, first_line, redact
 from pipeline_assets.progress import Progress
 from pipeline_assets.schema import Window
-from pipeline_assets.stage.manifest import Manifest
-from pipeline_assets.stage.manifest import StagedFile
+from pipeline_assets.sql import quote_identifier
+from pipeline_assets.stage.manifest import Manifest, StagedFile
 from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.warehouses.evolution import evolve
 from pipeline_assets.warehouses.ledger import IN_TARGET, Ledger
@@ -44,8 +44,7 @@ class Warehouse(ABC):
         """This warehouse's SQL type for an Arrow field."""
 
     def quote(self, identifier: str) -> str:
-        q = self.quote_char
-        return q + identifier.replace(q, q + q) + q
+        return quote_identifier(identifier, self.quote_char)
 
     def qualified(self, target: TargetTable) -> str:
         return f"{self.quote(target.schema)}.{self.quote(target.name)}"
@@ -77,6 +76,15 @@ class Warehouse(ABC):
         and swaps it in. Schema changes are applied first (or refused under ``freeze``).
         """
         started = time.monotonic()
+        try:
+            return self._load(target, manifest, store, mode, cursor, run_id, keys, schema_policy, progress, before_commit,
+                              started)  # fmt: skip
+        except PipelineError as exc:
+            self._record_failure(target, manifest, str(exc))
+            raise
+
+    def _load(self, target, manifest, store, mode, cursor, run_id, keys, schema_policy, progress, before_commit,
+              started) -> LoadResult:  # fmt: skip
         with self._errors(f"load {target}"), self.transaction() as tx:
             ledger = Ledger(tx)
             ledger.ensure()
@@ -92,8 +100,7 @@ class Warehouse(ABC):
                     changes = evolve(self, tx, target, manifest.arrow_schema, schema_policy, list(keys))
                 where, params = self._window_filter(target, manifest, cursor, tx.placeholder)
                 if mode == "replace":
-                    tx.execute(f"DELETE FROM {self.qualified(target)}{where}", params)
-                    deleted = tx.rowcount()
+                    deleted = tx.execute_count(f"DELETE FROM {self.qualified(target)}{where}", params)
                     ledger.supersede(target, manifest.partition)
                 else:
                     if not existed and ledger.records(target, statuses=IN_TARGET):
@@ -111,11 +118,19 @@ class Warehouse(ABC):
                     (count,) = tx.execute(f"SELECT count(*) FROM {self.qualified(target)}{where}", params)[0]
                     if count != manifest.rows:
                         raise PipelineError(f"{target}: {count} rows in the window after loading {manifest.rows}; rolled back")
-            ledger.mark_loaded(target, manifest, files, run_id)
+            ledger.mark_loaded(target, manifest, [*files, *manifest.key_files], run_id)
             if before_commit:
                 before_commit(tx)
         skipped = len(manifest.files) - len(files)
         return LoadResult(loaded, deleted, len(files), skipped, time.monotonic() - started, tuple(changes))
+
+    def _record_failure(self, target: TargetTable, manifest: Manifest, error: str) -> None:
+        """Best effort, after the rollback: mark the files ``failed`` with the reason (the warehouse may be gone)."""
+        try:
+            with self.ledger() as ledger:
+                ledger.mark_failed(target, manifest.files, error)
+        except PipelineError:
+            pass
 
     def record_staged(self, target: TargetTable, manifest: Manifest) -> None:
         """Enter a staging run's files in the ledger as ``staged`` (their own small transaction)."""
@@ -199,6 +214,8 @@ class Warehouse(ABC):
         try:
             yield
         except PipelineError as exc:
+            if str(exc).startswith("stage:"):  # the stage's own error names its culprit already
+                raise
             raise type(exc)(f"warehouse {self.name!r}: {redact(str(exc), [self._password])}") from None
         except Exception as exc:  # drivers raise their own hierarchies; all become one line
             message = redact(first_line(exc), [self._password])

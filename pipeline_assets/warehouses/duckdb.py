@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipeline_assets.errors import PipelineError
+from pipeline_assets.errors import PipelineError, TransientError
 from pipeline_assets.stage.reader import open_staged
 from pipeline_assets.warehouses.base import Warehouse
 from pipeline_assets.warehouses.transaction import TargetTable, Transaction
@@ -19,18 +19,15 @@ LOCK_WAIT_SECONDS = 120
 class DuckDBTransaction(Transaction):
     def __init__(self, conn: duckdb.DuckDBPyConnection, quote):
         self.conn, self.quote = conn, quote
-        self._rowcount = 0
 
     def execute(self, sql: str, params: list | tuple = ()) -> list[tuple]:
         result = self.conn.execute(sql, list(params))
-        rows = result.fetchall() if result.description else []
-        # DuckDB answers a DELETE, INSERT or UPDATE with one row holding the count of rows it changed
-        dml = sql.lstrip().upper().startswith(("DELETE", "INSERT", "UPDATE"))
-        self._rowcount = rows[0][0] if dml and rows else len(rows)
-        return rows
+        return result.fetchall() if result.description else []
 
-    def rowcount(self) -> int:
-        return self._rowcount
+    def execute_count(self, sql: str, params: list | tuple = ()) -> int:
+        # DuckDB answers an INSERT, UPDATE or DELETE with one row holding the count of rows it changed
+        rows = self.execute(sql, params)
+        return rows[0][0] if rows else 0
 
     def copy_file(self, target: TargetTable, path: Path, file_format: str, schema: pa.Schema, uri: str) -> int:
         """Parquet through DuckDB's own reader; CSV as the typed Arrow stream (CSV carries no types)."""
@@ -59,8 +56,10 @@ class DuckDBWarehouse(Warehouse):
             try:
                 return duckdb.connect(self.config.path)
             except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                if "lock" not in str(exc).lower():
                     raise PipelineError(f"cannot open {self.config.path}: {str(exc).splitlines()[0]}") from None
+                if time.monotonic() > deadline:
+                    raise TransientError(f"{self.config.path} stayed locked by another writer for {LOCK_WAIT_SECONDS} s") from None
                 time.sleep(0.5)
 
     @contextmanager

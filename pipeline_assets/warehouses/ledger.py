@@ -2,8 +2,8 @@
 the same transaction as the rows a load commits. It never expires and survives re-creating the target table.
 
 Statuses: ``staged`` (written to the stage, not loaded), ``loaded``, ``superseded`` (its rows were replaced by a
-later load of the same partition), ``failed``, ``skipped``, ``cleared`` (to be processed again) and ``deleted``
-(removed from the stage). ``loaded_at`` is set exactly while the file's rows are in the target, whatever
+later load of the same partition), ``failed`` (its load failed; ``error`` says why), ``cleared`` (to be processed
+again) and ``deleted`` (removed from the stage). ``loaded_at`` is set exactly while the file's rows are in the target, whatever
 happened to the file itself.
 """
 
@@ -15,7 +15,7 @@ from pipeline_assets.stage.manifest import Manifest, StagedFile
 from pipeline_assets.warehouses.transaction import TargetTable, Transaction
 
 SCHEMA, TABLE = "_pipeline_assets", "loaded_files"
-STATUSES = ("staged", "loaded", "superseded", "failed", "skipped", "cleared", "deleted")
+STATUSES = ("staged", "loaded", "superseded", "failed", "cleared", "deleted")
 # Whose rows are in the target (as far as the ledger knows): never load these again, never clear them silently.
 IN_TARGET = ("loaded", "deleted")
 
@@ -65,7 +65,7 @@ class Ledger:
     def record_staged(self, target: TargetTable, manifest: Manifest) -> None:
         """Note a staging run's files; a file the ledger already knows keeps its record."""
         now = _now()
-        for f in manifest.files:
+        for f in manifest.all_files:
             values = [str(target), f.uri, f.etag, f.bytes, f.rows, manifest.table, manifest.partition, manifest.run_id,
                       now, None, None, "staged", None, now]  # fmt: skip
             marks = ", ".join([self.p] * len(values))
@@ -79,11 +79,11 @@ class Ledger:
 
     def supersede(self, target: TargetTable, partition: str) -> int:
         """Mark the partition's loaded files superseded (their rows were just deleted); return how many."""
-        self.tx.execute(
-            f"UPDATE {_TABLE} SET status = 'superseded', loaded_at = NULL, updated_at = {self.p} WHERE target_table = {self.p}"
-            f" AND partition_key = {self.p} AND status = 'loaded'", [_now(), str(target), partition],
+        return self.tx.execute_count(
+            f"UPDATE {_TABLE} SET status = CASE WHEN status = 'loaded' THEN 'superseded' ELSE status END, loaded_at = NULL,"
+            f" updated_at = {self.p} WHERE target_table = {self.p} AND partition_key = {self.p}"
+            " AND status IN ('loaded', 'deleted') AND loaded_at IS NOT NULL", [_now(), str(target), partition],
         )  # fmt: skip
-        return self.tx.rowcount()
 
     def mark_loaded(self, target: TargetTable, manifest: Manifest, files: Iterable[StagedFile], run_id: str) -> None:
         now = _now()
@@ -106,10 +106,16 @@ class Ledger:
             if target is not None:
                 where, params = where + f" AND target_table = {self.p}", [uri, str(target)]
             unloaded = ", loaded_at = NULL, load_run_id = NULL" if unload else ""
-            self.tx.execute(f"UPDATE {_TABLE} SET status = {self.p}, updated_at = {self.p}{unloaded} WHERE {where}",
-                            [status, _now(), *params])  # fmt: skip
-            changed += self.tx.rowcount()
+            changed += self.tx.execute_count(f"UPDATE {_TABLE} SET status = {self.p}, updated_at = {self.p}{unloaded}"
+                                             f" WHERE {where}", [status, _now(), *params])  # fmt: skip
         return changed
+
+    def mark_failed(self, target: TargetTable, files: Iterable[StagedFile], error: str) -> None:
+        """Note why a load failed, on the files it was loading that are not in the target."""
+        for f in files:
+            self.tx.execute(f"UPDATE {_TABLE} SET status = 'failed', error = {self.p}, updated_at = {self.p} WHERE "
+                            f"target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p} AND status IN ('staged', 'cleared')",
+                            [error[:2000], _now(), str(target), f.uri, f.etag])  # fmt: skip
 
     def records(self, target: TargetTable | None = None, *, partition: str | None = None,
                 statuses: Iterable[str] | None = None, stage_table: str | None = None) -> list[LedgerRecord]:  # fmt: skip

@@ -24,17 +24,16 @@ class PostgresTransaction(Transaction):
     def __init__(self, conn: adbc.Connection):
         self.conn = conn
         self.cursor = conn.cursor()
-        self._rowcount = 0
 
     def execute(self, sql: str, params: list | tuple = ()) -> list[tuple]:
         for number in range(1, len(params) + 1):
             sql = sql.replace("$?", f"${number}", 1)
         self.cursor.execute(sql, params or None)
-        self._rowcount = self.cursor.rowcount
         return self.cursor.fetchall() if self.cursor.description else []
 
-    def rowcount(self) -> int:
-        return self._rowcount
+    def execute_count(self, sql: str, params: list | tuple = ()) -> int:
+        # ADBC reports -1 affected rows for statements with parameters; the server counts instead
+        return self.execute(f"WITH changed AS ({sql} RETURNING 1) SELECT count(*) FROM changed", params)[0][0]
 
     def copy_file(self, target: TargetTable, path: Path, file_format: str, schema: pa.Schema, uri: str) -> int:
         reader = open_staged(path, file_format, schema, uri)

@@ -36,8 +36,8 @@ class Transaction(ABC):
         """Run one statement with bound ``params``; return its rows (empty for statements without any)."""
 
     @abstractmethod
-    def rowcount(self) -> int:
-        """Rows affected by the last ``execute``."""
+    def execute_count(self, sql: str, params: list | tuple = ()) -> int:
+        """Run one INSERT, UPDATE or DELETE with bound ``params``; return how many rows it changed."""
 
     @abstractmethod
     def copy_file(self, target: TargetTable, path: Path, file_format: str, schema: pa.Schema, uri: str) -> int:

@@ -2,6 +2,9 @@
 explicit full refresh built aside and swapped in. Each runs inside the load's transaction."""
 
 import uuid
+from dataclasses import replace
+
+import pyarrow as pa
 
 from pipeline_assets.errors import PipelineError
 from pipeline_assets.progress import Progress
@@ -28,15 +31,32 @@ def upsert(warehouse, tx: Transaction, target: TargetTable, manifest: Manifest, 
     match = " AND ".join(f"incoming.{q(k)} = {table}.{q(k)}" for k in keys)
     deleted = 0
     if mode == "merge":
-        tx.execute(f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {warehouse.qualified(staging)} incoming WHERE {match})")
-        deleted = tx.rowcount()
-        tx.execute(f"INSERT INTO {table} ({columns}) {newest}")
+        deleted = tx.execute_count(
+            f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {warehouse.qualified(staging)} incoming WHERE {match})")
+        inserted = tx.execute_count(f"INSERT INTO {table} ({columns}) {newest}")
     else:
-        tx.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({newest}) incoming "
-                   f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {match})")  # fmt: skip
-    inserted = tx.rowcount()
+        inserted = tx.execute_count(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({newest}) incoming "
+                                    f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {match})")  # fmt: skip
     tx.execute(f"DROP TABLE {warehouse.qualified(staging)}")
+    if manifest.keys_listed:
+        deleted += delete_missing(warehouse, tx, target, manifest, store, keys)
     return inserted, deleted
+
+
+def delete_missing(warehouse, tx: Transaction, target: TargetTable, manifest: Manifest, store: StageStore,
+                   keys: list[str]) -> int:  # fmt: skip
+    """Delete the target's rows whose key the source no longer has (the manifest lists every source key)."""
+    q = warehouse.quote
+    listed = TargetTable(SCHEMA, f"keys_{uuid.uuid4().hex[:12]}")
+    key_schema = pa.schema([manifest.arrow_schema.field(k) for k in keys])
+    tx.execute(warehouse.create_table_sql(listed, key_schema))
+    keys_only = replace(manifest, arrow_schema=key_schema)
+    warehouse.copy_files(tx, listed, keys_only, list(manifest.key_files), store, None)
+    table = warehouse.qualified(target)
+    match = " AND ".join(f"listed.{q(k)} = {table}.{q(k)}" for k in keys)
+    deleted = tx.execute_count(f"DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM {warehouse.qualified(listed)} listed WHERE {match})")
+    tx.execute(f"DROP TABLE {warehouse.qualified(listed)}")
+    return deleted
 
 
 def full_refresh(warehouse, tx: Transaction, target: TargetTable, existed: bool, manifest: Manifest, store: StageStore,

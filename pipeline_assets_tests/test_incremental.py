@@ -1,0 +1,253 @@
+"""Watermark-driven tables: merge with insert/update/delete traffic, boundary rows, a kill mid-load, full refresh
+under a reader, schema evolution, the watermark command and its bad input (PostgreSQL and DuckDB warehouses)."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import duckdb
+import psycopg2
+import pytest
+from click.testing import CliRunner
+
+from pipeline_assets.cli.main import cli
+from pipeline_assets.config import load_config
+from pipeline_assets_tests.conftest import PG, mysql_connection, pg_connection, write_config
+from pipeline_assets_tests.runs import failure, metadata, run_table
+
+
+def _config(tmp_path, source: dict, table: str, warehouse: str, wh_schema: str, **options) -> tuple:
+    target = pg_connection() if warehouse == "postgres" else {"kind": "duckdb", "path": "dw.duckdb"}
+    path = write_config(tmp_path, {
+        "connections": {"src": source, "dw": target},
+        "tables": [{"source": "src", "table": table, "target": "dw", "target_table": f"{wh_schema}.items", "name": "items",
+                    "cursor": "updated_at", "partitioning": "incremental", "write_mode": "merge", "primary_key": ["id"],
+                    **options}],
+    })  # fmt: skip
+    return path, load_config(path)
+
+
+def _target(warehouse: str, tmp_path, pg, wh_schema: str) -> list[tuple]:
+    sql = f'SELECT id, name, qty FROM "{wh_schema}".items ORDER BY id'
+    if warehouse == "postgres":
+        with pg.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    with duckdb.connect(str(tmp_path / "dw.duckdb"), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize("warehouse", ["postgres", "duckdb"])
+def test_merge_follows_inserts_updates_and_deletes(warehouse, mysql, mysql_db, pg, wh_schema, instance, tmp_path):
+    with mysql.cursor() as cur:
+        cur.execute("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), qty INT, updated_at DATETIME(6) NOT NULL)")
+        cur.executemany("INSERT INTO items VALUES (%s, %s, %s, '2026-01-01 00:00:00')", [(i, f"n{i}", i) for i in range(1, 501)])
+    _, config = _config(tmp_path, mysql_connection(mysql_db), "items", warehouse, wh_schema, delete_missing=True)
+
+    def source():
+        with mysql.cursor() as cur:
+            cur.execute("SELECT id, name, qty FROM items ORDER BY id")
+            return list(cur.fetchall())
+
+    traffic = [
+        "UPDATE items SET qty = qty + 1000, updated_at = NOW(6) WHERE id % 7 = 0",
+        "INSERT INTO items SELECT id + 1000, 'new', 1, NOW(6) FROM items WHERE id <= 50",
+        "DELETE FROM items WHERE id % 11 = 0",
+        "UPDATE items SET name = 'again', updated_at = NOW(6) WHERE id BETWEEN 1000 AND 1010",
+    ]
+    assert run_table(config, instance, "items").success
+    assert _target(warehouse, tmp_path, pg, wh_schema) == source()
+    for statement in traffic:
+        with mysql.cursor() as cur:
+            cur.execute(statement)
+        result = run_table(config, instance, "items")
+        assert result.success, failure(result)
+        assert _target(warehouse, tmp_path, pg, wh_schema) == source(), statement
+        assert all(e.passed for e in result.get_asset_check_evaluations())
+
+
+def test_rows_sharing_the_boundary_value_across_batches_are_never_lost_or_doubled(pg, pg_schema, wh_schema, instance, tmp_path):
+    with pg.cursor() as cur:
+        cur.execute(f"""CREATE TABLE "{pg_schema}".items AS SELECT g AS id, 'n' || g AS name, g AS qty,
+                        timestamptz '2026-01-01 12:00+00' AS updated_at FROM generate_series(1, 1000) g""")  # fmt: skip
+    _, config = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema, batch_size=300,
+                        write_mode="append")  # fmt: skip
+    first = run_table(config, instance, "items")
+    assert first.success, failure(first)
+    with pg.cursor() as cur:  # rows committed later with the very cursor value the watermark holds
+        cur.execute(f"""INSERT INTO "{pg_schema}".items SELECT g, 'late', g, timestamptz '2026-01-01 12:00+00'
+                        FROM generate_series(1001, 1005) g""")  # fmt: skip
+    result = run_table(config, instance, "items")
+    assert result.success
+    assert metadata(result, ["dw", wh_schema, "items"])["rows_loaded"] == 5
+    with pg.cursor() as cur:
+        cur.execute(f'SELECT count(*), count(DISTINCT id) FROM "{wh_schema}".items')
+        assert cur.fetchone() == (1005, 1005)
+
+
+def test_a_kill_during_the_load_loses_and_doubles_nothing(pg, pg_schema, wh_schema, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    with pg.cursor() as cur:
+        cur.execute(f"""CREATE TABLE "{pg_schema}".items AS SELECT g AS id, md5(g::text) AS name, g AS qty,
+                        timestamptz '2026-01-01' + g * interval '1 second' AS updated_at FROM generate_series(1, 300000) g""")
+    path, config = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema)
+    command = [sys.executable, "-m", "pipeline_assets", "--config", str(path), "sync", "-t", "items"]
+    process = subprocess.Popen(command, env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watcher = psycopg2.connect(**PG)
+    watcher.autocommit = True
+    deadline = time.monotonic() + 120
+    while True:  # wait until the load is copying rows, then kill the process without warning
+        assert process.poll() is None and time.monotonic() < deadline, "the sync ended before its load began"
+        with watcher.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pipeline_assets' "
+                        "AND query ILIKE 'COPY%' AND state = 'active'")  # fmt: skip
+            if cur.fetchone()[0]:
+                break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    time.sleep(0.5)
+    with watcher.cursor() as cur:
+        cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = '_pipeline_assets' AND table_name = 'watermarks'")
+        if cur.fetchone()[0]:
+            cur.execute("SELECT count(*) FROM _pipeline_assets.watermarks WHERE table_name = %s AND cursor_value IS NOT NULL",
+                        (f"{wh_schema}.items",))  # fmt: skip
+            assert cur.fetchone()[0] == 0, "the watermark did not move without its rows"
+    watcher.close()
+    result = CliRunner().invoke(cli, ["--config", str(path), "sync", "-t", "items"])
+    assert result.exit_code == 0, result.output + result.stderr
+    with pg.cursor() as cur:
+        cur.execute(f'SELECT count(*), count(DISTINCT id) FROM "{wh_schema}".items')
+        assert cur.fetchone() == (300000, 300000)
+
+
+def test_full_refresh_swaps_while_a_reader_reads(pg, pg_schema, wh_schema, instance, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    with pg.cursor() as cur:
+        cur.execute(f"""CREATE TABLE "{pg_schema}".items AS SELECT g AS id, 'n' || g AS name, g AS qty,
+                        timestamptz '2026-01-01' + g * interval '1 second' AS updated_at FROM generate_series(1, 50000) g""")
+    path, config = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(path), "sync", "-t", "items"]).exit_code == 0
+    with pg.cursor() as cur:
+        cur.execute(f'DELETE FROM "{pg_schema}".items WHERE id > 40000')  # deletes that only a refresh can see
+        cur.execute(f'UPDATE "{pg_schema}".items SET qty = -1 WHERE id <= 10')
+    seen, stop = [], threading.Event()
+
+    def read():
+        reader = psycopg2.connect(**PG)
+        reader.autocommit = True
+        while not stop.is_set():
+            with reader.cursor() as cur:
+                cur.execute(f'SELECT count(*) FROM "{wh_schema}".items')
+                seen.append(cur.fetchone()[0])
+        reader.close()
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    refused = runner.invoke(cli, ["--config", str(path), "sync", "-t", "items", "--full-refresh"])
+    assert refused.exit_code == 2 and "needs confirmation: pass --yes" in refused.stderr
+    refreshed = runner.invoke(cli, ["--config", str(path), "sync", "-t", "items", "--full-refresh", "--yes"])
+    time.sleep(0.2)
+    stop.set()
+    thread.join()
+    assert refreshed.exit_code == 0, refreshed.output + refreshed.stderr
+    assert set(seen) <= {50000, 40000} and seen[-1] == 40000 and len(seen) > 10, "never empty, never half"
+    got = runner.invoke(cli, ["--config", str(path), "watermark", "get", "-t", "items"])
+    assert "full refresh" in got.output and "strategy            full_refresh" in got.output
+
+
+def test_schema_evolution_and_freeze(pg, pg_schema, wh_schema, instance, tmp_path):
+    with pg.cursor() as cur:
+        cur.execute(f"""CREATE TABLE "{pg_schema}".items (id int PRIMARY KEY, name text, qty smallint, updated_at timestamptz);
+                        INSERT INTO "{pg_schema}".items VALUES (1, 'a', 1, '2026-01-01'), (2, 'b', 2, '2026-01-01')""")
+    _, config = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema)
+    assert run_table(config, instance, "items").success
+    with pg.cursor() as cur:
+        cur.execute(f"""ALTER TABLE "{pg_schema}".items ADD COLUMN note text, ALTER COLUMN qty TYPE bigint;
+                        INSERT INTO "{pg_schema}".items VALUES (3, 'c', 3000000000, now(), 'added')""")  # fmt: skip
+    _, frozen = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema, schema_policy="freeze")
+    refused = run_table(frozen, instance, "items")
+    assert "items.qty: smallint → bigint, but schema_policy is freeze; stopped before loading" in failure(refused)
+    result = run_table(config, instance, "items")
+    assert result.success, failure(result)
+    assert metadata(result, ["dw", wh_schema, "items"])["schema_changes"] == "qty: smallint → bigint; note: added text"
+    with pg.cursor() as cur:
+        cur.execute(f'SELECT id, qty, note FROM "{wh_schema}".items ORDER BY id')
+        assert cur.fetchall() == [(1, 1, None), (2, 2, None), (3, 3000000000, "added")]
+        cur.execute(f'ALTER TABLE "{pg_schema}".items ALTER COLUMN name TYPE int USING 0')
+    narrowed = run_table(config, instance, "items")
+    assert f"{wh_schema}.items.name: text → integer would narrow or change the type; stopped before loading" in failure(narrowed)
+    with pg.cursor() as cur:
+        cur.execute(f'SELECT count(*) FROM "{wh_schema}".items')
+        assert cur.fetchone()[0] == 3, "nothing of the refused run was loaded"
+
+
+def test_watermark_commands_and_the_seed_workflows(pg, pg_schema, wh_schema, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    with pg.cursor() as cur:
+        cur.execute(f"""CREATE TABLE "{pg_schema}".items AS SELECT g AS id, 'n' || g AS name, g AS qty,
+                        timestamptz '2026-01-01' + g * interval '1 day' AS updated_at FROM generate_series(1, 30) g""")
+    path, _ = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema)
+    runner = CliRunner()
+
+    def run(*args, code=0):
+        result = runner.invoke(cli, ["--config", str(path), *args])
+        assert result.exit_code == code, result.output + result.stderr
+        return result
+
+    assert "no watermark yet" in run("watermark", "get", "-t", "items").output
+    # fresh sync from a date: reset + set + sync
+    run("watermark", "reset", "-t", "items", "--yes")
+    run("watermark", "set", "-t", "items", "--timestamp", "2026-01-21 00:00:00", "--yes")
+    assert "2026-01-21T00:00:00+00:00" in run("watermark", "list").output
+    run("sync", "-t", "items")
+    with pg.cursor() as cur:
+        cur.execute(f'SELECT min(id), count(*) FROM "{wh_schema}".items')
+        assert cur.fetchone() == (20, 11), "rows from the set timestamp on (closed start)"
+    # stage now, load later: sync --stage-only, then reset + set + sync --load-only
+    with pg.cursor() as cur:
+        cur.execute(f"UPDATE \"{pg_schema}\".items SET qty = 0, updated_at = now() WHERE id = 5")
+    run("sync", "-t", "items", "--stage-only")
+    with pg.cursor() as cur:
+        cur.execute(f'SELECT qty FROM "{wh_schema}".items WHERE id = 30')
+        assert cur.fetchone() == (30,)
+    run("watermark", "reset", "-t", "items", "--yes")
+    run("watermark", "set", "-t", "items", "--timestamp", "2026-01-01", "--yes")
+    run("sync", "-t", "items", "--load-only")
+    with pg.cursor() as cur:
+        cur.execute(f'SELECT qty FROM "{wh_schema}".items WHERE id = 5')
+        assert cur.fetchone() == (0,), "the staged rows were loaded without extracting again"
+    history = run("watermark", "get", "-t", "items").output
+    assert "reset by hand" in history and "set by hand" in history and "by cli at" in history
+
+    before = run("watermark", "list").output
+    assert run("watermark", "set", "-t", "nope", "--timestamp", "2026-01-01", "--yes", code=2).stderr.strip() == (
+        "error: unknown table 'nope' (configured: items)")  # fmt: skip
+    bad = run("watermark", "set", "-t", "items", "--timestamp", "yesterday-ish", "--yes", code=2).stderr.strip()
+    assert bad.startswith("error: --timestamp yesterday-ish: expected an ISO date or timestamp")
+    asked = run("watermark", "reset", "-t", "items", code=2).stderr.strip()
+    assert asked.endswith("needs confirmation: pass --yes when not on a terminal")
+    assert run("watermark", "list").output == before, "refused commands changed nothing"
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ({"write_mode": "overwrite"}, "'overwrite' is not offered: emptying a table and refilling it loses data"),
+        ({"primary_key": []}, "incremental tables need a primary_key"),
+        ({"write_mode": "replace"}, "incremental tables append or merge"),
+        ({"delete_missing": True, "write_mode": "append"}, "delete_missing is for incremental tables in merge mode"),
+    ],
+)  # fmt: skip
+def test_bad_incremental_config_is_one_line(options, expected, tmp_path, wh_schema):
+    body_path = write_config(tmp_path, {
+        "connections": {"src": pg_connection(), "dw": pg_connection()},
+        "tables": [{"source": "src", "table": "t", "target": "dw", "cursor": "updated_at", "partitioning": "incremental",
+                    "write_mode": "merge", "primary_key": ["id"], **options}],
+    })  # fmt: skip
+    result = CliRunner().invoke(cli, ["--config", str(body_path), "sync", "--all"])
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr
