@@ -21,7 +21,13 @@ def failure(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.is_step_failure:
             data = event.step_failure_data
-            return data.user_failure_data.description if data.user_failure_data else data.error.message
+            if data.user_failure_data:
+                return data.user_failure_data.description
+            error, messages = data.error, []
+            while error is not None:  # the user code's own exception sits at the end of the cause chain
+                messages.append(error.message.strip())
+                error = error.cause
+            return " <- ".join(messages)
     raise AssertionError("the run did not fail")
 
 

@@ -14,7 +14,7 @@ from pipeline_assets_tests.conftest import (
     pg_connection,
     project,
 )
-from pipeline_assets_tests.runs import run_table
+from pipeline_assets_tests.runs import failure, run_table
 
 UNICODE = ["", "plain", "Zoë Søren Łódź", "日本語テキスト", "emoji 🚀👩‍🚀", "עברית RTL", "e\u0301 combining", "tab\tnew\nline", "quote ' \" \\"]
 
@@ -109,7 +109,8 @@ def test_mariadb_types_round_trip(warehouse, mysql, mysql_db, pg, wh_schema, ins
         "connections": {"shop": mysql_connection(mysql_db), "dw": _warehouse(warehouse, tmp_path)},
         "tables": [{"source": "shop", "table": "types", "target": "dw", "target_table": f"{wh_schema}.types"}],
     })  # fmt: skip
-    assert run_table(config, instance, "types").success
+    result = run_table(config, instance, "types")
+    assert result.success, failure(result)
     utc = pymysql.connect(**{**MYSQL, "database": mysql_db}, init_command="SET time_zone = '+00:00'")
     with utc.cursor() as cur:
         cur.execute("SELECT * FROM types")
@@ -138,7 +139,8 @@ def test_postgres_types_round_trip(warehouse, pg, pg_schema, wh_schema, instance
         "connections": {"app": pg_connection(), "dw": _warehouse(warehouse, tmp_path)},
         "tables": [{"source": "app", "table": f"{pg_schema}.types", "target": "dw", "target_table": f"{wh_schema}.types"}],
     })  # fmt: skip
-    assert run_table(config, instance, "types").success
+    result = run_table(config, instance, "types")
+    assert result.success, failure(result)
     actual = _normal_rows(_target_rows(warehouse, tmp_path, pg, wh_schema))
     expected = _normal_rows(expected)
     assert len(expected) == 3 + len(UNICODE)

@@ -1,13 +1,41 @@
 """Which partitions a command acts on: --partition, --from/--to, or a default, validated against the table."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+import click
 import dagster as dg
 
 from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.cli.report import RunOutcome
 from pipeline_assets.errors import PipelineError
+
+_SELECTION = [
+    click.option("-t", "--table", "tables", multiple=True, metavar="TABLE", help="a configured table (repeatable)"),
+    click.option("--all", "all_tables", is_flag=True, help="every configured table"),
+    click.option("--partition", metavar="DAY", help="one daily partition (YYYY-MM-DD)"),
+    click.option("--from", "from_day", metavar="DAY", help="first partition of a range"),
+    click.option("--to", "to_day", metavar="DAY", help="last partition of a range (inclusive)"),
+]
+
+
+def selection_options(command: Callable) -> Callable:
+    """The table and partition options that ``sync`` and ``check`` share."""
+    for option in reversed(_SELECTION):
+        command = option(command)
+    return command
+
+
+def selected_tables(assembly, project, tables: tuple[str, ...], all_tables: bool, partition: str | None,
+                    from_day: str | None, to_day: str | None) -> list[TableAssets]:  # fmt: skip
+    """The tables the options name, after checking the options make sense together."""
+    if bool(tables) == all_tables:
+        raise PipelineError("choose tables with -t TABLE (repeatable) or --all")
+    if partition and (from_day or to_day):
+        raise PipelineError("use either --partition or --from/--to")
+    chosen = [project.table(name) for name in tables] if tables else list(project.tables)
+    return [t for t in assembly.tables if t.table in chosen]
 
 
 @dataclass

@@ -8,18 +8,19 @@ import dagster as dg
 from pipeline_assets.assets.incremental import FULL_REFRESH_TAG
 from pipeline_assets.assets.launch import launch_in_process
 from pipeline_assets.cli.context import confirm, open_context
-from pipeline_assets.cli.partitions import Unit, plan
+from pipeline_assets.cli.partitions import (
+    Unit,
+    plan,
+    selected_tables,
+    selection_options,
+)
 from pipeline_assets.cli.report import Report, RunOutcome
 from pipeline_assets.definitions import assemble
 from pipeline_assets.errors import PipelineError
 
 
 @click.command()
-@click.option("-t", "--table", "tables", multiple=True, metavar="TABLE", help="a configured table (repeatable)")
-@click.option("--all", "all_tables", is_flag=True, help="every configured table")
-@click.option("--partition", metavar="DAY", help="one daily partition (YYYY-MM-DD)")
-@click.option("--from", "from_day", metavar="DAY", help="first partition of a range")
-@click.option("--to", "to_day", metavar="DAY", help="last partition of a range (inclusive)")
+@selection_options
 @click.option("--limit", type=click.IntRange(min=1), help="cap the rows read per query (for testing)")
 @click.option("--stage-only", is_flag=True, help="extract and stage, do not load")
 @click.option("--load-only", is_flag=True, help="load the newest staged files, do not extract")
@@ -31,16 +32,11 @@ def sync(obj, tables, all_tables, partition, from_day, to_day, limit, stage_only
          verbose) -> None:  # fmt: skip
     """Extract, stage and load tables. Without partition options, a daily table loads every partition the
     Dagster instance has not materialized yet; an incremental table loads what is new since its watermark."""
-    if bool(tables) == all_tables:
-        raise PipelineError("choose tables with -t TABLE (repeatable) or --all")
-    if partition and (from_day or to_day):
-        raise PipelineError("use either --partition or --from/--to")
     if sum((stage_only, load_only, full_refresh)) > 1:
         raise PipelineError("use at most one of --stage-only, --load-only and --full-refresh")
     context = open_context(obj["config_path"])
     assembly = assemble(context.project)
-    chosen = [context.project.table(name) for name in tables] if tables else list(context.project.tables)
-    selected = [t for t in assembly.tables if t.table in chosen]
+    selected = selected_tables(assembly, context.project, tables, all_tables, partition, from_day, to_day)
     if full_refresh:
         daily = [t.table.asset_name for t in selected if t.partitions_def]
         if daily:
