@@ -69,23 +69,46 @@ def test_merge_follows_inserts_updates_and_deletes(warehouse, mysql, mysql_db, p
         assert all(e.passed for e in result.get_asset_check_evaluations())
 
 
-def test_rows_sharing_the_boundary_value_across_batches_are_never_lost_or_doubled(pg, pg_schema, wh_schema, instance, tmp_path):
-    with pg.cursor() as cur:
-        cur.execute(f"""CREATE TABLE "{pg_schema}".items AS SELECT g AS id, 'n' || g AS name, g AS qty,
-                        timestamptz '2026-01-01 12:00+00' AS updated_at FROM generate_series(1, 1000) g""")  # fmt: skip
-    _, config = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema, batch_size=300,
+def test_rows_sharing_the_boundary_value_across_batches_are_never_lost_or_doubled(mysql, mysql_db, pg, wh_schema, instance,
+                                                                                    tmp_path):  # fmt: skip
+    with mysql.cursor() as cur:
+        cur.execute("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), qty INT, updated_at DATETIME(6) NOT NULL)")
+        cur.executemany("INSERT INTO items VALUES (%s, %s, %s, '2026-01-01 12:00:00')", [(i, f"n{i}", i) for i in range(1, 1001)])
+    _, config = _config(tmp_path, mysql_connection(mysql_db), "items", "postgres", wh_schema, batch_size=300,
                         write_mode="append")  # fmt: skip
     first = run_table(config, instance, "items")
     assert first.success, failure(first)
-    with pg.cursor() as cur:  # rows committed later with the very cursor value the watermark holds
-        cur.execute(f"""INSERT INTO "{pg_schema}".items SELECT g, 'late', g, timestamptz '2026-01-01 12:00+00'
-                        FROM generate_series(1001, 1005) g""")  # fmt: skip
+    assert metadata(first, ["dw", wh_schema, "items"])["rows_loaded"] == 1000
+    with mysql.cursor() as cur:  # rows committed later with the very cursor value the watermark holds
+        cur.executemany("INSERT INTO items VALUES (%s, 'late', 0, '2026-01-01 12:00:00')", [(i,) for i in range(1001, 1006)])
     result = run_table(config, instance, "items")
     assert result.success
     assert metadata(result, ["dw", wh_schema, "items"])["rows_loaded"] == 5
     with pg.cursor() as cur:
         cur.execute(f'SELECT count(*), count(DISTINCT id) FROM "{wh_schema}".items')
         assert cur.fetchone() == (1005, 1005)
+
+
+def test_lookback_catches_late_rows_and_a_dropped_target_stops_the_table(pg, pg_schema, instance, tmp_path):
+    with pg.cursor() as cur:
+        cur.execute(f"""CREATE TABLE "{pg_schema}".items (region text, id int, name text, qty int, updated_at timestamp,
+                        PRIMARY KEY (region, id));
+                        INSERT INTO "{pg_schema}".items VALUES ('eu', 1, 'a', 1, '2026-01-01 10:00'), ('us', 1, 'b', 1, '2026-01-01 11:00')""")
+    _, config = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "duckdb", "app", lookback="2h",
+                        primary_key=["region", "id"])  # fmt: skip
+    assert run_table(config, instance, "items").success
+    with pg.cursor() as cur:  # a row that arrives late, stamped before the watermark but inside the lookback
+        cur.execute(f"""INSERT INTO "{pg_schema}".items VALUES ('eu', 2, 'late', 1, '2026-01-01 10:30');
+                        UPDATE "{pg_schema}".items SET qty = 5, updated_at = '2026-01-01 11:00' WHERE region = 'eu' AND id = 1""")
+    assert run_table(config, instance, "items").success
+    with duckdb.connect(str(tmp_path / "dw.duckdb")) as conn:
+        assert conn.execute("SELECT region, id, qty FROM app.items ORDER BY region, id").fetchall() == [
+            ("eu", 1, 5), ("eu", 2, 1), ("us", 1, 1)]  # fmt: skip
+        conn.execute("DROP TABLE app.items")
+    stopped = run_table(config, instance, "items")
+    message = failure(stopped)
+    assert "app.items is gone but the watermark of items is still 2026-01-01T11:00:00+00:00" in message
+    assert "watermark reset -t items" in message and "sync -t items --full-refresh" in message
 
 
 def test_a_kill_during_the_load_loses_and_doubles_nothing(pg, pg_schema, wh_schema, tmp_path, monkeypatch):

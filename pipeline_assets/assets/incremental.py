@@ -4,6 +4,7 @@ A run reads the rows with a cursor in [watermark − lookback, start of the run)
 share the watermark's value are read again and matched by primary key (never lost, never doubled). The watermark
 advances only inside the load's transaction, to the highest cursor value loaded."""
 
+import json
 from datetime import date, datetime, timedelta, timezone
 
 from pipeline_assets.config import TableConfig
@@ -42,7 +43,7 @@ def extraction_window(warehouse: Warehouse, table: TableConfig, target: TargetTa
     now = datetime.now(timezone.utc)
     if full_refresh or mark is None or mark.cursor_value is None:
         return Window(EARLIEST, now)
-    if not exists and mark.strategy != "manual":  # a watermark set by hand is an instruction, not a claim
+    if not exists and not json.loads(mark.metadata or "{}").get("set_by_hand"):  # a hand-set watermark is an instruction
         raise PipelineError(
             f"{target} is gone but the watermark of {table.asset_name} is still {mark.cursor_value.isoformat()}: reset it "
             f"(`pipeline-assets watermark reset -t {table.asset_name}`) to load every row again, or run "

@@ -96,5 +96,6 @@ def _move(obj, table: str, value: datetime | None, reason: str, yes: bool) -> No
         old = current.cursor_value.isoformat() if current and current.cursor_value else "none"
         confirm(f"move the watermark of {table} from {old} to {value.isoformat() if value else 'none'}?", yes, "--yes")
         state.move(state_key(config), str(TargetTable(config.target_schema, config.target_name)), value,
-                   by=f"cli at {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}", reason=reason, strategy="manual")  # fmt: skip
+                   by=f"cli at {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}", reason=reason, strategy="manual",
+                   metadata={"set_by_hand": True})  # fmt: skip
     click.echo(f"{table}: watermark {old} → {value.isoformat() if value else 'none'}")
