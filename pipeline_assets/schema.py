@@ -58,9 +58,10 @@ class Window:
         if pa.types.is_timestamp(kind):
             if kind.tz:
                 return self.start, self.end
-            return self.start.replace(tzinfo=None), self.end.replace(tzinfo=None)
+            return (self.start.astimezone(timezone.utc).replace(tzinfo=None),
+                    self.end.astimezone(timezone.utc).replace(tzinfo=None))  # fmt: skip
         if pa.types.is_date(kind):
-            return self.start.date(), self.end.date()
+            return self.start.astimezone(timezone.utc).date(), self.end.astimezone(timezone.utc).date()
         raise PipelineError(f"{label}: cursor column is {kind}; daily partitions need a date or timestamp column")
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from pipeline_assets.cli.main import cli
 from pipeline_assets.config import load_config
+from pipeline_assets.errors import PipelineError
 from pipeline_assets_tests.conftest import PG, mysql_connection, pg_connection, write_config
 from pipeline_assets_tests.runs import failure, metadata, run_table
 
@@ -274,3 +275,36 @@ def test_bad_incremental_config_is_one_line(options, expected, tmp_path, wh_sche
     })  # fmt: skip
     result = CliRunner().invoke(cli, ["--config", str(body_path), "sync", "--all"])
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr
+
+
+def test_a_limited_sample_a_stale_staging_run_and_null_keys_never_move_the_table_wrongly(pg, pg_schema, instance, tmp_path):
+    with pg.cursor() as cur:
+        cur.execute(f"""CREATE TABLE "{pg_schema}".items (id int, name text, qty int, updated_at timestamptz);
+                        INSERT INTO "{pg_schema}".items VALUES (1, 'a', 1, '2026-01-01 13:00+00'), (2, 'b', 1, '2026-01-01 10:00+00'),
+                        (3, 'c', 1, '2026-01-01 11:00+00')""")  # fmt: skip
+    _, config = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "duckdb", "app")
+    sample = run_table(config, instance, "items", limit=1)
+    assert metadata(sample, ["dw", "app", "items"])["rows_loaded"] == 1, "loaded the sample (its checks fail, as they should)"
+    full = run_table(config, instance, "items")
+    assert full.success and metadata(full, ["dw", "app", "items"])["watermark_before"] == "none", "--limit moved nothing"
+    assert _target("duckdb", tmp_path, None, "app") == [(1, "a", 1), (2, "b", 1), (3, "c", 1)]
+
+    stale = run_table(config, instance, "items", only="staged")
+    assert run_table(config, instance, "items").success  # a newer run loads after the stale one was staged
+    from pipeline_assets.assets.incremental import check_loadable
+    from pipeline_assets.definitions import build_resources
+    from pipeline_assets.stage.staging import latest_manifest
+
+    warehouse = build_resources(config)["dw"].warehouse()
+    stage = build_resources(config)["stage"].store()
+    old = latest_manifest(stage, f"src/{pg_schema}_items", "full", prefer_run=stale.run_id)
+    with pytest.raises(PipelineError, match=f"staging run {stale.run_id} read the source until .* before the rows"):
+        check_loadable(warehouse, config.tables[0], old, full_refresh=False)
+    with pytest.raises(PipelineError, match="a full refresh needs a full extraction without --limit"):
+        check_loadable(warehouse, config.tables[0], old, full_refresh=True)
+
+    with pg.cursor() as cur:
+        cur.execute(f"""INSERT INTO "{pg_schema}".items VALUES (NULL, 'no key', 1, now())""")
+    refused = run_table(config, instance, "items")
+    assert "staged rows have a NULL in the primary key (id)" in failure(refused)
+    assert _target("duckdb", tmp_path, None, "app") == [(1, "a", 1), (2, "b", 1), (3, "c", 1)]

@@ -6,12 +6,7 @@ from datetime import date
 import dagster as dg
 from pydantic import Field
 
-from pipeline_assets.assets.incremental import (
-    advance,
-    extraction_window,
-    is_full_refresh,
-    state_key,
-)
+from pipeline_assets.assets.incremental import advance, check_loadable, extraction_window, is_full_refresh, state_key
 from pipeline_assets.config import ProjectConfig, TableConfig
 from pipeline_assets.errors import PipelineError, user_errors
 from pipeline_assets.progress import Progress
@@ -128,9 +123,7 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
                 raise PipelineError(f"{table.asset_name} is daily: refresh it by re-materializing partitions (--from/--to)")
             watermarks: list = []
             if incremental:
-                with warehouse.state() as state:
-                    mark = state.get(state_key(table))
-                watermarks.append(mark.cursor_value if mark else None)
+                watermarks.append(check_loadable(warehouse, table, manifest, full_refresh))
             progress = Progress(f"{target} {manifest.partition}", "loaded", context.log.info, total=manifest.rows)
             result = warehouse.load(
                 target, manifest, context.resources.stage.store(), mode="full_refresh" if full_refresh else table.write_mode,

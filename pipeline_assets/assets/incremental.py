@@ -46,8 +46,8 @@ def extraction_window(warehouse: Warehouse, table: TableConfig, target: TargetTa
     if not exists and not json.loads(mark.metadata or "{}").get("set_by_hand"):  # a hand-set watermark is an instruction
         raise PipelineError(
             f"{target} is gone but the watermark of {table.asset_name} is still {mark.cursor_value.isoformat()}: reset it "
-            f"(`pipeline-assets watermark reset -t {table.asset_name}`) to load every row again, or run "
-            f"`pipeline-assets sync -t {table.asset_name} --full-refresh`"
+            f"and clear the ledger (`pipeline-assets watermark reset -t {table.asset_name}`, `pipeline-assets ledger clear "
+            f"-t {table.asset_name}`) to load every row again, or run `pipeline-assets sync -t {table.asset_name} --full-refresh`"
         )
     return Window(mark.cursor_value - parse_duration(table.lookback, "lookback"), now)
 
@@ -71,11 +71,32 @@ def advance(tx: Transaction, table: TableConfig, target: TargetTable, manifest: 
     old = current.cursor_value if current else None
     new = as_utc(manifest.cursor_max)
     full = is_full_refresh(context)
-    if not full and old is not None and (new is None or new < old):
-        new = old
+    if manifest.limit is not None or (not full and old is not None and (new is None or new < old)):
+        new = old  # a sample read with --limit says nothing about the rows it skipped
+    extracted_until = manifest.window.end.isoformat() if manifest.window else None
     state.move(state_key(table), str(target), new, by=context.run.run_id, reason="full refresh" if full else "load",
-               strategy=strategy(context), load_status="success", metadata={"rows_staged": manifest.rows})  # fmt: skip
+               strategy=strategy(context), load_status="success",
+               metadata={"rows_staged": manifest.rows, "extracted_until": extracted_until, "limit": manifest.limit})  # fmt: skip
     return new
+
+
+def check_loadable(warehouse: Warehouse, table: TableConfig, manifest: Manifest, full_refresh: bool) -> datetime | None:
+    """Refuse a staging run that would move the table backwards; return the watermark before the load."""
+    with warehouse.state() as state:
+        mark = state.get(state_key(table))
+    if full_refresh:
+        if manifest.limit is not None or (manifest.window and manifest.window.start != EARLIEST):
+            raise PipelineError(f"{table.asset_name}: a full refresh needs a full extraction without --limit; "
+                                "stage and load together with `sync --full-refresh`")  # fmt: skip
+        return mark.cursor_value if mark else None
+    if mark is None:
+        return None
+    until = json.loads(mark.metadata or "{}").get("extracted_until")
+    if until and manifest.window and manifest.window.end < datetime.fromisoformat(until):
+        raise PipelineError(f"{table.asset_name}: staging run {manifest.run_id} read the source until "
+                            f"{manifest.window.end.isoformat()}, before the rows the target already holds (until {until}); "
+                            "stage again instead of loading it")  # fmt: skip
+    return mark.cursor_value
 
 
 def checked_window(warehouse: Warehouse, table: TableConfig, target: TargetTable) -> Window | None:

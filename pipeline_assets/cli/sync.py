@@ -34,6 +34,8 @@ def sync(obj, tables, all_tables, partition, from_day, to_day, limit, stage_only
     Dagster instance has not materialized yet; an incremental table loads what is new since its watermark."""
     if sum((stage_only, load_only, full_refresh)) > 1:
         raise PipelineError("use at most one of --stage-only, --load-only and --full-refresh")
+    if full_refresh and limit:
+        raise PipelineError("--full-refresh reads every row; it cannot take --limit")
     context = open_context(obj["config_path"])
     assembly = assemble(context.project)
     selected = selected_tables(assembly, context.project, tables, all_tables, partition, from_day, to_day)

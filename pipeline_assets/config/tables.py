@@ -66,6 +66,8 @@ class TableConfig(_Model):
                 raise ValueError("incremental tables need a primary_key: rows at the watermark are read again and matched by key")
         if self.write_mode == "merge" and not self.primary_key:
             raise ValueError("merge needs a primary_key to match rows by")
+        if self.write_mode == "merge" and not self.cursor:
+            raise ValueError("merge needs a cursor column to tell the newest version of a row")
         if self.delete_missing and not (self.partitioning == "incremental" and self.write_mode == "merge"):
             raise ValueError("delete_missing is for incremental tables in merge mode")
         return self

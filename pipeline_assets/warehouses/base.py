@@ -86,6 +86,7 @@ class Warehouse(ABC):
     def _load(self, target, manifest, store, mode, cursor, run_id, keys, schema_policy, progress, before_commit,
               started) -> LoadResult:  # fmt: skip
         with self._errors(f"load {target}"), self.transaction() as tx:
+            self.lock(tx, target)
             ledger = Ledger(tx)
             ledger.ensure()
             existed = self.table_exists(tx, target)
@@ -152,6 +153,9 @@ class Warehouse(ABC):
             ledger = Ledger(tx)
             ledger.ensure()
             yield ledger
+
+    def lock(self, tx: Transaction, target: TargetTable) -> None:
+        """Serialize loads into ``target`` until the transaction ends (a DuckDB file has one writer anyway)."""
 
     def table_exists(self, tx: Transaction, target: TargetTable) -> bool:
         sql = f"SELECT count(*) FROM information_schema.tables WHERE table_schema = {tx.placeholder} AND table_name = {tx.placeholder}"

@@ -67,6 +67,10 @@ class PostgresWarehouse(Warehouse):
     def column_type(self, field: pa.Field) -> str:
         return postgres_type(field.type)
 
+    def lock(self, tx: Transaction, target: TargetTable) -> None:
+        # two merges into one table under READ COMMITTED would each miss the other's rows and duplicate keys
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($?))", [f"pipeline_assets:{target}"])
+
     def describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
         sql = ("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($?)"
                " AND attnum > 0 AND NOT attisdropped ORDER BY attnum")  # fmt: skip

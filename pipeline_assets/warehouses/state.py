@@ -2,7 +2,7 @@
 transaction as the rows it describes, with an audited history of every change."""
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 
 from pipeline_assets.warehouses.ledger import SCHEMA
@@ -40,6 +40,13 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _utc(mark: Watermark) -> Watermark:
+    """Timestamps in UTC whatever the session's time zone (DuckDB answers in the process's)."""
+    moved = {f: getattr(mark, f).astimezone(timezone.utc) for f in ("cursor_value", "last_extraction_at", "updated_at")
+             if getattr(mark, f) is not None}  # fmt: skip
+    return replace(mark, **moved)
+
+
 class Watermarks:
     """Reads and moves watermarks through an open warehouse transaction."""
 
@@ -53,10 +60,10 @@ class Watermarks:
 
     def get(self, name: str) -> Watermark | None:
         rows = self.tx.execute(f"SELECT {', '.join(_COLUMNS)} FROM {_STATE} WHERE table_name = {self.p}", [name])
-        return Watermark(*rows[0]) if rows else None
+        return _utc(Watermark(*rows[0])) if rows else None
 
     def all(self) -> list[Watermark]:
-        return [Watermark(*r) for r in self.tx.execute(f"SELECT {', '.join(_COLUMNS)} FROM {_STATE} ORDER BY table_name")]
+        return [_utc(Watermark(*r)) for r in self.tx.execute(f"SELECT {', '.join(_COLUMNS)} FROM {_STATE} ORDER BY table_name")]
 
     def history(self, name: str, limit: int = 10) -> list[tuple]:
         sql = (f"SELECT old_value, new_value, changed_at, changed_by, reason FROM {_HISTORY} WHERE table_name = {self.p}"

@@ -25,18 +25,22 @@ def upsert(warehouse, tx: Transaction, target: TargetTable, manifest: Manifest, 
     warehouse.copy_files(tx, staging, manifest, files, store, progress)
     columns = ", ".join(q(f.name) for f in manifest.arrow_schema)
     key_columns = ", ".join(q(k) for k in keys)
+    (null_keys,) = tx.execute(f"SELECT count(*) FROM {warehouse.qualified(staging)} WHERE "
+                              + " OR ".join(f"{q(k)} IS NULL" for k in keys))[0]  # fmt: skip
+    if null_keys:
+        raise PipelineError(f"{target}: {null_keys} staged rows have a NULL in the primary key ({', '.join(keys)}); "
+                            "rows can only be matched by a complete key")  # fmt: skip
     newest = (f"SELECT {columns} FROM (SELECT {columns}, row_number() OVER (PARTITION BY {key_columns} ORDER BY "
-              f"{q(cursor)} DESC) AS pa_rank FROM {warehouse.qualified(staging)}) ranked WHERE pa_rank = 1")  # fmt: skip
+              f"{q(cursor)} DESC NULLS LAST) AS pa_rank FROM {warehouse.qualified(staging)}) ranked WHERE pa_rank = 1")  # fmt: skip
     table = warehouse.qualified(target)
     match = " AND ".join(f"incoming.{q(k)} = {table}.{q(k)}" for k in keys)
     deleted = 0
-    if mode == "merge":
+    if mode == "merge":  # a staged row replaces the target's only if it is at least as new
         deleted = tx.execute_count(
-            f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {warehouse.qualified(staging)} incoming WHERE {match})")
-        inserted = tx.execute_count(f"INSERT INTO {table} ({columns}) {newest}")
-    else:
-        inserted = tx.execute_count(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({newest}) incoming "
-                                    f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {match})")  # fmt: skip
+            f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {warehouse.qualified(staging)} incoming WHERE {match}"
+            f" AND (incoming.{q(cursor)} >= {table}.{q(cursor)} OR {table}.{q(cursor)} IS NULL))")  # fmt: skip
+    inserted = tx.execute_count(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({newest}) incoming "
+                                f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {match})")  # fmt: skip
     tx.execute(f"DROP TABLE {warehouse.qualified(staging)}")
     if manifest.keys_listed:
         deleted += delete_missing(warehouse, tx, target, manifest, store, keys)
@@ -47,6 +51,12 @@ def delete_missing(warehouse, tx: Transaction, target: TargetTable, manifest: Ma
                    keys: list[str]) -> int:  # fmt: skip
     """Delete the target's rows whose key the source no longer has (the manifest lists every source key)."""
     q = warehouse.quote
+    if not manifest.key_files:
+        (held,) = tx.execute(f"SELECT count(*) FROM {warehouse.qualified(target)}")[0]
+        if held:
+            raise PipelineError(f"{target}: the source listed no keys, and delete_missing would empty the table; "
+                                "if the source really is empty, run a full refresh")  # fmt: skip
+        return 0
     listed = TargetTable(SCHEMA, f"keys_{uuid.uuid4().hex[:12]}")
     key_schema = pa.schema([manifest.arrow_schema.field(k) for k in keys])
     tx.execute(warehouse.create_table_sql(listed, key_schema))
