@@ -44,6 +44,14 @@ def test_defaults_expansion_and_relative_paths(tmp_path, monkeypatch):
         (("table: sales.orders", "table: a.b.c"), "tables[0].table: expected table or schema.table"),
         (("start_date: 2026-01-01", "start_date: 2026-02-30"), "tables[0].start_date:"),
         (("{kind: duckdb, path: warehouse.duckdb}", "{kind: duckdb}"), "connections.dw: a duckdb connection needs path"),
+        (("stage: {url: stage}", "stage: {url: stage, orphan_grace: 2x}"), "stage.orphan_grace: expected a number and a unit"),
+        (("stage: {url: stage}", "stage: {url: stage, retention_days: 0}"), "stage.retention_days: Input should be greater than 0"),
+        (("stage: {url: stage}", "stage: {url: stage, path_strategy: random}"), "stage.path_strategy: got 'random'"),
+        (("stage: {url: stage}", "stage: {url: stage, cleanup_after_load: sometimes}"), "stage.cleanup_after_load: got 'sometimes'"),
+        (("start_date: 2026-01-01}", "start_date: 2026-01-01, lookback: soon}"), "tables[0].lookback: expected a number and a unit"),
+        (("cursor: placed_at, partitioning: daily, start_date: 2026-01-01", "write_mode: merge, primary_key: [id]"),
+         "tables[0]: merge needs a cursor column"),
+        (("target: dw,", "target: dw, group: 'my group',"), "tables[0].group: 'my group' must be letters, digits and _"),
     ],
 )  # fmt: skip
 def test_bad_values_name_their_yaml_path(edit, expected, monkeypatch):
