@@ -31,6 +31,13 @@ def _config(tmp_path, source: dict, table: str, warehouse: str, wh_schema: str, 
     return path, load_config(path)
 
 
+def _items(pg, schema: str, rows: int, step: str = "1 second", name: str = "'n' || g") -> None:
+    """A PostgreSQL source table ``items`` of ``rows`` rows whose cursor moves ``step`` per row from 2026-01-01."""
+    with pg.cursor() as cur:
+        cur.execute(f"""CREATE TABLE "{schema}".items AS SELECT g AS id, {name} AS name, g AS qty,
+                        timestamptz '2026-01-01' + g * interval '{step}' AS updated_at FROM generate_series(1, {rows}) g""")
+
+
 def _target(warehouse: str, tmp_path, pg, wh_schema: str) -> list[tuple]:
     sql = f'SELECT id, name, qty FROM "{wh_schema}".items ORDER BY id'
     if warehouse == "postgres":
@@ -114,9 +121,7 @@ def test_lookback_catches_late_rows_and_a_dropped_target_stops_the_table(pg, pg_
 
 def test_a_kill_during_the_load_loses_and_doubles_nothing(pg, pg_schema, wh_schema, tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    with pg.cursor() as cur:
-        cur.execute(f"""CREATE TABLE "{pg_schema}".items AS SELECT g AS id, md5(g::text) AS name, g AS qty,
-                        timestamptz '2026-01-01' + g * interval '1 second' AS updated_at FROM generate_series(1, 300000) g""")
+    _items(pg, pg_schema, 300_000, name="md5(g::text)")
     path, config = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema)
     command = [sys.executable, "-m", "pipeline_assets", "--config", str(path), "sync", "-t", "items"]
     process = subprocess.Popen(command, env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -150,9 +155,7 @@ def test_a_kill_during_the_load_loses_and_doubles_nothing(pg, pg_schema, wh_sche
 
 def test_full_refresh_swaps_while_a_reader_reads(pg, pg_schema, wh_schema, instance, tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    with pg.cursor() as cur:
-        cur.execute(f"""CREATE TABLE "{pg_schema}".items AS SELECT g AS id, 'n' || g AS name, g AS qty,
-                        timestamptz '2026-01-01' + g * interval '1 second' AS updated_at FROM generate_series(1, 50000) g""")
+    _items(pg, pg_schema, 50_000)
     path, config = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema)
     runner = CliRunner()
     assert runner.invoke(cli, ["--config", str(path), "sync", "-t", "items"]).exit_code == 0
@@ -212,9 +215,7 @@ def test_schema_evolution_and_freeze(pg, pg_schema, wh_schema, instance, tmp_pat
 
 def test_watermark_commands_and_the_seed_workflows(pg, pg_schema, wh_schema, tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    with pg.cursor() as cur:
-        cur.execute(f"""CREATE TABLE "{pg_schema}".items AS SELECT g AS id, 'n' || g AS name, g AS qty,
-                        timestamptz '2026-01-01' + g * interval '1 day' AS updated_at FROM generate_series(1, 30) g""")
+    _items(pg, pg_schema, 30, step="1 day")
     path, _ = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema)
     runner = CliRunner()
 

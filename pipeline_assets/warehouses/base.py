@@ -9,7 +9,7 @@ rows (watermarks, the loaded-files ledger) is written through ``Transaction.exec
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import pyarrow as pa
 
@@ -138,21 +138,20 @@ class Warehouse(ABC):
         with self.ledger() as ledger:
             ledger.record_staged(target, manifest)
 
-    @contextmanager
-    def state(self) -> Iterator[Watermarks]:
+    def state(self) -> AbstractContextManager[Watermarks]:
         """The watermarks in a transaction of their own (loads move them inside the load's transaction)."""
-        with self._errors("use the watermarks"), self.transaction() as tx:
-            watermarks = Watermarks(tx)
-            watermarks.ensure()
-            yield watermarks
+        return self._bookkeeping(Watermarks, "use the watermarks")
+
+    def ledger(self) -> AbstractContextManager[Ledger]:
+        """The ledger in a transaction of its own, for commands and sensors (loads use the load's transaction)."""
+        return self._bookkeeping(Ledger, "use the ledger")
 
     @contextmanager
-    def ledger(self) -> Iterator[Ledger]:
-        """The ledger in a transaction of its own, for commands and sensors (loads use the load's transaction)."""
-        with self._errors("use the ledger"), self.transaction() as tx:
-            ledger = Ledger(tx)
-            ledger.ensure()
-            yield ledger
+    def _bookkeeping(self, kind, action: str) -> Iterator:
+        with self._errors(action), self.transaction() as tx:
+            books = kind(tx)
+            books.ensure()
+            yield books
 
     def lock(self, tx: Transaction, target: TargetTable) -> None:
         """Serialize loads into ``target`` until the transaction ends (a DuckDB file has one writer anyway)."""
