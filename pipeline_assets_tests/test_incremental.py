@@ -238,14 +238,17 @@ def test_watermark_commands_and_the_seed_workflows(pg, pg_schema, wh_schema, tmp
         cur.execute(f"UPDATE \"{pg_schema}\".items SET qty = 0, updated_at = now() WHERE id = 5")
     run("sync", "-t", "items", "--stage-only")
     with pg.cursor() as cur:
+        cur.execute(f"UPDATE \"{pg_schema}\".items SET qty = 0, updated_at = now() WHERE id = 6")
+    run("sync", "-t", "items", "--stage-only")  # two staging runs wait for a load
+    with pg.cursor() as cur:
         cur.execute(f'SELECT qty FROM "{wh_schema}".items WHERE id = 30')
         assert cur.fetchone() == (30,)
     run("watermark", "reset", "-t", "items", "--yes")
     run("watermark", "set", "-t", "items", "--timestamp", "2026-01-01", "--yes")
     run("sync", "-t", "items", "--load-only")
     with pg.cursor() as cur:
-        cur.execute(f'SELECT qty FROM "{wh_schema}".items WHERE id = 5')
-        assert cur.fetchone() == (0,), "the staged rows were loaded without extracting again"
+        cur.execute(f'SELECT id, qty FROM "{wh_schema}".items WHERE id IN (5, 6) ORDER BY id')
+        assert cur.fetchall() == [(5, 0), (6, 0)], "both staged runs were loaded, oldest first, without extracting again"
     history = run("watermark", "get", "-t", "items").output
     assert "reset by hand" in history and "set by hand" in history and "by cli at" in history
 

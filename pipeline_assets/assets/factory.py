@@ -6,7 +6,14 @@ from datetime import date
 import dagster as dg
 from pydantic import Field
 
-from pipeline_assets.assets.incremental import advance, check_loadable, extraction_window, is_full_refresh, state_key
+from pipeline_assets.assets.incremental import (
+    advance,
+    check_loadable,
+    extraction_window,
+    is_full_refresh,
+    pending_manifests,
+    state_key,
+)
 from pipeline_assets.config import ProjectConfig, TableConfig
 from pipeline_assets.errors import PipelineError, user_errors
 from pipeline_assets.progress import Progress
@@ -118,42 +125,60 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     def loaded(context: dg.AssetExecutionContext, manifest: Manifest) -> dg.MaterializeResult:
         with user_errors():
             warehouse = getattr(context.resources, table.target).warehouse()
+            store = context.resources.stage.store()
             full_refresh = is_full_refresh(context)
             if full_refresh and partitions_def:
                 raise PipelineError(f"{table.asset_name} is daily: refresh it by re-materializing partitions (--from/--to)")
-            watermarks: list = []
-            if incremental:
-                watermarks.append(check_loadable(warehouse, table, manifest, full_refresh))
-            progress = Progress(f"{target} {manifest.partition}", "loaded", context.log.info, total=manifest.rows)
-            result = warehouse.load(
-                target, manifest, context.resources.stage.store(), mode="full_refresh" if full_refresh else table.write_mode,
-                cursor=table.cursor, run_id=context.run.run_id, progress=progress, schema_policy=table.schema_policy,
-                keys=tuple(table.primary_key) if incremental or table.write_mode == "merge" else (),
-                before_commit=(lambda tx: watermarks.append(advance(tx, table, target, manifest, context))) if incremental else None,
-            )  # fmt: skip
-        metadata = {
-            "dagster/row_count": result.rows_loaded,
-            "rows_loaded": result.rows_loaded,
-            "rows_replaced": result.rows_deleted,
-            "files": result.files,
-            "files_skipped": result.files_skipped,
-            "seconds": round(result.seconds, 3),
-            "rows_per_second": round(result.rows_loaded / result.seconds, 1) if result.seconds > 0 else 0.0,
-            "write_mode": table.write_mode,
-            "stage_path": dg.MetadataValue.path(manifest.prefix),
-            "staging_run": manifest.run_id,
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(f.name, str(f.type), description=(f.metadata or {}).get(SOURCE_TYPE_KEY, b"").decode())
-                         for f in manifest.arrow_schema]
-            ),  # fmt: skip
-        }
-        if manifest.window:
-            metadata["window"] = str(manifest.window)
-        if incremental:
-            metadata["watermark_before"] = watermarks[0].isoformat() if watermarks[0] else "none"
-            metadata["watermark_after"] = watermarks[1].isoformat() if watermarks[1] else "none"
-        if result.schema_changes:
-            metadata["schema_changes"] = "; ".join(result.schema_changes)
-        return dg.MaterializeResult(metadata=metadata)
+            batch = [manifest]
+            if incremental and not full_refresh and manifest.run_id != context.run.run_id:  # a load-only run
+                batch = pending_manifests(store, warehouse, table, target, prefix) or [manifest]
+            loads = [_load_one(context, warehouse, store, m, full_refresh) for m in batch]
+        return dg.MaterializeResult(metadata=load_metadata(table, loads))
+
+    def _load_one(context, warehouse, store, manifest: Manifest, full_refresh: bool) -> tuple:
+        """Load one staging run; return it with the load's result and the watermark before and after."""
+        before = check_loadable(warehouse, table, manifest, full_refresh) if incremental else None
+        after: list = []
+        result = warehouse.load(
+            target, manifest, store, mode="full_refresh" if full_refresh else table.write_mode, cursor=table.cursor,
+            run_id=context.run.run_id, schema_policy=table.schema_policy,
+            progress=Progress(f"{target} {manifest.partition}", "loaded", context.log.info, total=manifest.rows),
+            keys=tuple(table.primary_key) if incremental or table.write_mode == "merge" else (),
+            before_commit=(lambda tx: after.append(advance(tx, table, target, manifest, context))) if incremental else None,
+        )  # fmt: skip
+        return manifest, result, before, after[0] if after else None
 
     return TableAssets(table, staged, loaded, partitions_def)
+
+
+def load_metadata(table: TableConfig, loads: list[tuple]) -> dict:
+    """A warehouse materialization's metadata, summed over the staging runs it loaded (usually one)."""
+    manifests = [m for m, *_ in loads]
+    results = [r for _, r, *_ in loads]
+    rows, seconds = sum(r.rows_loaded for r in results), sum(r.seconds for r in results)
+    metadata = {
+        "dagster/row_count": rows,
+        "rows_loaded": rows,
+        "rows_replaced": sum(r.rows_deleted for r in results),
+        "files": sum(r.files for r in results),
+        "files_skipped": sum(r.files_skipped for r in results),
+        "seconds": round(seconds, 3),
+        "rows_per_second": round(rows / seconds, 1) if seconds > 0 else 0.0,
+        "write_mode": table.write_mode,
+        "stage_path": dg.MetadataValue.path(manifests[-1].prefix),
+        "staging_run": ", ".join(m.run_id for m in manifests),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(f.name, str(f.type), description=(f.metadata or {}).get(SOURCE_TYPE_KEY, b"").decode())
+                     for f in manifests[-1].arrow_schema]
+        ),  # fmt: skip
+    }
+    if manifests[-1].window:
+        metadata["window"] = str(manifests[-1].window)
+    if table.partitioning == "incremental":
+        before, after = loads[0][2], loads[-1][3]
+        metadata["watermark_before"] = before.isoformat() if before else "none"
+        metadata["watermark_after"] = after.isoformat() if after else "none"
+    changes = [c for r in results for c in r.schema_changes]
+    if changes:
+        metadata["schema_changes"] = "; ".join(changes)
+    return metadata

@@ -11,7 +11,10 @@ from pipeline_assets.config import TableConfig
 from pipeline_assets.config.durations import parse_duration
 from pipeline_assets.errors import PipelineError
 from pipeline_assets.schema import Window
+from pipeline_assets.stage import layout
 from pipeline_assets.stage.manifest import Manifest
+from pipeline_assets.stage.staging import all_manifests
+from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.warehouses import TargetTable, Transaction, Warehouse
 from pipeline_assets.warehouses.state import Watermarks
 
@@ -110,3 +113,16 @@ def checked_window(warehouse: Warehouse, table: TableConfig, target: TargetTable
     earliest = as_utc(row[0]) if row and row[0] is not None else EARLIEST
     return Window(earliest, mark.cursor_value + timedelta(microseconds=1))
 
+
+
+def pending_manifests(store: StageStore, warehouse: Warehouse, table: TableConfig, target: TargetTable,
+                      table_prefix: str) -> list[Manifest]:  # fmt: skip
+    """The staging runs whose rows the target does not hold yet and that are not older than what it holds, oldest
+    first: what a load-only run of a watermark-driven table loads (after `watermark set`, every staged run since)."""
+    with warehouse.state() as state:
+        mark = state.get(state_key(table))
+    until = json.loads(mark.metadata or "{}").get("extracted_until") if mark else None
+    manifests = [m for m in all_manifests(store, table_prefix, layout.UNPARTITIONED)
+                 if m.files and (not until or (m.window and m.window.end >= datetime.fromisoformat(until)))]  # fmt: skip
+    with warehouse.ledger() as ledger:
+        return [m for m in manifests if len(ledger.in_target(target, m.files)) < len(m.files)]

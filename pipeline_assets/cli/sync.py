@@ -23,7 +23,7 @@ from pipeline_assets.errors import PipelineError
 @selection_options
 @click.option("--limit", type=click.IntRange(min=1), help="cap the rows read per query (for testing)")
 @click.option("--stage-only", is_flag=True, help="extract and stage, do not load")
-@click.option("--load-only", is_flag=True, help="load the newest staged files, do not extract")
+@click.option("--load-only", is_flag=True, help="load what is staged and not loaded yet, do not extract")
 @click.option("--full-refresh", is_flag=True, help="rebuild incremental/unpartitioned tables aside and swap them in")
 @click.option("--yes", is_flag=True, help="confirm --full-refresh without asking")
 @click.option("--verbose", is_flag=True, help="show Dagster's log")

@@ -110,6 +110,13 @@ def _swap_in(store: StageStore, files: list[StagedFile], incoming: str, folder: 
     return moved
 
 
+def all_manifests(store: StageStore, table_prefix: str, partition: str) -> list[Manifest]:
+    """Every complete staging run of the partition, oldest first."""
+    objects = sorted((obj for obj in store.objects(layout.partition_prefix(table_prefix, partition))
+                      if obj.key.endswith("/" + layout.MANIFEST_NAME)), key=lambda m: (m.modified, m.key))  # fmt: skip
+    return [Manifest.from_json(store.read_bytes(obj.key).decode()) for obj in objects]
+
+
 def latest_manifest(store: StageStore, table_prefix: str, partition: str, prefer_run: str | None = None) -> Manifest:
     """The manifest ``prefer_run`` wrote for this partition if any, else the most recently written one."""
     manifests = [
