@@ -144,3 +144,16 @@ def test_bad_config_is_one_line(text, expected, runner, tmp_path):
     assert result.exit_code == 2
     assert len(lines) == 1 and expected in lines[0], result.stderr
     assert "hunter2" not in result.stderr
+
+
+def test_limit_caps_rows_and_the_summary_says_so(runner, mariadb_config, mysql, pg, wh_schema):
+    with mysql.cursor() as cur:
+        cur.executemany("INSERT INTO orders VALUES (%s, '2026-01-01 11:00:00', 1.00)", [(i,) for i in range(2, 40)])
+    result, lines = _sync(runner, mariadb_config(), "-t", "orders", "--partition", "2026-01-01", "--limit", "5")
+    assert "note: capped at 5 rows per query (--limit); the warehouse holds a sample" in result.output
+    assert result.exit_code == 1, "a sample does not match its source, and the checks say so"
+    assert any("check failed: orders 2026-01-01: rows_match_source (source_rows=39, target_rows=5" in line
+               for line in result.stderr.splitlines())  # fmt: skip
+    with pg.cursor() as cur:
+        cur.execute(f'SELECT count(*) FROM "{wh_schema}".orders')
+        assert cur.fetchone() == (5,)
