@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
-from pipeline_assets.config import ConnectionConfig, StageConfig, secret
+from pipeline_assets.config import ConnectionConfig, S3Config, StageConfig, secret
 from pipeline_assets.config.models import SECRET_REF
 from pipeline_assets.sources import Source, open_source
 from pipeline_assets.stage.local import LocalStore
@@ -65,6 +65,9 @@ class StageResource(dg.ConfigurableResource):
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
+    s3_encryption: str = "AES256"
+    s3_kms_key_id: str | None = None
+    preflight: str = "warn"
 
     @classmethod
     def from_config(cls, config: StageConfig, resolve: bool = False) -> "StageResource":
@@ -73,6 +76,7 @@ class StageResource(dg.ConfigurableResource):
             target_file_mb=config.target_file_mb, s3_endpoint_url=config.s3.endpoint_url, s3_region=config.s3.region,
             s3_access_key_id=env_var(config.s3.access_key_id, resolve),
             s3_secret_access_key=env_var(config.s3.secret_access_key, resolve),
+            s3_encryption=config.s3.encryption, s3_kms_key_id=config.s3.kms_key_id, preflight=config.preflight,
         )  # fmt: skip
 
     @property
@@ -86,4 +90,5 @@ class StageResource(dg.ConfigurableResource):
             region_name=self.s3_region, endpoint_url=self.s3_endpoint_url,
             aws_access_key_id=self.s3_access_key_id, aws_secret_access_key=self.s3_secret_access_key,
         )  # fmt: skip
-        return S3Store(s3.get_client(), self.url, spool_dir=os.environ.get("PIPELINE_ASSETS_SPOOL"))
+        sse = S3Config(encryption=self.s3_encryption, kms_key_id=self.s3_kms_key_id).sse()
+        return S3Store(s3.get_client(), self.url, spool_dir=os.environ.get("PIPELINE_ASSETS_SPOOL"), sse=sse)

@@ -46,6 +46,8 @@ def test_defaults_expansion_and_relative_paths(tmp_path, monkeypatch):
         (("{kind: duckdb, path: warehouse.duckdb}", "{kind: duckdb}"), "connections.dw: a duckdb connection needs path"),
         (("stage: {url: stage}", "stage: {url: stage, orphan_grace: 2x}"), "stage.orphan_grace: expected a number and a unit"),
         (("stage: {url: stage}", "stage: {url: stage, retention_days: 0}"), "stage.retention_days: Input should be greater than 0"),
+        (("stage: {url: stage}", "stage: {url: stage, s3: {encryption: 'aws:kms'}}"), "stage.s3: aws:kms encryption needs kms_key_id"),
+        (("stage: {url: stage}", "stage: {url: stage, preflight: maybe}"), "stage.preflight: got 'maybe'"),
         (("stage: {url: stage}", "stage: {url: stage, path_strategy: random}"), "stage.path_strategy: got 'random'"),
         (("stage: {url: stage}", "stage: {url: stage, cleanup_after_load: sometimes}"), "stage.cleanup_after_load: got 'sometimes'"),
         (("start_date: 2026-01-01}", "start_date: 2026-01-01, lookback: soon}"), "tables[0].lookback: expected a number and a unit"),

@@ -155,3 +155,28 @@ def test_warehouse_asset_alone_loads_the_newest_complete_staging_run(pg, pg_sche
     assert metadata(result, ["duck", "app", "t"])["rows_loaded"] == 3
     with duckdb.connect(str(tmp_path / "dw.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM app.t").fetchone() == (3,)
+
+
+def test_s3_objects_are_encrypted_and_the_preflight_warns_or_refuses(pg, pg_schema, s3_server, s3_bucket, instance, tmp_path):
+    with pg.cursor() as cur:
+        cur.execute(f"CREATE TABLE {pg_schema}.t AS SELECT 1 AS id")
+    body = {
+        "connections": {"app": pg_connection(), "duck": {"kind": "duckdb", "path": "dw.duckdb"}},
+        "stage": s3_stage(s3_server, s3_bucket),
+        "tables": [{"source": "app", "table": f"{pg_schema}.t", "target": "duck"}],
+    }
+    client = s3_server.client()
+    strict = run_table(project(tmp_path, {**body, "stage": {**body["stage"], "preflight": "strict"}}), instance, "t")
+    assert failure(strict) == (f"stage: s3://{s3_bucket}/staging fails the strict preflight: its public-access block cannot "
+                               "be read (NotImplemented); it has no default encryption; nothing was written")  # fmt: skip
+    assert client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
+
+    client.put_bucket_encryption(Bucket=s3_bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})  # fmt: skip
+    warned = run_table(project(tmp_path, body), instance, "t")
+    assert warned.success
+    warnings = [r.user_message for r in instance.all_logs(warned.run_id) if "preflight" in (r.user_message or "")]
+    assert warnings == [f"stage s3://{s3_bucket}/staging: its public-access block cannot be read (NotImplemented) "
+                        "(stage.preflight: strict refuses to stage here)"]  # fmt: skip
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket)["Contents"]]
+    assert keys and all(client.head_object(Bucket=s3_bucket, Key=k)["ServerSideEncryption"] == "AES256" for k in keys)

@@ -1,8 +1,8 @@
 """``stage:``: where staged files go and how long they stay."""
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipeline_assets.config.base import _Model, _secret_ref
 from pipeline_assets.config.durations import parse_duration
@@ -26,7 +26,22 @@ class S3Config(_Model):
     access_key_id: str | None = Field(default=None, description="${ENV_VAR}; omit to use the default AWS chain")
     secret_access_key: str | None = Field(default=None, description="${ENV_VAR}")
 
+    encryption: Literal["none", "AES256", "aws:kms"] = Field(default="AES256", description="server-side encryption of every object written")
+    kms_key_id: str | None = Field(default=None, description="with aws:kms: the key id or ARN")
+
     _check_secrets = field_validator("access_key_id", "secret_access_key")(_secret_ref)
+
+    @model_validator(mode="after")
+    def _kms(self) -> Self:
+        if self.encryption == "aws:kms" and not self.kms_key_id:
+            raise ValueError("aws:kms encryption needs kms_key_id")
+        return self
+
+    def sse(self) -> dict[str, str]:
+        """The S3 request arguments that encrypt an object as configured."""
+        if self.encryption == "none":
+            return {}
+        return {"ServerSideEncryption": self.encryption, **({"SSEKMSKeyId": self.kms_key_id} if self.kms_key_id else {})}
 
 
 class StageConfig(_Model):
@@ -39,6 +54,8 @@ class StageConfig(_Model):
     retention_days: int | None = Field(default=None, gt=0, description="S3 lifecycle expiry for the stage prefix")
     orphan_grace: str = Field(default="24h", description="age past which an unclaimed staged file is an orphan")
     delete_orphans: bool = Field(default=False, description="let the orphan sensor delete what it finds")
+    preflight: Literal["off", "warn", "strict"] = Field(
+        default="warn", description="check the bucket's public-access block and default encryption before staging")
     format: Literal["parquet", "csv"] = "parquet"
     target_file_mb: float = Field(default=128, gt=0, description="a new file is started past this size")
     compression: Literal["snappy", "zstd", "lz4", "none"] = "snappy"

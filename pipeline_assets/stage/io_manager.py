@@ -36,10 +36,20 @@ class StageIOManager(dg.ConfigurableIOManager):
             path_strategy=metadata[PATH_STRATEGY_KEY], overwrite=metadata[OVERWRITE_KEY],
         )  # fmt: skip
         store = self.stage.store()
+        self._preflight(context, store)
         manifest, seconds = write_partition(store, settings, metadata[STAGE_PREFIX_KEY], obj, context.run_id, context.log.info)
         if obj.on_staged:
             obj.on_staged(manifest)
         context.add_output_metadata(stage_metadata(manifest, seconds))
+
+    def _preflight(self, context: dg.OutputContext, store) -> None:
+        if self.stage.preflight == "off":
+            return
+        problems = store.security_problems()
+        if problems and self.stage.preflight == "strict":
+            raise PipelineError(f"stage: {self.stage.url} fails the strict preflight: {'; '.join(problems)}; nothing was written")
+        for problem in problems:
+            context.log.warning(f"stage {self.stage.url}: {problem} (stage.preflight: strict refuses to stage here)")
 
     def load_input(self, context: dg.InputContext) -> Manifest:
         with user_errors():

@@ -16,10 +16,11 @@ from pipeline_assets.stage.stores import StageStore, StoredObject, Upload
 class S3Store(StageStore):
     """An S3 prefix reached through a boto3 client (dagster-aws ``S3Resource`` makes it)."""
 
-    def __init__(self, client, url: str, spool_dir: str | None = None):
+    def __init__(self, client, url: str, spool_dir: str | None = None, sse: dict[str, str] | None = None):
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
         self.spool_dir = Path(spool_dir or tempfile.gettempdir())
+        self.sse = sse or {}  # server-side encryption arguments for every object written
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -47,7 +48,7 @@ class S3Store(StageStore):
 
     def publish(self, spool: Path, key: str) -> str:
         try:
-            self._call("upload", key, self.client.upload_file, str(spool), self.bucket, self._key(key))
+            self._call("upload", key, self.client.upload_file, str(spool), self.bucket, self._key(key), ExtraArgs=self.sse)
         finally:
             spool.unlink(missing_ok=True)
         return self._call("read", key, self.client.head_object, Bucket=self.bucket, Key=self._key(key))["ETag"].strip('"')
@@ -56,7 +57,7 @@ class S3Store(StageStore):
         spool.unlink(missing_ok=True)
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        self._call("write", key, self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data)
+        self._call("write", key, self.client.put_object, Bucket=self.bucket, Key=self._key(key), Body=data, **self.sse)
 
     def read_bytes(self, key: str) -> bytes:
         response = self._call("read", key, self.client.get_object, Bucket=self.bucket, Key=self._key(key))
@@ -83,7 +84,8 @@ class S3Store(StageStore):
 
     def copy(self, source: str, key: str) -> str:
         source_ref = {"Bucket": self.bucket, "Key": self._key(source)}
-        response = self._call("copy", key, self.client.copy_object, Bucket=self.bucket, Key=self._key(key), CopySource=source_ref)
+        response = self._call("copy", key, self.client.copy_object, Bucket=self.bucket, Key=self._key(key),
+                              CopySource=source_ref, **self.sse)  # fmt: skip
         return response["CopyObjectResult"]["ETag"].strip('"')
 
     def incomplete_uploads(self, prefix: str) -> list[Upload]:
@@ -108,3 +110,20 @@ class S3Store(StageStore):
             yield spool
         finally:
             spool.unlink(missing_ok=True)
+
+    def security_problems(self) -> list[str]:
+        """What the bucket lacks of a public-access block and default encryption (or cannot be read)."""
+        problems = []
+        try:
+            block = self.client.get_public_access_block(Bucket=self.bucket)["PublicAccessBlockConfiguration"]
+            if not all(block.get(flag) for flag in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")):
+                problems.append("its public-access block is not complete")
+        except ClientError as exc:
+            problems.append(f"its public-access block cannot be read ({exc.response.get('Error', {}).get('Code')})")
+        try:
+            self.client.get_bucket_encryption(Bucket=self.bucket)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            problems.append("it has no default encryption" if code == "ServerSideEncryptionConfigurationNotFoundError"
+                            else f"its default encryption cannot be read ({code})")  # fmt: skip
+        return problems

@@ -67,6 +67,10 @@ class StageStore(ABC):
     @abstractmethod
     def abort(self, upload: Upload) -> None: ...
 
+    def security_problems(self) -> list[str]:
+        """What the store lacks of the protections a stage of production data needs (nothing, for a local folder)."""
+        return []
+
     @abstractmethod
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
