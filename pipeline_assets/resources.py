@@ -1,6 +1,7 @@
 """Dagster resources: the only doors to the outside world (source databases, warehouses, the stage)."""
 
 import os
+from typing import Any
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
@@ -35,6 +36,7 @@ class DatabaseResource(dg.ConfigurableResource):
     database: str | None = None
     path: str | None = None
     connect_timeout: int = 10
+    snowflake: dict[str, Any] | None = Field(default=None, description="kind snowflake: account, warehouse, role, …")
 
     @classmethod
     def from_config(cls, name: str, config: ConnectionConfig, resolve: bool = False) -> "DatabaseResource":
@@ -44,7 +46,7 @@ class DatabaseResource(dg.ConfigurableResource):
     def connection_config(self) -> ConnectionConfig:
         return ConnectionConfig(
             kind=self.kind, host=self.host, port=self.port, user=self.user, database=self.database,
-            path=self.path, connect_timeout=self.connect_timeout,
+            path=self.path, connect_timeout=self.connect_timeout, snowflake=self.snowflake,
         )  # fmt: skip
 
     def source(self) -> Source:
@@ -91,4 +93,5 @@ class StageResource(dg.ConfigurableResource):
             aws_access_key_id=self.s3_access_key_id, aws_secret_access_key=self.s3_secret_access_key,
         )  # fmt: skip
         sse = S3Config(encryption=self.s3_encryption, kms_key_id=self.s3_kms_key_id).sse()
-        return S3Store(s3.get_client(), self.url, spool_dir=os.environ.get("PIPELINE_ASSETS_SPOOL"), sse=sse)
+        keys = (self.s3_access_key_id, self.s3_secret_access_key) if self.s3_access_key_id and self.s3_secret_access_key else None
+        return S3Store(s3.get_client(), self.url, spool_dir=os.environ.get("PIPELINE_ASSETS_SPOOL"), sse=sse, access_keys=keys)

@@ -141,7 +141,7 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
         after: list = []
         result = warehouse.load(
             target, manifest, store, mode="full_refresh" if full_refresh else table.write_mode, cursor=table.cursor,
-            run_id=context.run.run_id, schema_policy=table.schema_policy,
+            run_id=context.run.run_id, schema_policy=table.schema_policy, on_error=table.on_error,
             progress=Progress(f"{target} {manifest.partition}", "loaded", context.log.info, total=manifest.rows),
             keys=tuple(table.primary_key) if incremental or table.write_mode == "merge" else (),
             before_commit=(lambda tx: after.append(advance(tx, table, target, manifest, context))) if incremental else None,
@@ -178,6 +178,14 @@ def load_metadata(table: TableConfig, loads: list[tuple]) -> dict:
         before, after = loads[0][2], loads[-1][3]
         metadata["watermark_before"] = before.isoformat() if before else "none"
         metadata["watermark_after"] = after.isoformat() if after else "none"
+    rejected = [o for r in results for o in r.files_rejected]
+    metadata["files_rejected"] = len(rejected)
+    if rejected:
+        metadata["rejected_files"] = dg.MetadataValue.md(
+            "| file | outcome | rows loaded | of | first error |\n|---|---|---:|---:|---|\n"
+            + "\n".join(f"| `{o.file.uri.rsplit('/', 1)[-1]}` | {o.status} | {o.rows_loaded:,} | {o.file.rows:,} | "
+                        f"{(o.error or '').replace('|', '/')[:200]} |" for o in rejected)
+        )  # fmt: skip
     changes = [c for r in results for c in r.schema_changes]
     if changes:
         metadata["schema_changes"] = "; ".join(changes)

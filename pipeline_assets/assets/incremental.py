@@ -68,8 +68,7 @@ def as_utc(value: datetime | date | str | None) -> datetime | None:
 
 def advance(tx: Transaction, table: TableConfig, target: TargetTable, manifest: Manifest, context) -> datetime | None:
     """Move the watermark to the highest cursor value loaded (never backwards, except by a full refresh)."""
-    state = Watermarks(tx)
-    state.ensure()
+    state = Watermarks(tx)  # created with the ledger when the load began (a CREATE here would commit on Snowflake)
     current = state.get(state_key(table))
     old = current.cursor_value if current else None
     new = as_utc(manifest.cursor_max)

@@ -10,8 +10,10 @@ SECRET_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 # environment only when a connection is opened (and Dagster shows an EnvVar, never the value).
 SECRET_FIELDS = frozenset({"password", "access_key_id", "secret_access_key"})
 
-SOURCE_KINDS = ("postgres", "mysql", "sqlite", "duckdb")
-WAREHOUSE_KINDS = ("postgres", "duckdb")
+SOURCE_KINDS = ("postgres", "mysql", "sqlite", "duckdb", "snowflake")
+WAREHOUSE_KINDS = ("postgres", "duckdb", "snowflake")
+# Kinds that read or write the stage themselves (COPY from / unload to S3), so the stage must be in S3.
+STAGE_READING_KINDS = ("snowflake",)
 DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306}
 
 

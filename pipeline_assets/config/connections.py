@@ -6,12 +6,13 @@ from urllib.parse import quote
 from pydantic import Field, field_validator, model_validator
 
 from pipeline_assets.config.base import DEFAULT_PORTS, _Model, _secret_ref
+from pipeline_assets.config.snowflake import SnowflakeOptions
 
 
 class ConnectionConfig(_Model):
     """A database used as a source, a warehouse, or both."""
 
-    kind: Literal["postgres", "mysql", "sqlite", "duckdb"]
+    kind: Literal["postgres", "mysql", "sqlite", "duckdb", "snowflake"]
     host: str | None = None
     port: int | None = Field(default=None, gt=0, lt=65536)
     user: str | None = None
@@ -19,15 +20,18 @@ class ConnectionConfig(_Model):
     database: str | None = None
     path: str | None = Field(default=None, description="database file (sqlite, duckdb)")
     connect_timeout: int = Field(default=10, gt=0)
+    snowflake: SnowflakeOptions | None = Field(default=None, description="kind snowflake: account, warehouse, role, …")
 
     _check_password = field_validator("password")(_secret_ref)
 
     @model_validator(mode="after")
     def _required_fields(self) -> Self:
-        needed = ("path",) if self.kind in ("sqlite", "duckdb") else ("host", "user", "database")
-        missing = [name for name in needed if not getattr(self, name)]
+        needed = {"sqlite": ("path",), "duckdb": ("path",), "snowflake": ("snowflake", "user", "database")}
+        missing = [name for name in needed.get(self.kind, ("host", "user", "database")) if not getattr(self, name)]
         if missing:
             raise ValueError(f"a {self.kind} connection needs {', '.join(missing)}")
+        if self.snowflake is not None and self.kind != "snowflake":
+            raise ValueError(f"snowflake: options are for snowflake connections, not {self.kind}")
         return self
 
     @property
@@ -44,4 +48,6 @@ class ConnectionConfig(_Model):
         """Where the connection points, for error messages (never the password)."""
         if self.path:
             return f"{self.kind} {self.path}"
+        if self.snowflake:
+            return f"snowflake {self.snowflake.account}/{self.database}"
         return f"{self.kind} {self.host}:{self.resolved_port}/{self.database}"

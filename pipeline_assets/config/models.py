@@ -13,6 +13,7 @@ from pipeline_assets.config.base import (
     SECRET_FIELDS,
     SECRET_REF,
     SOURCE_KINDS,
+    STAGE_READING_KINDS,
     WAREHOUSE_KINDS,
     _Model,
 )
@@ -69,7 +70,32 @@ class ProjectConfig(_Model):
             targets[destination] = i
             if not re.match(NAME_PATTERN, table.group_name):
                 raise ValueError(f"tables[{i}].group: {table.group_name!r} must be letters, digits and _")
+            self._check_cloud(i, table)
         return self
+
+    def _check_cloud(self, i: int, table: TableConfig) -> None:
+        """What a warehouse or source that reads or writes the stage itself needs from the stage and the table."""
+        source, target = self.connections[table.source], self.connections[table.target]
+        for role, conn in (("source", source), ("target", target)):
+            name = getattr(table, role)
+            if conn.kind not in STAGE_READING_KINDS:
+                continue
+            if not self.stage.is_s3:
+                raise ValueError(f"tables[{i}].{role}: {conn.kind} connection {name!r} reads the stage itself, so "
+                                 f"stage.url must be s3://bucket/prefix, not the local folder {self.stage.url!r}")  # fmt: skip
+            if conn.snowflake and not conn.snowflake.storage_integration and not self.stage.s3.access_key_id:
+                raise ValueError(f"connections.{name}: Snowflake reaches the stage bucket through a storage integration or "
+                                 "the stage's access keys: set snowflake.storage_integration (recommended) or "
+                                 "stage.s3.access_key_id and secret_access_key")  # fmt: skip
+        if table.on_error == "continue" and target.kind != "snowflake":
+            raise ValueError(f"tables[{i}].on_error: continue (drop bad rows, load the rest) needs a COPY that does that, "
+                             f"which {target.kind} lacks; use skip_file (leave the bad file out, recorded in the ledger) or abort")  # fmt: skip
+        if source.kind == "snowflake":
+            policy = self.policy(table)
+            if source.snowflake.unload.include_query_id and policy.path_strategy == "fixed" and policy.overwrite:
+                raise ValueError(f"tables[{i}]: Snowflake refuses INCLUDE_QUERY_ID = TRUE with OVERWRITE = TRUE; set "
+                                 f"connections.{table.source}.snowflake.unload.include_query_id false, or overwrite false, "
+                                 "or path_strategy unique (a new folder per run needs neither)")  # fmt: skip
 
     def policy(self, table: TableConfig) -> StagePolicy:
         """The stage settings in force for ``table``: its own, else the stage's."""

@@ -30,6 +30,8 @@ class TableConfig(_Model):
     write_mode: Literal["append", "replace", "merge"] = "replace"
     lookback: str = Field(default="0s", description="incremental: re-read this far behind the watermark (late rows)")
     schema_policy: Literal["evolve", "freeze"] = "evolve"
+    on_error: Literal["abort", "skip_file", "continue"] = Field(
+        default="abort", description="a bad staged file: abort the load, skip the file, or (Snowflake) drop its bad rows")
     delete_missing: bool = Field(default=False, description="incremental merge: delete target rows whose key left the source")
     batch_size: int = Field(default=50_000, gt=0)
     group: str | None = None

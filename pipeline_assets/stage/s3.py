@@ -16,11 +16,14 @@ from pipeline_assets.stage.stores import StageStore, StoredObject, Upload
 class S3Store(StageStore):
     """An S3 prefix reached through a boto3 client (dagster-aws ``S3Resource`` makes it)."""
 
-    def __init__(self, client, url: str, spool_dir: str | None = None, sse: dict[str, str] | None = None):
+    def __init__(self, client, url: str, spool_dir: str | None = None, sse: dict[str, str] | None = None,
+                 access_keys: tuple[str, str] | None = None):  # fmt: skip
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
         self.spool_dir = Path(spool_dir or tempfile.gettempdir())
         self.sse = sse or {}  # server-side encryption arguments for every object written
+        # the configured keys, for a warehouse that reads the stage itself without a storage integration
+        self.access_keys = access_keys
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key

@@ -14,25 +14,33 @@ from contextlib import AbstractContextManager, contextmanager
 import pyarrow as pa
 
 from pipeline_assets.config import ConnectionConfig
-from pipeline_assets.errors import PipelineError, driver_error, first_line, redact
+from pipeline_assets.errors import PipelineError, driver_error, first_line, is_transient, redact
 from pipeline_assets.progress import Progress
 from pipeline_assets.schema import Window
 from pipeline_assets.sql import quote_identifier
 from pipeline_assets.stage.manifest import Manifest, StagedFile
+from pipeline_assets.stage.reader import open_staged
 from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.warehouses.evolution import evolve
 from pipeline_assets.warehouses.ledger import IN_TARGET, Ledger
 from pipeline_assets.warehouses.state import Watermarks
-from pipeline_assets.warehouses.transaction import LoadResult, TargetTable, Transaction
+from pipeline_assets.warehouses.transaction import FileOutcome, LoadResult, TargetTable, Transaction
 from pipeline_assets.warehouses.write_modes import full_refresh, upsert
+
+
+class _CannotSkip(PipelineError):
+    """A file failed after rows of it may have been written, where nothing can undo just that file."""
 
 
 class Warehouse(ABC):
     quote_char = '"'
     widening_ladders: tuple[tuple[str, ...], ...] = ()  # canonical type names, each wider than the one before
+    savepoints = True  # False: a bad file is found by reading it through before the copy (the only undo there is)
+    row_level_errors = False  # True: the COPY itself can drop bad rows and load the rest (``on_error: continue``)
 
     def __init__(self, name: str, config: ConnectionConfig, password: str | None):
         self.name, self.config, self._password = name, config, password
+        self._redacted = [password]  # secrets scrubbed from every error (a COPY may also carry the stage's keys)
 
     @abstractmethod
     @contextmanager
@@ -64,6 +72,7 @@ class Warehouse(ABC):
         run_id: str,
         keys: tuple[str, ...] = (),
         schema_policy: str = "evolve",
+        on_error: str = "abort",
         progress: Progress | None = None,
         before_commit: Callable[[Transaction], None] | None = None,
     ) -> LoadResult:
@@ -73,28 +82,33 @@ class Warehouse(ABC):
         again leaves the table as it was. ``append`` inserts and skips every file the ledger says the target
         already holds (and, with ``keys``, every key it holds), so a retried load never duplicates rows. ``merge``
         upserts by ``keys``, the newest row (by ``cursor``) winning. ``full_refresh`` builds the table anew aside
-        and swaps it in. Schema changes are applied first (or refused under ``freeze``).
+        and swaps it in. Schema changes are applied first (or refused under ``freeze``). ``on_error`` says what a
+        bad file does: ``abort`` the load, ``skip_file`` (the rest load; the file is ``skipped`` in the ledger, with its
+        error) or ``continue`` (bad rows dropped where the warehouse can; the file is noted with its first error).
         """
         started = time.monotonic()
+        if on_error == "continue" and not self.row_level_errors:
+            raise PipelineError(f"on_error: continue needs a COPY that drops bad rows, which {self.config.kind} lacks; use skip_file")
         try:
-            return self._load(target, manifest, store, mode, cursor, run_id, keys, schema_policy, progress, before_commit,
-                              started)  # fmt: skip
+            return self._load(target, manifest, store, mode, cursor, run_id, keys, schema_policy, on_error, progress,
+                              before_commit, started)  # fmt: skip
         except PipelineError as exc:
             self._record_failure(target, manifest, str(exc))
             raise
 
-    def _load(self, target, manifest, store, mode, cursor, run_id, keys, schema_policy, progress, before_commit,
+    def _load(self, target, manifest, store, mode, cursor, run_id, keys, schema_policy, on_error, progress, before_commit,
               started) -> LoadResult:  # fmt: skip
         with self._errors(f"load {target}"), self.transaction() as tx:
             self.lock(tx, target)
             ledger = Ledger(tx)
             ledger.ensure()
+            Watermarks(tx).ensure()
             existed = self.table_exists(tx, target)
             tx.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(target.schema)}")
-            files, deleted, changes = list(manifest.files), 0, []
+            files, deleted, changes, inserted = list(manifest.files), 0, [], None
             if mode == "full_refresh":
+                outcomes = self.full_refresh(tx, target, existed, manifest, store, progress, on_error)
                 ledger.supersede(target, manifest.partition)
-                loaded = full_refresh(self, tx, target, existed, manifest, store, progress)
             else:
                 tx.execute(self.create_table_sql(target, manifest.arrow_schema))
                 if existed:
@@ -112,18 +126,31 @@ class Warehouse(ABC):
                     done = ledger.in_target(target, manifest.files)
                     files = [f for f in manifest.files if (f.uri, f.etag) not in done]
                 if keys and mode in ("merge", "append"):
-                    loaded, deleted = upsert(self, tx, target, manifest, files, store, progress, list(keys), cursor, mode)
+                    outcomes, inserted, deleted = upsert(self, tx, target, manifest, files, store, progress, list(keys), cursor, mode,
+                                               on_error)  # fmt: skip
                 else:
-                    loaded = self.copy_files(tx, target, manifest, files, store, progress)
+                    outcomes = self.copy_files(tx, target, manifest, files, store, progress, on_error)
                 if mode == "replace":
+                    expected = sum(o.rows_loaded for o in outcomes)
                     (count,) = tx.execute(f"SELECT count(*) FROM {self.qualified(target)}{where}", params)[0]
-                    if count != manifest.rows:
-                        raise PipelineError(f"{target}: {count} rows in the window after loading {manifest.rows}; rolled back")
-            ledger.mark_loaded(target, manifest, [*files, *manifest.key_files], run_id)
+                    if count != expected:
+                        raise PipelineError(f"{target}: {count} rows in the window after loading {expected}; rolled back")
+            ledger.record_outcomes(target, manifest, outcomes, run_id)
+            ledger.mark_loaded(target, manifest, manifest.key_files, run_id)
             if before_commit:
                 before_commit(tx)
         skipped = len(manifest.files) - len(files)
-        return LoadResult(loaded, deleted, len(files), skipped, time.monotonic() - started, tuple(changes))
+        loaded = sum(o.rows_loaded for o in outcomes) if inserted is None else inserted
+        return LoadResult(loaded, deleted, len(files), skipped, time.monotonic() - started, tuple(changes), tuple(outcomes))
+
+    def drop_work_table(self, tx: Transaction, table: TargetTable) -> None:
+        """Drop a merge's work table (Snowflake defers this past the commit: a DROP there commits)."""
+        tx.execute(f"DROP TABLE {self.qualified(table)}")
+
+    def full_refresh(self, tx: Transaction, target: TargetTable, existed: bool, manifest: Manifest, store: StageStore,
+                     progress: Progress | None, on_error: str) -> list[FileOutcome]:  # fmt: skip
+        """Build the table anew aside and swap it in (see ``write_modes.full_refresh``)."""
+        return full_refresh(self, tx, target, existed, manifest, store, progress, on_error)
 
     def _record_failure(self, target: TargetTable, manifest: Manifest, error: str) -> None:
         """Best effort, after the rollback: mark the files ``failed`` with the reason (the warehouse may be gone)."""
@@ -161,19 +188,42 @@ class Warehouse(ABC):
         return tx.execute(sql, [target.schema, target.name])[0][0] > 0
 
     def copy_files(self, tx: Transaction, target: TargetTable, manifest: Manifest, files: list[StagedFile],
-                   store: StageStore, progress: Progress | None) -> int:  # fmt: skip
+                   store: StageStore, progress: Progress | None, on_error: str = "abort") -> list[FileOutcome]:  # fmt: skip
         """Copy ``files`` one at a time through a local copy of each. A warehouse whose COPY reads the stage
         itself (Snowflake, Redshift) overrides this with one statement over the exact file list."""
-        loaded = 0
+        outcomes = []
         for staged in files:
-            with store.local_copy(staged.key) as path:
-                rows = tx.copy_file(target, path, manifest.format, manifest.arrow_schema, staged.uri)
-            if rows != staged.rows:
-                raise PipelineError(f"{staged.uri}: copied {rows} rows but the manifest lists {staged.rows}")
-            loaded += rows
+            try:
+                with store.local_copy(staged.key) as path:
+                    rows = self._copy_one(tx, target, manifest, staged, path, on_error)
+            except Exception as exc:
+                if on_error == "abort" or is_transient(exc) or isinstance(exc, _CannotSkip):
+                    raise
+                outcomes.append(FileOutcome(staged, "skipped", 0, redact(first_line(exc), self._redacted)))
+                continue
+            outcomes.append(FileOutcome(staged, "loaded", rows))
             if progress:
                 progress.advance(rows)
-        return loaded
+        return outcomes
+
+    def _copy_one(self, tx: Transaction, target: TargetTable, manifest: Manifest, staged: StagedFile, path, on_error: str) -> int:
+        def copy() -> int:
+            rows = tx.copy_file(target, path, manifest.format, manifest.arrow_schema, staged.uri)
+            if rows != staged.rows:
+                raise PipelineError(f"{staged.uri}: copied {rows} rows but the manifest lists {staged.rows}")
+            return rows
+
+        if on_error == "abort":
+            return copy()
+        if self.savepoints:
+            with tx.savepoint():
+                return copy()
+        for _ in open_staged(path, manifest.format, manifest.arrow_schema, staged.uri):
+            pass  # read it through first: without savepoints, a copy that fails half way cannot be undone alone
+        try:
+            return copy()
+        except Exception as exc:
+            raise _CannotSkip(f"{staged.uri}: {first_line(exc)} (read fine, failed while copying; rolled back)") from None
 
     def _window_filter(self, target: TargetTable, manifest: Manifest, cursor: str | None, placeholder: str) -> tuple[str, list]:
         kind = manifest.arrow_schema.field(cursor).type if manifest.window and cursor else None
@@ -219,7 +269,7 @@ class Warehouse(ABC):
         except PipelineError as exc:
             if str(exc).startswith("stage:"):  # the stage's own error names its culprit already
                 raise
-            raise type(exc)(f"warehouse {self.name!r}: {redact(str(exc), [self._password])}") from None
+            raise type(exc)(f"warehouse {self.name!r}: {redact(str(exc), self._redacted)}") from None
         except Exception as exc:  # drivers raise their own hierarchies; all become one line
-            message = redact(first_line(exc), [self._password])
+            message = redact(first_line(exc), self._redacted)
             raise driver_error(f"warehouse {self.name!r} ({self.config.describe()}): cannot {action}: {message}", exc) from None

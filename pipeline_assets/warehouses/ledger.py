@@ -1,8 +1,10 @@
 """The loaded-files ledger: one row per staged file and target, kept in the target warehouse and written in
 the same transaction as the rows a load commits. It never expires and survives re-creating the target table.
 
-Statuses: ``staged`` (written to the stage, not loaded), ``loaded``, ``superseded`` (its rows were replaced by a
-later load of the same partition), ``failed`` (its load failed; ``error`` says why), ``cleared`` (to be processed
+Statuses: ``staged`` (written to the stage, not loaded), ``loaded`` (``rows_loaded`` of its rows; ``error`` holds the
+first rejected row's error when ``on_error: continue`` dropped some), ``superseded`` (its rows were replaced by a
+later load of the same partition), ``failed`` (its load failed; ``error`` says why), ``skipped`` (left out of a load
+under ``on_error: skip_file``; ``error`` says why; the next load tries it again), ``cleared`` (to be processed
 again) and ``deleted`` (removed from the stage). ``loaded_at`` is set exactly while the file's rows are in the target, whatever
 happened to the file itself.
 """
@@ -12,10 +14,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 
 from pipeline_assets.stage.manifest import Manifest, StagedFile
-from pipeline_assets.warehouses.transaction import TargetTable, Transaction
+from pipeline_assets.warehouses.transaction import FileOutcome, TargetTable, Transaction
 
 SCHEMA, TABLE = "_pipeline_assets", "loaded_files"
-STATUSES = ("staged", "loaded", "superseded", "failed", "cleared", "deleted")
+STATUSES = ("staged", "loaded", "superseded", "failed", "skipped", "cleared", "deleted")
 # Whose rows are in the target (as far as the ledger knows): never load these again, never clear them silently.
 IN_TARGET = ("loaded", "deleted")
 
@@ -36,13 +38,14 @@ class LedgerRecord:
     status: str
     error: str | None
     updated_at: datetime
+    rows_loaded: int | None = None
 
 
 COLUMNS = [f.name for f in fields(LedgerRecord)]
 _DDL = f"""CREATE TABLE IF NOT EXISTS "{SCHEMA}"."{TABLE}" (
     target_table TEXT NOT NULL, file_uri TEXT NOT NULL, etag TEXT NOT NULL, bytes BIGINT, rows BIGINT,
     stage_table TEXT, partition_key TEXT, run_id TEXT, staged_at TIMESTAMPTZ, loaded_at TIMESTAMPTZ,
-    load_run_id TEXT, status TEXT NOT NULL, error TEXT, updated_at TIMESTAMPTZ NOT NULL,
+    load_run_id TEXT, status TEXT NOT NULL, error TEXT, updated_at TIMESTAMPTZ NOT NULL, rows_loaded BIGINT,
     PRIMARY KEY (target_table, file_uri, etag))"""
 _TABLE = f'"{SCHEMA}"."{TABLE}"'
 
@@ -61,15 +64,26 @@ class Ledger:
     def ensure(self) -> None:
         self.tx.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
         self.tx.execute(_DDL)
+        known = self.tx.execute(f"SELECT count(*) FROM information_schema.columns WHERE table_schema = {self.p} AND "
+                                f"table_name = {self.p} AND column_name = 'rows_loaded'", [SCHEMA, TABLE])[0][0]  # fmt: skip
+        if not known:  # a ledger made before per-file results were kept
+            self.tx.execute(f"ALTER TABLE {_TABLE} ADD COLUMN rows_loaded BIGINT")
 
     def record_staged(self, target: TargetTable, manifest: Manifest) -> None:
         """Note a staging run's files; a file the ledger already knows keeps its record."""
         now = _now()
         for f in manifest.all_files:
-            values = [str(target), f.uri, f.etag, f.bytes, f.rows, manifest.table, manifest.partition, manifest.run_id,
-                      now, None, None, "staged", None, now]  # fmt: skip
-            marks = ", ".join([self.p] * len(values))
-            self.tx.execute(f"INSERT INTO {_TABLE} ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING", values)
+            if not self._known(target, f):
+                self._insert([str(target), f.uri, f.etag, f.bytes, f.rows, manifest.table, manifest.partition,
+                              manifest.run_id, now, None, None, "staged", None, now, None])  # fmt: skip
+
+    def _known(self, target: TargetTable, f: StagedFile) -> bool:
+        sql = f"SELECT count(*) FROM {_TABLE} WHERE target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p}"
+        return self.tx.execute(sql, [str(target), f.uri, f.etag])[0][0] > 0
+
+    def _insert(self, values: list) -> None:
+        # check-then-insert rather than ON CONFLICT, which Snowflake and Redshift lack; loads hold the target's lock
+        self.tx.execute(f"INSERT INTO {_TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join([self.p] * len(values))})", values)
 
     def in_target(self, target: TargetTable, files: Iterable[StagedFile]) -> set[tuple[str, str]]:
         """``(uri, etag)`` of the given files whose rows the target already holds."""
@@ -86,16 +100,23 @@ class Ledger:
         )  # fmt: skip
 
     def mark_loaded(self, target: TargetTable, manifest: Manifest, files: Iterable[StagedFile], run_id: str) -> None:
+        self.record_outcomes(target, manifest, [FileOutcome(f, "loaded", f.rows) for f in files], run_id)
+
+    def record_outcomes(self, target: TargetTable, manifest: Manifest, outcomes: Iterable[FileOutcome], run_id: str) -> None:
+        """Each file's result from a load: ``loaded`` (wholly or in part, with ``rows_loaded``) or ``skipped``."""
         now = _now()
-        for f in files:
-            values = [str(target), f.uri, f.etag, f.bytes, f.rows, manifest.table, manifest.partition, manifest.run_id,
-                      now, now, run_id, "loaded", None, now]  # fmt: skip
-            marks = ", ".join([self.p] * len(values))
-            self.tx.execute(
-                f"INSERT INTO {_TABLE} ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT (target_table, file_uri, etag)"
-                " DO UPDATE SET status = excluded.status, loaded_at = excluded.loaded_at, load_run_id = excluded.load_run_id,"
-                " error = NULL, updated_at = excluded.updated_at", values,
+        for o in outcomes:
+            f, kept = o.file, o.status != "skipped"
+            status, loaded_at, by = ("loaded", now, run_id) if kept else ("skipped", None, None)
+            error = o.error[:2000] if o.error else None
+            updated = self.tx.execute_count(
+                f"UPDATE {_TABLE} SET status = {self.p}, loaded_at = {self.p}, load_run_id = {self.p}, error = {self.p}, "
+                f"rows_loaded = {self.p}, updated_at = {self.p} WHERE target_table = {self.p} AND file_uri = {self.p} "
+                f"AND etag = {self.p}", [status, loaded_at, by, error, o.rows_loaded, now, str(target), f.uri, f.etag],
             )  # fmt: skip
+            if not updated:
+                self._insert([str(target), f.uri, f.etag, f.bytes, f.rows, manifest.table, manifest.partition,
+                              manifest.run_id, now, loaded_at, by, status, error, now, o.rows_loaded])  # fmt: skip
 
     def set_status(self, target: TargetTable | None, uris: Iterable[str], status: str, *, unload: bool = False) -> int:
         """Set ``status`` on the records of ``uris`` (of ``target``, or of every target); ``unload`` also forgets
@@ -114,7 +135,7 @@ class Ledger:
         """Note why a load failed, on the files it was loading that are not in the target."""
         for f in files:
             self.tx.execute(f"UPDATE {_TABLE} SET status = 'failed', error = {self.p}, updated_at = {self.p} WHERE "
-                            f"target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p} AND status IN ('staged', 'cleared')",
+                            f"target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p} AND status IN ('staged', 'cleared', 'skipped')",
                             [error[:2000], _now(), str(target), f.uri, f.etag])  # fmt: skip
 
     def records(self, target: TargetTable | None = None, *, partition: str | None = None,

@@ -11,18 +11,22 @@ from pipeline_assets.progress import Progress
 from pipeline_assets.stage.manifest import Manifest, StagedFile
 from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.warehouses.ledger import SCHEMA
-from pipeline_assets.warehouses.transaction import TargetTable, Transaction
+from pipeline_assets.warehouses.transaction import FileOutcome, TargetTable, Transaction
 
 
 def upsert(warehouse, tx: Transaction, target: TargetTable, manifest: Manifest, files: list[StagedFile], store: StageStore,
-           progress: Progress | None, keys: list[str], cursor: str, mode: str) -> tuple[int, int]:  # fmt: skip
+           progress: Progress | None, keys: list[str], cursor: str, mode: str,
+           on_error: str = "abort") -> tuple[list[FileOutcome], int, int]:  # fmt: skip
     """Copy ``files`` into a staging table and keep the newest row (by ``cursor``) of each key; then ``merge``
     (delete the target's rows with those keys, insert) or ``append`` (insert only keys the target lacks).
-    Returns (rows inserted, rows deleted)."""
+    Returns what each file did, and how many target rows were inserted and deleted.
+
+    Every work table is created before the first row is written: on Snowflake a CREATE commits the open transaction."""
     q = warehouse.quote
     staging = TargetTable(SCHEMA, f"incoming_{uuid.uuid4().hex[:12]}")
     tx.execute(warehouse.create_table_sql(staging, manifest.arrow_schema))
-    warehouse.copy_files(tx, staging, manifest, files, store, progress)
+    listed = _create_key_table(warehouse, tx, manifest, keys) if manifest.keys_listed and manifest.key_files else None
+    outcomes = warehouse.copy_files(tx, staging, manifest, files, store, progress, on_error)
     columns = ", ".join(q(f.name) for f in manifest.arrow_schema)
     key_columns = ", ".join(q(k) for k in keys)
     (null_keys,) = tx.execute(f"SELECT count(*) FROM {warehouse.qualified(staging)} WHERE "
@@ -41,45 +45,50 @@ def upsert(warehouse, tx: Transaction, target: TargetTable, manifest: Manifest, 
             f" AND (incoming.{q(cursor)} >= {table}.{q(cursor)} OR {table}.{q(cursor)} IS NULL))")  # fmt: skip
     inserted = tx.execute_count(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({newest}) incoming "
                                 f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {match})")  # fmt: skip
-    tx.execute(f"DROP TABLE {warehouse.qualified(staging)}")
     if manifest.keys_listed:
-        deleted += delete_missing(warehouse, tx, target, manifest, store, keys)
-    return inserted, deleted
+        deleted += delete_missing(warehouse, tx, target, manifest, store, keys, listed)
+    for work in (staging, listed):
+        if work is not None:
+            warehouse.drop_work_table(tx, work)
+    return outcomes, inserted, deleted
+
+
+def _create_key_table(warehouse, tx: Transaction, manifest: Manifest, keys: list[str]) -> TargetTable:
+    listed = TargetTable(SCHEMA, f"keys_{uuid.uuid4().hex[:12]}")
+    tx.execute(warehouse.create_table_sql(listed, pa.schema([manifest.arrow_schema.field(k) for k in keys])))
+    return listed
 
 
 def delete_missing(warehouse, tx: Transaction, target: TargetTable, manifest: Manifest, store: StageStore,
-                   keys: list[str]) -> int:  # fmt: skip
-    """Delete the target's rows whose key the source no longer has (the manifest lists every source key)."""
+                   keys: list[str], listed: TargetTable | None) -> int:  # fmt: skip
+    """Delete the target's rows whose key the source no longer has (the manifest lists every source key, and
+    ``listed`` is the empty work table to copy them into)."""
     q = warehouse.quote
-    if not manifest.key_files:
+    if listed is None:
         (held,) = tx.execute(f"SELECT count(*) FROM {warehouse.qualified(target)}")[0]
         if held:
             raise PipelineError(f"{target}: the source listed no keys, and delete_missing would empty the table; "
                                 "if the source really is empty, run a full refresh")  # fmt: skip
         return 0
-    listed = TargetTable(SCHEMA, f"keys_{uuid.uuid4().hex[:12]}")
-    key_schema = pa.schema([manifest.arrow_schema.field(k) for k in keys])
-    tx.execute(warehouse.create_table_sql(listed, key_schema))
-    keys_only = replace(manifest, arrow_schema=key_schema)
+    keys_only = replace(manifest, arrow_schema=pa.schema([manifest.arrow_schema.field(k) for k in keys]))
     warehouse.copy_files(tx, listed, keys_only, list(manifest.key_files), store, None)
     table = warehouse.qualified(target)
     match = " AND ".join(f"listed.{q(k)} = {table}.{q(k)}" for k in keys)
-    deleted = tx.execute_count(f"DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM {warehouse.qualified(listed)} listed WHERE {match})")
-    tx.execute(f"DROP TABLE {warehouse.qualified(listed)}")
-    return deleted
+    return tx.execute_count(f"DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM {warehouse.qualified(listed)} listed WHERE {match})")
 
 
 def full_refresh(warehouse, tx: Transaction, target: TargetTable, existed: bool, manifest: Manifest, store: StageStore,
-                 progress: Progress | None) -> int:  # fmt: skip
+                 progress: Progress | None, on_error: str = "abort") -> list[FileOutcome]:  # fmt: skip
     """Build the whole table aside from every file, then swap it in by renames in the same transaction, so a
     reader sees the old table until the commit and the new one after: never an empty or half table."""
     building = TargetTable(target.schema, f"{target.name}__pa_new")
     tx.execute(f"DROP TABLE IF EXISTS {warehouse.qualified(building)}")
     tx.execute(warehouse.create_table_sql(building, manifest.arrow_schema))
-    loaded = warehouse.copy_files(tx, building, manifest, list(manifest.files), store, progress)
+    outcomes = warehouse.copy_files(tx, building, manifest, list(manifest.files), store, progress, on_error)
+    expected = sum(o.rows_loaded for o in outcomes)
     (count,) = tx.execute(f"SELECT count(*) FROM {warehouse.qualified(building)}")[0]
-    if count != manifest.rows:
-        raise PipelineError(f"{target}: {count} rows built for the refresh from {manifest.rows} staged; rolled back")
+    if count != expected:
+        raise PipelineError(f"{target}: {count} rows built for the refresh from {expected} staged; rolled back")
     if existed:
         old = f"{target.name}__pa_old"
         tx.execute(f"ALTER TABLE {warehouse.qualified(target)} RENAME TO {warehouse.quote(old)}")
@@ -87,4 +96,4 @@ def full_refresh(warehouse, tx: Transaction, target: TargetTable, existed: bool,
         tx.execute(f"DROP TABLE {warehouse.qualified(TargetTable(target.schema, old))}")
     else:
         tx.execute(f"ALTER TABLE {warehouse.qualified(building)} RENAME TO {warehouse.quote(target.name)}")
-    return loaded
+    return outcomes

@@ -1,0 +1,191 @@
+"""Snowflake as a warehouse: ``COPY INTO`` reads the staged files from S3 itself, by their exact names.
+
+Snowflake commits the open transaction on every DDL statement, so a load creates every table it needs before
+its first row is written, and drops work tables only after the commit. Its own load history would skip a file
+loaded before (a partition loaded again), so each COPY says ``FORCE = TRUE``: our ledger decides what is loaded.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pyarrow as pa
+from dagster_snowflake import SnowflakeResource
+
+from pipeline_assets.errors import PipelineError
+from pipeline_assets.progress import Progress
+from pipeline_assets.stage.manifest import Manifest, StagedFile
+from pipeline_assets.stage.stores import StageStore
+from pipeline_assets.warehouses.base import Warehouse
+from pipeline_assets.warehouses.snowflake_sql import copy_into_sql, snowflake_type
+from pipeline_assets.warehouses.transaction import FileOutcome, TargetTable, Transaction
+
+MAX_FILES_PER_COPY = 1000  # Snowflake's limit on a FILES list
+_DDL = ("CREATE", "ALTER", "DROP")
+_ON_ERROR_STATUS = {"LOADED": "loaded", "PARTIALLY_LOADED": "partially_loaded", "LOAD_FAILED": "skipped"}
+
+
+class SnowflakeTransaction(Transaction):
+    """Statements run in autocommit until the first write, which opens the transaction the load commits."""
+
+    placeholder = "%s"
+
+    def __init__(self, conn):
+        self.conn, self.cursor = conn, conn.cursor()
+        self.open = False
+        self.deferred: list[str] = []
+
+    def execute(self, sql: str, params: list | tuple = ()) -> list[tuple]:
+        self._before(sql)
+        self.cursor.execute(sql, tuple(params) or None)
+        return self.cursor.fetchall() if self.cursor.description else []
+
+    def execute_count(self, sql: str, params: list | tuple = ()) -> int:
+        self._before(sql)
+        self.cursor.execute(sql, tuple(params) or None)
+        return self.cursor.rowcount or 0
+
+    def _before(self, sql: str) -> None:
+        verb = sql.lstrip().split(None, 1)[0].upper()
+        if verb in _DDL and self.open:
+            raise PipelineError(f"internal: {verb} inside a Snowflake load would commit it half done: {sql[:80]}")
+        if verb not in _DDL and verb not in ("SELECT", "SHOW", "DESCRIBE") and not self.open:
+            self.cursor.execute("BEGIN")
+            self.open = True
+
+    def commit(self) -> None:
+        if self.open:
+            self.cursor.execute("COMMIT")
+            self.open = False
+
+    def rollback(self) -> None:
+        if self.open:
+            self.open = False
+            self.cursor.execute("ROLLBACK")
+
+    def after_commit(self, sql: str) -> None:
+        self.deferred.append(sql)
+
+
+class SnowflakeWarehouse(Warehouse):
+    """Loads with ``COPY INTO … FILES = (…) MATCH_BY_COLUMN_NAME`` through dagster-snowflake's ``SnowflakeResource``."""
+
+    savepoints = False
+    row_level_errors = True
+
+    def resource(self) -> SnowflakeResource:
+        options = self.config.snowflake
+        extra = {"protocol": options.protocol}
+        if self.config.host:
+            extra.update(host=self.config.host, port=self.config.resolved_port or (80 if options.protocol == "http" else 443))
+        return SnowflakeResource(
+            account=options.account, user=self.config.user, password=self._password, database=self.config.database,
+            warehouse=options.warehouse, role=options.role, login_timeout=self.config.connect_timeout,
+            network_timeout=self.config.connect_timeout * 6, additional_snowflake_connection_args=extra,
+        )  # fmt: skip
+
+    @contextmanager
+    def transaction(self) -> Iterator[SnowflakeTransaction]:
+        with self.resource().get_connection() as conn:
+            tx = SnowflakeTransaction(conn)
+            try:
+                yield tx
+                tx.commit()
+            except BaseException:
+                try:
+                    tx.rollback()
+                except Exception:  # the session is gone: Snowflake rolls back an abandoned transaction
+                    pass
+                raise
+            for sql in tx.deferred:
+                tx.cursor.execute(sql)
+
+    def column_type(self, field: pa.Field) -> str:
+        return snowflake_type(field.type)
+
+    def describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
+        sql = ("SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
+               "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position")  # fmt: skip
+        rows = tx.execute(sql, [target.schema, target.name])
+        return [(name, f"NUMBER({p},{s})" if kind in ("NUMBER", "DECIMAL") else kind) for name, kind, p, s in rows]
+
+    def canonical_type(self, spelling: str) -> str:
+        upper = spelling.upper()
+        return {"VARCHAR": "TEXT", "STRING": "TEXT", "DOUBLE": "FLOAT", "TIMESTAMPNTZ": "TIMESTAMP_NTZ"}.get(upper, upper)
+
+    def alter_type_sql(self, target: TargetTable, field: pa.Field) -> str:
+        return f"ALTER TABLE {self.qualified(target)} ALTER COLUMN {self.quote(field.name)} SET DATA TYPE {self.column_type(field)}"
+
+    def drop_work_table(self, tx: Transaction, table: TargetTable) -> None:
+        tx.after_commit(f"DROP TABLE IF EXISTS {self.qualified(table)}")
+
+    def copy_files(self, tx: Transaction, target: TargetTable, manifest: Manifest, files: list[StagedFile],
+                   store: StageStore, progress: Progress | None, on_error: str = "abort") -> list[FileOutcome]:  # fmt: skip
+        """One ``COPY INTO`` per folder (and per 1,000 files) naming exactly ``files``; each file's result row
+        becomes its outcome, checked against the rows the manifest staged."""
+        folders: dict[str, list[StagedFile]] = defaultdict(list)
+        for staged in files:
+            folders[staged.uri.rsplit("/", 1)[0]].append(staged)
+        outcomes = []
+        for folder, chunk in ((f, group[i:i + MAX_FILES_PER_COPY]) for f, group in folders.items()
+                              for i in range(0, len(group), MAX_FILES_PER_COPY)):  # fmt: skip
+            sql = copy_into_sql(self.qualified(target), folder, [f.uri.rsplit("/", 1)[1] for f in chunk],
+                                manifest.format, on_error, self._access(store))  # fmt: skip
+            rows = tx.execute(sql)
+            outcomes += _outcomes(chunk, rows, on_error)
+            if progress:
+                progress.advance(sum(o.rows_loaded for o in outcomes[-len(chunk):]))
+        return outcomes
+
+    def _access(self, store: StageStore) -> str:
+        """The COPY clause that lets Snowflake read the bucket (never logged: it may hold the stage's keys)."""
+        integration = self.config.snowflake.storage_integration
+        if integration:
+            return f"STORAGE_INTEGRATION = {integration}"
+        keys = getattr(store, "access_keys", None)
+        if not keys:
+            raise PipelineError(f"warehouse {self.name!r}: no storage_integration and no stage access keys to read the stage with")
+        self._redacted += list(keys)
+        key_id, secret = (k.replace("'", "''") for k in keys)
+        return f"CREDENTIALS = (AWS_KEY_ID = '{key_id}' AWS_SECRET_KEY = '{secret}')"
+
+    def full_refresh(self, tx: Transaction, target: TargetTable, existed: bool, manifest: Manifest, store: StageStore,
+                     progress: Progress | None, on_error: str) -> list[FileOutcome]:  # fmt: skip
+        """Build ``<table>__pa_new``, commit it, then ``SWAP WITH`` the live table: one atomic step readers never see
+        half done. The ledger is written after the swap; a run that dies in between is made whole by running again."""
+        building = TargetTable(target.schema, f"{target.name}__pa_new")
+        tx.execute(f"DROP TABLE IF EXISTS {self.qualified(building)}")
+        tx.execute(self.create_table_sql(building, manifest.arrow_schema))
+        outcomes = self.copy_files(tx, building, manifest, list(manifest.files), store, progress, on_error)
+        expected = sum(o.rows_loaded for o in outcomes)
+        (count,) = tx.execute(f"SELECT count(*) FROM {self.qualified(building)}")[0]
+        if count != expected:
+            raise PipelineError(f"{target}: {count} rows built for the refresh from {expected} staged; rolled back")
+        tx.commit()
+        if existed:
+            tx.execute(f"ALTER TABLE {self.qualified(building)} SWAP WITH {self.qualified(target)}")
+            tx.after_commit(f"DROP TABLE IF EXISTS {self.qualified(building)}")
+        else:
+            tx.execute(f"ALTER TABLE {self.qualified(building)} RENAME TO {self.qualified(target)}")
+        return outcomes
+
+
+def _outcomes(files: list[StagedFile], rows: list[tuple], on_error: str) -> list[FileOutcome]:
+    """Match COPY's result rows (file, status, rows_parsed, rows_loaded, …, first_error, …) to the files asked for."""
+    by_name = {row[0].rsplit("/", 1)[-1]: row for row in rows}
+    outcomes = []
+    for staged in files:
+        row = by_name.get(staged.uri.rsplit("/", 1)[-1])
+        if row is None:
+            raise PipelineError(f"{staged.uri}: COPY INTO returned no result for it (is it still in the stage?)")
+        _, status, _parsed, loaded, *_rest = row
+        first_error = row[6] if len(row) > 6 else None
+        kind = _ON_ERROR_STATUS.get(status)
+        if kind is None:
+            raise PipelineError(f"{staged.uri}: COPY INTO reported {status}: {first_error or 'no error given'}")
+        if kind == "loaded" and loaded != staged.rows:
+            raise PipelineError(f"{staged.uri}: COPY INTO loaded {loaded} rows but the manifest lists {staged.rows}")
+        if kind != "loaded" and on_error == "abort":
+            raise PipelineError(f"{staged.uri}: {first_error}")
+        outcomes.append(FileOutcome(staged, kind, int(loaded or 0), first_error))
+    return outcomes
