@@ -40,7 +40,9 @@ class DatabaseResource(dg.ConfigurableResource):
 
     @classmethod
     def from_config(cls, name: str, config: ConnectionConfig, resolve: bool = False) -> "DatabaseResource":
-        fields = config.model_dump(exclude={"password"})
+        fields = config.model_dump(exclude={"password", "snowflake"})
+        if config.snowflake:  # Dagster's config maps hold no nulls
+            fields["snowflake"] = config.snowflake.model_dump(exclude_none=True)
         return cls(name=name, password=env_var(config.password, resolve), **fields)
 
     def connection_config(self) -> ConnectionConfig:

@@ -15,6 +15,7 @@ import yaml
 
 from pipeline_assets.config import ProjectConfig, load_config
 from pipeline_assets_tests.s3_server import S3Server, seaweedfs
+from pipeline_assets_tests.snowflake_server import PASSWORD_ENV, SnowflakeServer, fakesnow_server
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "database": "test"}
@@ -83,6 +84,20 @@ def s3_server(tmp_path_factory) -> Iterator[S3Server]:
             yield server
     except RuntimeError as exc:
         pytest.fail(f"the S3 test server did not start: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def snowflake_server(s3_server) -> Iterator[SnowflakeServer]:
+    """fakesnow's Snowflake API server, reading the S3 test server (see snowflake_server.py for what it lacks)."""
+    with fakesnow_server(s3_server) as server:
+        yield server
+
+
+@pytest.fixture
+def snowflake(snowflake_server, monkeypatch) -> SnowflakeServer:
+    for key, value in PASSWORD_ENV.items():
+        monkeypatch.setenv(key, value)
+    return snowflake_server
 
 
 @pytest.fixture

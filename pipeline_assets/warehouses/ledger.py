@@ -65,7 +65,7 @@ class Ledger:
         self.tx.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
         self.tx.execute(_DDL)
         known = self.tx.execute(f"SELECT count(*) FROM information_schema.columns WHERE table_schema = {self.p} AND "
-                                f"table_name = {self.p} AND column_name = 'rows_loaded'", [SCHEMA, TABLE])[0][0]  # fmt: skip
+                                f"table_name = {self.p} AND lower(column_name) = 'rows_loaded'", [SCHEMA, TABLE])[0][0]  # fmt: skip
         if not known:  # a ledger made before per-file results were kept
             self.tx.execute(f"ALTER TABLE {_TABLE} ADD COLUMN rows_loaded BIGINT")
 

@@ -18,13 +18,13 @@ def literal(value: str) -> str:
 def copy_into_sql(table: str, folder: str, names: list[str], file_format: str, on_error: str, access: str) -> str:
     """Load exactly ``names`` from ``folder`` (never a bare prefix: strays would load too)."""
     files = ", ".join(literal(n) for n in names)
-    return (f"COPY INTO {table} FROM {literal(folder + '/')} FILES = ({files}) {access} {_FORMATS[file_format]} "
+    return (f"COPY INTO {table} FROM {literal(folder + '/')} {access} FILES = ({files}) {_FORMATS[file_format]} "
             f"MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE FORCE = TRUE ON_ERROR = {ON_ERROR[on_error]}")  # fmt: skip
 
 
 def unload_sql(folder: str, query: str, access: str, *, overwrite: bool, include_query_id: bool, max_file_bytes: int) -> str:
     """Unload ``query``'s rows as Parquet files into ``folder``, one result row per file (DETAILED_OUTPUT)."""
-    return (f"COPY INTO {literal(folder + '/')} FROM ({query}) {access} FILE_FORMAT = (TYPE = PARQUET) HEADER = TRUE "
+    return (f"COPY INTO {literal(folder + '/')} {access} FROM ({query}) FILE_FORMAT = (TYPE = PARQUET) HEADER = TRUE "
             f"MAX_FILE_SIZE = {int(max_file_bytes)} OVERWRITE = {str(overwrite).upper()} "
             f"INCLUDE_QUERY_ID = {str(include_query_id).upper()} DETAILED_OUTPUT = TRUE")  # fmt: skip
 
