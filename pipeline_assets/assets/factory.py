@@ -76,7 +76,7 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
         partitions_def=partitions_def,
         backfill_policy=backfill_policy,
         io_manager_key="stage_io_manager",
-        required_resource_keys={table.source, table.target},
+        required_resource_keys={table.source, table.target, "stage"},
         kinds={source_conn.kind, project.stage.format},
         metadata={STAGE_PREFIX_KEY: prefix, PATH_STRATEGY_KEY: policy.path_strategy, OVERWRITE_KEY: policy.overwrite,
                   "source_table": table.table},  # fmt: skip
@@ -91,9 +91,20 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
             partition, window = partition_window(context)
             if incremental:
                 window = extraction_window(warehouse, table, target, is_full_refresh(context))
-            batches = source.read(
-                table.table, schema, cursor=table.cursor, window=window, batch_size=table.batch_size, limit=config.limit
-            )
+            batches, unload, highest = iter(()), None, None
+            if source.unloads:  # the source writes the files; the asked-for maximum may lag the rows, never lead them
+                store = context.resources.stage.store()
+                if incremental:
+                    (highest,) = source.aggregate(table.table, schema, [f"max({source.quote(table.cursor)})"],
+                                                  cursor=table.cursor, window=window)  # fmt: skip
+
+                def unload(folder: str, overwrite: bool) -> list[tuple[str, int, int]]:
+                    return source.unload(table.table, schema, folder=folder, store=store, overwrite=overwrite,
+                                         cursor=table.cursor, window=window, limit=config.limit)  # fmt: skip
+            else:
+                batches = source.read(
+                    table.table, schema, cursor=table.cursor, window=window, batch_size=table.batch_size, limit=config.limit
+                )
 
             def on_staged(manifest: Manifest) -> None:
                 warehouse.record_staged(target, manifest)
@@ -106,7 +117,8 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
                 key_schema = TableSchema(table.table, tuple(schema.column(k) for k in table.primary_key))
                 keys = source.read(table.table, key_schema, batch_size=table.batch_size)
             return Extract(partition, schema.arrow_schema(), batches, window, config.limit, on_staged=on_staged,
-                           cursor=table.cursor if incremental else None, keys=keys)  # fmt: skip
+                           cursor=table.cursor if incremental else None, keys=keys, unload=unload,
+                           cursor_max=highest.isoformat() if highest is not None else None)  # fmt: skip
 
     @dg.asset(
         key=[table.target, target.schema, target.name],

@@ -5,6 +5,7 @@ from pipeline_assets.sources.base import Source
 from pipeline_assets.sources.duckdb import DuckDBSource
 from pipeline_assets.sources.mysql import MySQLSource
 from pipeline_assets.sources.postgres import PostgresSource
+from pipeline_assets.sources.snowflake import SnowflakeSource
 from pipeline_assets.sources.sqlite import SQLiteSource
 
 SOURCES: dict[str, type[Source]] = {
@@ -12,6 +13,7 @@ SOURCES: dict[str, type[Source]] = {
     "mysql": MySQLSource,
     "sqlite": SQLiteSource,
     "duckdb": DuckDBSource,
+    "snowflake": SnowflakeSource,
 }
 
 

@@ -16,9 +16,11 @@ class Source(ABC):
 
     Subclasses implement catalog discovery and a streaming cursor; the SQL shape (quoted identifiers,
     a half-open window on the cursor column, bound values, an optional LIMIT) is built here once.
-    Later kinds that write files straight into the stage (a Snowflake unload, an S3 file drop)
-    implement the same two calls with batches read back from those files.
+    A source that can write files straight into the stage (Snowflake's unload) sets ``unloads`` and
+    implements ``unload``; the staged asset then hands the stage the files instead of batches.
     """
+
+    unloads = False
 
     quote_char = '"'
     placeholder = "?"
@@ -56,12 +58,18 @@ class Source(ABC):
         limit: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Stream the rows of ``table`` whose cursor lies in ``window`` (all rows when no window)."""
+        sql, params = self.select_sql(table, schema, cursor=cursor, window=window, limit=limit)
+        return self._execute(sql, params, batch_size, schema)
+
+    def select_sql(self, table: str, schema: TableSchema, *, cursor: str | None = None, window: Window | None = None,
+                   limit: int | None = None) -> tuple[str, list]:  # fmt: skip
+        """The query (and its bound values) for the rows of ``table`` in ``window``."""
         columns = ", ".join(f"{self.select_expression(c)} AS {self.quote(c.name)}" for c in schema.columns)
         where, params = self._where(table, schema, cursor, window)
         sql = f"SELECT {columns} FROM {self.qualified(table)}{where}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return self._execute(sql, params, batch_size, schema)
+        return sql, params
 
     def aggregate(self, table: str, schema: TableSchema, expressions: list[str], *, cursor: str | None = None,
                   window: Window | None = None) -> tuple:  # fmt: skip

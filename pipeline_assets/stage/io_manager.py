@@ -6,6 +6,7 @@ from pipeline_assets.errors import PipelineError, user_errors
 from pipeline_assets.resources import StageResource
 from pipeline_assets.stage import layout
 from pipeline_assets.stage.manifest import Extract, Manifest
+from pipeline_assets.stage.unloaded import stage_unloaded
 from pipeline_assets.stage.staging import (
     StageSettings,
     latest_manifest,
@@ -37,7 +38,11 @@ class StageIOManager(dg.ConfigurableIOManager):
         )  # fmt: skip
         store = self.stage.store()
         self._preflight(context, store)
-        manifest, seconds = write_partition(store, settings, metadata[STAGE_PREFIX_KEY], obj, context.run_id, context.log.info)
+        if obj.unload is not None:
+            manifest, seconds = stage_unloaded(store, settings, metadata[STAGE_PREFIX_KEY], obj, context.run_id)
+        else:
+            manifest, seconds = write_partition(store, settings, metadata[STAGE_PREFIX_KEY], obj, context.run_id,
+                                                context.log.info)  # fmt: skip
         if obj.on_staged:
             obj.on_staged(manifest)
         context.add_output_metadata(stage_metadata(manifest, seconds))

@@ -23,6 +23,10 @@ class Extract:
     on_staged: Callable[["Manifest"], None] | None = None  # records the files in the target's ledger
     cursor: str | None = None  # the column whose highest value the manifest records (the next watermark)
     keys: Iterator[pa.RecordBatch] | None = None  # every primary key at the source, for deleting what left it
+    # instead of ``batches``: the source writes the files itself into a folder (an s3:// URI), overwriting or not,
+    # and reports each as (name in the folder, bytes, rows)
+    unload: Callable[[str, bool], list[tuple[str, int, int]]] | None = None
+    cursor_max: str | None = None  # with ``unload``: the highest cursor value, asked before unloading
 
 
 @dataclass(frozen=True)

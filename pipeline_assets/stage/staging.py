@@ -42,7 +42,7 @@ def write_partition(store: StageStore, settings: StageSettings, table_prefix: st
         write_folder = layout.incoming_prefix(table_prefix, partition, run_id)
     progress = Progress(f"{table_prefix} {partition}", "extracted", log)
     files, cursor_max = _write_files(store, settings, table_prefix, extract, write_folder, progress)
-    key_files = _write_keys(store, settings, table_prefix, extract, write_folder) if extract.keys is not None else []
+    key_files = write_keys(store, settings, table_prefix, extract, write_folder) if extract.keys is not None else []
     if write_folder != folder:
         files = _swap_in(store, files, write_folder, folder, previous)
         key_files = _swap_in(store, key_files, write_folder, folder, [])
@@ -79,7 +79,7 @@ def _write_files(store, settings, table_prefix, extract, folder, progress) -> tu
     return writer.close(), highest
 
 
-def _write_keys(store, settings, table_prefix, extract, folder) -> list[StagedFile]:
+def write_keys(store, settings, table_prefix, extract, folder) -> list[StagedFile]:
     """Every primary key at the source, as ``_keys<n>`` files beside the data (Parquet: keys keep their types)."""
     writer = None
     try:

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pyarrow as pa
-from dagster_snowflake import SnowflakeResource
 
 from pipeline_assets.errors import PipelineError
 from pipeline_assets.progress import Progress
+from pipeline_assets.snowflake_access import snowflake_resource, stage_access
 from pipeline_assets.stage.manifest import Manifest, StagedFile
 from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.warehouses.base import Warehouse
@@ -73,20 +73,9 @@ class SnowflakeWarehouse(Warehouse):
     savepoints = False
     row_level_errors = True
 
-    def resource(self) -> SnowflakeResource:
-        options = self.config.snowflake
-        extra = {"protocol": options.protocol}
-        if self.config.host:
-            extra.update(host=self.config.host, port=self.config.resolved_port or (80 if options.protocol == "http" else 443))
-        return SnowflakeResource(
-            account=options.account, user=self.config.user, password=self._password, database=self.config.database,
-            warehouse=options.warehouse, role=options.role, login_timeout=self.config.connect_timeout,
-            network_timeout=self.config.connect_timeout * 6, additional_snowflake_connection_args=extra,
-        )  # fmt: skip
-
     @contextmanager
     def transaction(self) -> Iterator[SnowflakeTransaction]:
-        with self.resource().get_connection() as conn:
+        with snowflake_resource(self.config, self._password).get_connection() as conn:
             tx = SnowflakeTransaction(conn)
             try:
                 yield tx
@@ -138,16 +127,9 @@ class SnowflakeWarehouse(Warehouse):
         return outcomes
 
     def _access(self, store: StageStore) -> str:
-        """The COPY clause that lets Snowflake read the bucket (never logged: it may hold the stage's keys)."""
-        integration = self.config.snowflake.storage_integration
-        if integration:
-            return f"STORAGE_INTEGRATION = {integration}"
-        keys = getattr(store, "access_keys", None)
-        if not keys:
-            raise PipelineError(f"warehouse {self.name!r}: no storage_integration and no stage access keys to read the stage with")
-        self._redacted += list(keys)
-        key_id, secret = (k.replace("'", "''") for k in keys)
-        return f"CREDENTIALS = (AWS_KEY_ID = '{key_id}' AWS_SECRET_KEY = '{secret}')"
+        clause, secrets = stage_access(self.name, self.config, store)
+        self._redacted += secrets
+        return clause
 
     def full_refresh(self, tx: Transaction, target: TargetTable, existed: bool, manifest: Manifest, store: StageStore,
                      progress: Progress | None, on_error: str) -> list[FileOutcome]:  # fmt: skip

@@ -1,0 +1,32 @@
+"""How this project reaches Snowflake, shared by the Snowflake source and warehouse: a dagster-snowflake
+``SnowflakeResource`` for the session, and the clause that lets Snowflake itself read or write the stage bucket."""
+
+from dagster_snowflake import SnowflakeResource
+
+from pipeline_assets.config import ConnectionConfig
+from pipeline_assets.errors import PipelineError
+from pipeline_assets.stage.stores import StageStore
+
+
+def snowflake_resource(config: ConnectionConfig, password: str | None) -> SnowflakeResource:
+    options = config.snowflake
+    extra = {"protocol": options.protocol}
+    if config.host:
+        extra.update(host=config.host, port=config.resolved_port or (80 if options.protocol == "http" else 443))
+    return SnowflakeResource(
+        account=options.account, user=config.user, password=password, database=config.database,
+        warehouse=options.warehouse, role=options.role, login_timeout=config.connect_timeout,
+        network_timeout=config.connect_timeout * 6, additional_snowflake_connection_args=extra,
+    )  # fmt: skip
+
+
+def stage_access(name: str, config: ConnectionConfig, store: StageStore) -> tuple[str, list[str]]:
+    """The ``STORAGE_INTEGRATION`` (or ``CREDENTIALS``) clause for the stage bucket, and the secrets it holds
+    (to scrub from errors: the clause is never logged)."""
+    if config.snowflake.storage_integration:
+        return f"STORAGE_INTEGRATION = {config.snowflake.storage_integration}", []
+    keys = getattr(store, "access_keys", None)
+    if not keys:
+        raise PipelineError(f"{name!r}: Snowflake needs snowflake.storage_integration or the stage's access keys to reach the stage")
+    key_id, secret = (k.replace("'", "''") for k in keys)
+    return f"CREDENTIALS = (AWS_KEY_ID = '{key_id}' AWS_SECRET_KEY = '{secret}')", list(keys)
