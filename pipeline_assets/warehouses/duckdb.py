@@ -46,6 +46,8 @@ class DuckDBTransaction(Transaction):
 class DuckDBWarehouse(Warehouse):
     """A DuckDB file; one writer at a time, so a load waits (up to two minutes) for another to finish."""
 
+    savepoints = False
+
     widening_ladders = (("TINYINT", "SMALLINT", "INTEGER", "BIGINT"), ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"),
                         ("FLOAT", "DOUBLE"))  # fmt: skip
 

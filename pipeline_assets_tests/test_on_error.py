@@ -1,0 +1,103 @@
+"""``on_error``: a corrupt staged file aborts the load (nothing changes) or, with ``skip_file``, is left out and
+recorded in the ledger with its error while the other files load (and the row-count check says the partition
+is short); fixed, it loads on the next run.
+PostgreSQL undoes a failed file with a savepoint, DuckDB (no savepoints) reads each file through first.
+Snowflake's native ON_ERROR results are mapped from its COPY result rows (fakesnow runs only ABORT_STATEMENT)."""
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline_assets.errors import PipelineError
+from pipeline_assets.stage.manifest import StagedFile
+from pipeline_assets.warehouses.snowflake import _outcomes
+from pipeline_assets_tests.conftest import pg_connection, project
+from pipeline_assets_tests.runs import failure, metadata, run_table
+
+DAY = "2026-04-01"
+
+
+def _setup(pg, pg_schema: str, tmp_path: Path, warehouse: str, wh_schema: str, on_error: str):
+    target = pg_connection() if warehouse == "postgres" else {"kind": "duckdb", "path": str(tmp_path / "dw.duckdb")}
+    return project(tmp_path, {
+        "connections": {"app": pg_connection(), "dw": target},
+        "stage": {"url": str(tmp_path / "stage"), "target_file_mb": 0.01},
+        "tables": [{"source": "app", "table": f"{pg_schema}.events", "target": "dw", "target_table": f"{wh_schema}.events",
+                    "name": "events", "cursor": "at", "partitioning": "daily", "start_date": DAY, "on_error": on_error}],
+    })  # fmt: skip
+
+
+def _count(pg, tmp_path: Path, warehouse: str, wh_schema: str) -> int | None:
+    sql = f'SELECT count(*) FROM "{wh_schema}".events'
+    if warehouse == "postgres":
+        with pg.cursor() as cur:
+            cur.execute("SELECT to_regclass(%s)", (f'"{wh_schema}".events',))
+            if cur.fetchone()[0] is None:
+                return None
+            cur.execute(sql)
+            return cur.fetchone()[0]
+    with duckdb.connect(str(tmp_path / "dw.duckdb"), read_only=True) as conn:
+        known = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ?", [wh_schema]).fetchone()[0]
+        return conn.execute(sql).fetchone()[0] if known else None
+
+
+@pytest.mark.parametrize("warehouse", ["postgres", "duckdb"])
+def test_a_corrupt_file_aborts_or_is_skipped_and_recorded(warehouse, pg, pg_schema, wh_schema, instance, tmp_path):
+    with pg.cursor() as cur:
+        cur.execute(f"""CREATE TABLE "{pg_schema}".events AS SELECT g AS id, timestamp '{DAY}' + g * interval '10 seconds' AS at,
+                        repeat('x', 40) || g AS payload FROM generate_series(0, 5999) g""")  # fmt: skip
+    config = _setup(pg, pg_schema, tmp_path, warehouse, wh_schema, "abort")
+    staged = run_table(config, instance, "events", DAY, only="staged")
+    assert staged.success, failure(staged)
+    folder = Path(metadata(staged, ["stage", "app", "events"])["stage_path"])
+    files = sorted(folder.glob("*.parquet"))
+    assert len(files) >= 3
+    bad, original = files[1], files[1].read_bytes()
+    bad.write_bytes(original[: len(original) // 2])  # a half-written file
+
+    aborted = run_table(config, instance, "events", DAY, only="loaded")
+    assert not aborted.success
+    message = failure(aborted)
+    assert "\n" not in message and bad.name in message, message
+    assert _count(pg, tmp_path, warehouse, wh_schema) in (None, 0), "an aborted load writes nothing"
+
+    config = _setup(pg, pg_schema, tmp_path, warehouse, wh_schema, "skip_file")
+    skipped = run_table(config, instance, "events", DAY, only="loaded")
+    # the good files are committed; the row-count check then fails the run: source and target do not agree
+    assert not skipped.success and "rows_match_source" in failure(skipped)
+    loaded = metadata(skipped, ["dw", wh_schema, "events"])
+    assert loaded["files_rejected"] == 1 and bad.name in loaded["rejected_files"]
+    assert 0 < loaded["rows_loaded"] == _count(pg, tmp_path, warehouse, wh_schema) < 6000
+    records = _ledger(config, wh_schema)
+    uri = next(u for u in records if u.endswith("/" + bad.name))
+    assert records[uri][0] == "skipped" and bad.name in records[uri][1], records
+
+    bad.write_bytes(original)  # fixed: the next load of the partition takes every file
+    again = run_table(config, instance, "events", DAY, only="loaded")
+    assert again.success, failure(again)
+    assert _count(pg, tmp_path, warehouse, wh_schema) == 6000
+    assert {status for status, _ in _ledger(config, wh_schema).values()} == {"loaded"}
+
+
+def _ledger(config, wh_schema: str) -> dict[str, tuple]:
+    from pipeline_assets.resources import DatabaseResource
+    from pipeline_assets.warehouses import TargetTable
+
+    warehouse = DatabaseResource.from_config("dw", config.connections["dw"], resolve=True).warehouse()
+    with warehouse.ledger() as ledger:
+        return {r.file_uri: (r.status, r.error) for r in ledger.records(TargetTable(wh_schema, "events"))}
+
+
+def test_snowflake_copy_results_become_outcomes_per_on_error():
+    files = [StagedFile(f"k/{n}", f"s3://b/k/{n}", 10, 100, "e") for n in ("a.parquet", "b.parquet", "c.parquet")]
+    rows = [("s3://b/k/a.parquet", "LOADED", 10, 10, 1, 0, None, None, None, None),
+            ("s3://b/k/b.parquet", "PARTIALLY_LOADED", 10, 7, 10, 3, "Numeric value 'x' is not recognized", 4, 1, '"T"["Q":2]'),
+            ("s3://b/k/c.parquet", "LOAD_FAILED", 10, 0, 1, 1, "Invalid parquet file", None, None, None)]  # fmt: skip
+    outcomes = _outcomes(files, rows, "continue")
+    assert [(o.status, o.rows_loaded, o.error) for o in outcomes] == [
+        ("loaded", 10, None), ("partially_loaded", 7, "Numeric value 'x' is not recognized"), ("skipped", 0, "Invalid parquet file")]
+    with pytest.raises(PipelineError, match=r"s3://b/k/c.parquet: Invalid parquet file"):
+        _outcomes(files[2:], rows[2:], "abort")
+    with pytest.raises(PipelineError, match=r"s3://b/k/a.parquet: COPY INTO returned no result"):
+        _outcomes(files[:1], rows[1:], "skip_file")
