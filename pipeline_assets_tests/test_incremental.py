@@ -16,14 +16,15 @@ from click.testing import CliRunner
 from pipeline_assets.cli.main import cli
 from pipeline_assets.config import load_config
 from pipeline_assets.errors import PipelineError
-from pipeline_assets_tests.conftest import PG, mysql_connection, pg_connection, write_config
+from pipeline_assets_tests.conftest import PG, mysql_connection, pg_connection, s3_stage, write_config
 from pipeline_assets_tests.runs import failure, metadata, run_table
 
 
-def _config(tmp_path, source: dict, table: str, warehouse: str, wh_schema: str, **options) -> tuple:
+def _config(tmp_path, source: dict, table: str, warehouse: str, wh_schema: str, cloud: dict | None = None, **options) -> tuple:
     target = pg_connection() if warehouse == "postgres" else {"kind": "duckdb", "path": "dw.duckdb"}
     path = write_config(tmp_path, {
-        "connections": {"src": source, "dw": target},
+        "connections": {"src": source, "dw": target, **(cloud or {}).get("connections", {})},
+        **({"stage": cloud["stage"]} if cloud else {}),
         "tables": [{"source": "src", "table": table, "target": "dw", "target_table": f"{wh_schema}.items", "name": "items",
                     "cursor": "updated_at", "partitioning": "incremental", "write_mode": "merge", "primary_key": ["id"],
                     **options}],
@@ -38,8 +39,18 @@ def _items(pg, schema: str, rows: int, step: str = "1 second", name: str = "'n' 
                         timestamptz '2026-01-01' + g * interval '{step}' AS updated_at FROM generate_series(1, {rows}) g""")
 
 
-def _target(warehouse: str, tmp_path, pg, wh_schema: str) -> list[tuple]:
-    sql = f'SELECT id, name, qty FROM "{wh_schema}".items ORDER BY id'
+def _cloud(request, warehouse: str) -> dict | None:
+    """The Snowflake stand-in as the ``dw`` connection, with the S3 stage it reads (None for the local warehouses)."""
+    if warehouse != "snowflake":
+        return None
+    snowflake, s3_server, bucket = (request.getfixturevalue(f) for f in ("snowflake", "s3_server", "s3_bucket"))
+    return {"connections": {"dw": snowflake.connection()}, "stage": s3_stage(s3_server, bucket), "server": snowflake}
+
+
+def _target(warehouse: str, tmp_path, pg, wh_schema: str, cloud: dict | None = None) -> list[tuple]:
+    sql = f'SELECT "id", "name", "qty" FROM "{wh_schema}"."items" ORDER BY "id"'
+    if cloud:
+        return [tuple(row) for row in cloud["server"].query(sql)]
     if warehouse == "postgres":
         with pg.cursor() as cur:
             cur.execute(sql)
@@ -48,12 +59,13 @@ def _target(warehouse: str, tmp_path, pg, wh_schema: str) -> list[tuple]:
         return conn.execute(sql).fetchall()
 
 
-@pytest.mark.parametrize("warehouse", ["postgres", "duckdb"])
-def test_merge_follows_inserts_updates_and_deletes(warehouse, mysql, mysql_db, pg, wh_schema, instance, tmp_path):
+@pytest.mark.parametrize("warehouse", ["postgres", "duckdb", "snowflake"])
+def test_merge_follows_inserts_updates_and_deletes(warehouse, request, mysql, mysql_db, pg, wh_schema, instance, tmp_path):
     with mysql.cursor() as cur:
         cur.execute("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), qty INT, updated_at DATETIME(6) NOT NULL)")
         cur.executemany("INSERT INTO items VALUES (%s, %s, %s, '2026-01-01 00:00:00')", [(i, f"n{i}", i) for i in range(1, 501)])
-    _, config = _config(tmp_path, mysql_connection(mysql_db), "items", warehouse, wh_schema, delete_missing=True)
+    cloud = _cloud(request, warehouse)
+    _, config = _config(tmp_path, mysql_connection(mysql_db), "items", warehouse, wh_schema, cloud, delete_missing=True)
 
     def source():
         with mysql.cursor() as cur:
@@ -67,13 +79,13 @@ def test_merge_follows_inserts_updates_and_deletes(warehouse, mysql, mysql_db, p
         "UPDATE items SET name = 'again', updated_at = NOW(6) WHERE id BETWEEN 1000 AND 1010",
     ]
     assert run_table(config, instance, "items").success
-    assert _target(warehouse, tmp_path, pg, wh_schema) == source()
+    assert _target(warehouse, tmp_path, pg, wh_schema, cloud) == source()
     for statement in traffic:
         with mysql.cursor() as cur:
             cur.execute(statement)
         result = run_table(config, instance, "items")
         assert result.success, failure(result)
-        assert _target(warehouse, tmp_path, pg, wh_schema) == source(), statement
+        assert _target(warehouse, tmp_path, pg, wh_schema, cloud) == source(), statement
         assert all(e.passed for e in result.get_asset_check_evaluations())
 
 
