@@ -2,10 +2,12 @@
 by exact file names, per-file results in the ledger and the metadata, a partition loaded again, strays ignored."""
 
 import sqlglot
+from click.testing import CliRunner
 from sqlglot import exp
 
+from pipeline_assets.cli.main import cli
 from pipeline_assets.warehouses.snowflake_sql import copy_into_sql, unload_sql
-from pipeline_assets_tests.conftest import pg_connection, project, s3_stage
+from pipeline_assets_tests.conftest import pg_connection, project, s3_stage, write_config
 from pipeline_assets_tests.runs import failure, metadata, run_table
 
 DAYS = ["2026-02-01", "2026-02-02", "2026-02-03"]
@@ -95,3 +97,29 @@ def test_copy_statements_parse_as_snowflake_with_every_on_error():
     assert node.find(exp.Select).sql("snowflake") == 'SELECT "id" FROM "s"."t" WHERE "ts" >= \'2026-01-01\''
     assert {"OVERWRITE", "INCLUDE_QUERY_ID", "DETAILED_OUTPUT", "HEADER", "MAX_FILE_SIZE"} <= {
         p.this.name.upper() for p in node.args["params"]}  # fmt: skip
+
+
+def test_full_refresh_commits_the_new_table_before_swapping_it_in(pg, pg_schema, wh_schema, snowflake, s3_server, s3_bucket,
+                                                                   tmp_path, monkeypatch):  # fmt: skip
+    """fakesnow lacks ``ALTER TABLE … SWAP WITH``: the refresh runs for real up to the swap, which is where it stops
+    here, showing the order Snowflake needs (the new table built and committed, then swapped; the target untouched)."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    with pg.cursor() as cur:
+        cur.execute(f"""CREATE TABLE "{pg_schema}".items AS SELECT g AS id, 'n' || g AS name,
+                        timestamptz '2026-01-01' + g * interval '1 second' AS updated_at FROM generate_series(1, 300) g""")
+    path = write_config(tmp_path, {
+        "connections": {"app": pg_connection(), "sf": snowflake.connection()},
+        "stage": s3_stage(s3_server, s3_bucket),
+        "tables": [{"source": "app", "table": f"{pg_schema}.items", "target": "sf", "target_table": f"{wh_schema}.items",
+                    "name": "items", "cursor": "updated_at", "partitioning": "incremental", "write_mode": "merge",
+                    "primary_key": ["id"]}],
+    })  # fmt: skip
+    runner = CliRunner()
+    first = runner.invoke(cli, ["--config", str(path), "sync", "-t", "items"])
+    assert first.exit_code == 0, first.output + first.stderr
+    with pg.cursor() as cur:
+        cur.execute(f'DELETE FROM "{pg_schema}".items WHERE id > 200')
+    refresh = runner.invoke(cli, ["--config", str(path), "sync", "-t", "items", "--full-refresh", "--yes"])
+    assert refresh.exit_code == 1 and "SWAP" in refresh.output + refresh.stderr, refresh.output + refresh.stderr
+    assert snowflake.query(f'SELECT count(*) FROM "{wh_schema}"."items"') == [(300,)], "the live table is untouched"
+    assert snowflake.query(f'SELECT count(*) FROM "{wh_schema}"."items__pa_new"') == [(200,)], "built and committed"
