@@ -15,7 +15,11 @@ import yaml
 
 from pipeline_assets.config import ProjectConfig, load_config
 from pipeline_assets_tests.s3_server import S3Server, seaweedfs
-from pipeline_assets_tests.snowflake_server import PASSWORD_ENV, SnowflakeServer, fakesnow_server
+from pipeline_assets_tests.snowflake_server import (
+    PASSWORD_ENV,
+    SnowflakeServer,
+    fakesnow_server,
+)
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "database": "test"}

@@ -6,12 +6,12 @@ from pipeline_assets.errors import PipelineError, user_errors
 from pipeline_assets.resources import StageResource
 from pipeline_assets.stage import layout
 from pipeline_assets.stage.manifest import Extract, Manifest
-from pipeline_assets.stage.unloaded import stage_unloaded
 from pipeline_assets.stage.staging import (
     StageSettings,
     latest_manifest,
     write_partition,
 )
+from pipeline_assets.stage.unloaded import stage_unloaded
 
 # Definition metadata of a staged asset that tells this IO manager where and how to write.
 STAGE_PREFIX_KEY = "stage_prefix"

@@ -14,7 +14,13 @@ from contextlib import AbstractContextManager, contextmanager
 import pyarrow as pa
 
 from pipeline_assets.config import ConnectionConfig
-from pipeline_assets.errors import PipelineError, driver_error, first_line, is_transient, redact
+from pipeline_assets.errors import (
+    PipelineError,
+    driver_error,
+    first_line,
+    is_transient,
+    redact,
+)
 from pipeline_assets.progress import Progress
 from pipeline_assets.schema import Window
 from pipeline_assets.sql import quote_identifier
@@ -24,7 +30,12 @@ from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.warehouses.evolution import evolve
 from pipeline_assets.warehouses.ledger import IN_TARGET, Ledger
 from pipeline_assets.warehouses.state import Watermarks
-from pipeline_assets.warehouses.transaction import FileOutcome, LoadResult, TargetTable, Transaction
+from pipeline_assets.warehouses.transaction import (
+    FileOutcome,
+    LoadResult,
+    TargetTable,
+    Transaction,
+)
 from pipeline_assets.warehouses.write_modes import full_refresh, upsert
 
 
