@@ -123,3 +123,26 @@ def test_fixed_paths_overwrite_or_refuse_as_the_seed_describes(unloads, snowflak
     assert not refused.success
     assert failure(refused) == f"stage: files already exist in s3://{s3_bucket}/{folder.rstrip('/')}/ and overwrite is false"
     assert _target(pg, wh_schema)[:2] == (1440, 1440), "a refused unload leaves the target as it was"
+
+
+def test_an_incremental_snowflake_table_merges_and_follows_deletes(unloads, snowflake, pg, wh_schema, s3_server, s3_bucket,
+                                                                    instance, tmp_path):  # fmt: skip
+    """The watermark comes from Snowflake (asked before each unload) and the key list for ``delete_missing`` streams
+    through the connector as Arrow batches."""
+    _dimpayer(snowflake)
+    config = _config(tmp_path, snowflake, s3_server, s3_bucket, wh_schema, partitioning="incremental", start_date=None,
+                     write_mode="merge", primary_key=["PAYER_ID"], delete_missing=True)  # fmt: skip
+    assert run_table(config, instance, "dimpayer").success
+    assert _target(pg, wh_schema)[:2] == (2880, 2880)
+    with snowflake.connect() as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM BI.DIMPAYER WHERE PAYER_ID < 100")
+        cur.execute("UPDATE BI.DIMPAYER SET NAME = 'renamed', UPDATED_AT = '2026-03-05 00:00:00' WHERE PAYER_ID = 500")
+    result = run_table(config, instance, "dimpayer")
+    assert result.success, failure(result)
+    loaded = metadata(result, ["pg", wh_schema, "dimpayer"])
+    # 100 deleted at the source, the updated row, and the row at the old watermark, read again by the closed start
+    assert loaded["rows_replaced"] == 102 and loaded["watermark_after"].startswith("2026-03-05T00:00:00")
+    assert _target(pg, wh_schema)[:2] == (2780, 2780)
+    with pg.cursor() as cur:
+        cur.execute(f'SELECT "NAME" FROM "{wh_schema}".dimpayer WHERE "PAYER_ID" = 500')
+        assert cur.fetchone() == ("renamed",)
