@@ -8,11 +8,11 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 SECRET_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 # Fields that hold secrets: the loader leaves their ${VAR} unexpanded so the value is read from the
 # environment only when a connection is opened (and Dagster shows an EnvVar, never the value).
-SECRET_FIELDS = frozenset({"password", "access_key_id", "secret_access_key"})
+SECRET_FIELDS = frozenset({"password", "access_key_id", "secret_access_key", "private_key_password"})
 
 SOURCE_KINDS = ("postgres", "mysql", "sqlite", "duckdb")
-WAREHOUSE_KINDS = ("postgres", "duckdb")
-DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306}
+WAREHOUSE_KINDS = ("postgres", "duckdb", "redshift")
+DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306, "redshift": 5439}
 
 
 class _Model(BaseModel):

@@ -17,6 +17,7 @@ from pipeline_assets.config.base import (
     _Model,
 )
 from pipeline_assets.config.connections import ConnectionConfig
+from pipeline_assets.config.redshift import stage_problem
 from pipeline_assets.config.stage import S3Config, StageConfig, StagePolicy
 from pipeline_assets.config.tables import TableConfig
 from pipeline_assets.errors import ConfigError
@@ -69,6 +70,13 @@ class ProjectConfig(_Model):
             targets[destination] = i
             if not re.match(NAME_PATTERN, table.group_name):
                 raise ValueError(f"tables[{i}].group: {table.group_name!r} must be letters, digits and _")
+        return self
+
+    @model_validator(mode="after")
+    def _redshift_stage(self) -> Self:
+        problem = stage_problem(self)
+        if problem:
+            raise ValueError(problem)
         return self
 
     def policy(self, table: TableConfig) -> StagePolicy:

@@ -4,11 +4,13 @@ from pipeline_assets.config import ConnectionConfig
 from pipeline_assets.warehouses.base import Warehouse
 from pipeline_assets.warehouses.duckdb import DuckDBWarehouse
 from pipeline_assets.warehouses.postgres import PostgresWarehouse
+from pipeline_assets.warehouses.redshift import RedshiftWarehouse
 from pipeline_assets.warehouses.transaction import LoadResult, TargetTable, Transaction
 
 WAREHOUSES: dict[str, type[Warehouse]] = {
     "postgres": PostgresWarehouse,
     "duckdb": DuckDBWarehouse,
+    "redshift": RedshiftWarehouse,
 }
 
 
