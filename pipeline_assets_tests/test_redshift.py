@@ -4,24 +4,37 @@ real S3 server. The generated COPY and manifest texts are asserted exactly."""
 
 import json
 import uuid
-from datetime import datetime, timezone
 
 import pyarrow as pa
 import pytest
 import sqlglot
+import yaml
+from click.testing import CliRunner
 from sqlglot import exp
 
+from pipeline_assets.cli.main import cli
 from pipeline_assets.config import parse_config
 from pipeline_assets.errors import ConfigError
 from pipeline_assets.resources import StageResource
 from pipeline_assets.stage.lifecycle import DONE
 from pipeline_assets.stage.manifest import StagedFile
 from pipeline_assets.stage.tables import table_stage
-from pipeline_assets.warehouses import WAREHOUSES, TargetTable
+from pipeline_assets.warehouses import WAREHOUSES
 from pipeline_assets.warehouses.redshift import redshift_type
 from pipeline_assets.warehouses.redshift_copy import copy_manifest, copy_statement
-from pipeline_assets_tests.conftest import PG, pg_connection, project, s3_stage
-from pipeline_assets_tests.redshift_emulator import ROLE, EmulatedRedshift, Emulation, install
+from pipeline_assets_tests.conftest import (
+    PG,
+    pg_connection,
+    project,
+    s3_stage,
+    write_config,
+)
+from pipeline_assets_tests.redshift_emulator import (
+    ROLE,
+    EmulatedRedshift,
+    Emulation,
+    install,
+)
 from pipeline_assets_tests.runs import failure, metadata, run_table
 
 DAY = "2026-01-01"
@@ -101,12 +114,11 @@ def test_copy_statement_and_manifest_text():
 
 
 def test_type_mapping():
-    json_type = pa.string() if not hasattr(pa, "json_") else pa.json_()
     expected = {
         pa.bool_(): "boolean", pa.int8(): "smallint", pa.int32(): "integer", pa.int64(): "bigint",
         pa.uint32(): "bigint", pa.uint64(): "numeric(20,0)", pa.decimal128(38, 9): "numeric(38,9)", pa.float32(): "real",
         pa.float64(): "double precision", pa.date32(): "date", pa.time64("us"): "time", pa.timestamp("us"): "timestamp",
-        pa.timestamp("us", "UTC"): "timestamptz", pa.string(): "varchar(65535)", json_type: "varchar(65535)",
+        pa.timestamp("us", "UTC"): "timestamptz", pa.string(): "varchar(65535)", pa.json_(pa.string()): "varchar(65535)",
         pa.binary(): "varbyte(1024000)", pa.large_string(): "varchar(65535)",
     }  # fmt: skip
     assert {kind: redshift_type(kind) for kind in expected} == expected
@@ -145,3 +157,136 @@ def test_daily_replace_through_dagster_copies_exactly_the_ledgers_files(pg, pg_s
     statuses = _query(pg, "SELECT status, count(*) FROM _pipeline_assets.loaded_files WHERE target_table = %s GROUP BY 1 "
                           "ORDER BY 1", (f"{wh_schema}.events",))  # fmt: skip
     assert statuses == [("loaded", staged["files"]), ("superseded", staged["files"])]
+
+
+def test_append_run_again_skips_the_files_the_ledger_holds(pg, pg_schema, wh_schema, s3_server, s3_bucket, redshift, instance,
+                                                           tmp_path):  # fmt: skip
+    _events(pg, pg_schema, 20_000)
+    config = _config(tmp_path, s3_server, s3_bucket, pg_schema, wh_schema, write_mode="append")
+    first = run_table(config, instance, "events", DAY)
+    assert first.success, failure(first)
+    again = run_table(config, instance, "events", DAY, only="loaded")  # the same staged files, loaded again
+    assert again.success, failure(again)
+    loaded = metadata(again, ["rs", wh_schema, "events"])
+    assert (loaded["rows_loaded"], loaded["files_skipped"]) == (0, metadata(first, ["stage", "app", "events"])["files"])
+    assert len(redshift.copies) == 1, "nothing left to copy: no COPY at all"
+    assert _query(pg, f'SELECT count(*), count(DISTINCT id) FROM "{wh_schema}".events') == [(20_000, 20_000)]
+
+
+def test_incremental_merge_with_deletes(pg, pg_schema, wh_schema, s3_server, s3_bucket, redshift, instance, tmp_path):
+    with pg.cursor() as cur:
+        cur.execute(f"""CREATE TABLE "{pg_schema}".items AS SELECT g AS id, 'n' || g AS name, g AS qty,
+                        timestamptz '2026-01-01' + g * interval '1 second' AS updated_at FROM generate_series(1, 3000) g;
+                        ALTER TABLE "{pg_schema}".items ADD PRIMARY KEY (id)""")
+    config = project(tmp_path, {
+        "connections": {"app": pg_connection(), "rs": redshift_connection()},
+        "stage": s3_stage(s3_server, s3_bucket),
+        "tables": [{"source": "app", "table": f"{pg_schema}.items", "target": "rs", "target_table": f"{wh_schema}.items",
+                    "cursor": "updated_at", "partitioning": "incremental", "write_mode": "merge", "primary_key": ["id"],
+                    "delete_missing": True}],
+    })  # fmt: skip
+    traffic = [
+        "UPDATE {t} SET qty = qty + 1000, updated_at = now() WHERE id % 7 = 0",
+        "INSERT INTO {t} SELECT id + 5000, 'new', 1, now() FROM {t} WHERE id <= 50",
+        "DELETE FROM {t} WHERE id % 11 = 0",
+    ]
+    for statement in [None, *traffic]:
+        if statement:
+            _query_none(pg, statement.format(t=f'"{pg_schema}".items'))
+        result = run_table(config, instance, "items")
+        assert result.success, failure(result)
+        source = _query(pg, f'SELECT id, name, qty FROM "{pg_schema}".items ORDER BY id')
+        assert _query(pg, f'SELECT id, name, qty FROM "{wh_schema}".items ORDER BY id') == source, statement
+    assert any("_pipeline_assets" in c["sql"] and "incoming_" in c["sql"] for c in redshift.copies), "merged via a staging table"
+    assert any("keys" in url for c in redshift.copies for url in c["urls"]), "the source's keys were COPYed for delete_missing"
+
+
+def _query_none(pg, sql: str) -> None:
+    with pg.cursor() as cur:
+        cur.execute(sql)
+
+
+def test_a_failing_copy_is_one_line_from_stl_load_errors_and_changes_nothing(pg, pg_schema, wh_schema, s3_server, s3_bucket,
+                                                                             redshift, instance, tmp_path):  # fmt: skip
+    _events(pg, pg_schema, 60_000)
+    config = _config(tmp_path, s3_server, s3_bucket, pg_schema, wh_schema)
+    assert run_table(config, instance, "events", DAY).success
+    before = _query(pg, f'SELECT count(*), sum(id), sum(amount) FROM "{wh_schema}".events')
+    ledger_sql = "SELECT file_uri, status FROM _pipeline_assets.loaded_files WHERE status IN ('loaded', 'superseded') ORDER BY 1"
+    ledger_before = _query(pg, ledger_sql)
+    redshift.fail_on = "batch0001"
+    result = run_table(config, instance, "events", DAY)
+    assert not result.success
+    message = failure(result)
+    bad = next(url for url in redshift.copies[-1]["urls"] if "batch0001" in url)
+    assert message == (f"warehouse 'rs': {wh_schema}.events: COPY failed on {bad} line 7, column amount: Invalid digit, "
+                       "Value 'x', Pos 0, Type: Decimal")  # fmt: skip
+    assert _query(pg, f'SELECT count(*), sum(id), sum(amount) FROM "{wh_schema}".events') == before
+    assert _query(pg, ledger_sql) == ledger_before, "the failed load's files are not loaded, the earlier ones still are"
+    failed = _query(pg, "SELECT count(*) FROM _pipeline_assets.loaded_files WHERE status = 'failed' AND error LIKE %s",
+                    (f"%COPY failed on {bad}%",))  # fmt: skip
+    assert failed[0][0] == len(redshift.copies[-1]["urls"]), "the reason is on each file of the failed load"
+
+
+@pytest.mark.parametrize(
+    "ddl, expected",
+    [
+        ('CREATE TABLE {t} (note varchar(65535), id integer, "at" timestamp, amount numeric(8,2))',
+         ("{t}: columns (note, id, at, amount) differ from the staged files' (id, at, note, amount) in order or number; "
+          "Redshift's COPY matches them by position: run a full refresh to rebuild the table")),
+        ('CREATE TABLE {t} (id smallint, "at" timestamp, note varchar(65535), amount numeric(8,2))',
+         ("{t}.id: the source widened it to integer, but Redshift changes a column's type in place only for VARCHAR lengths; "
+          "run a full refresh to rebuild the table")),
+    ],
+)  # fmt: skip
+def test_a_target_copy_cannot_fill_is_refused_in_one_line(ddl, expected, pg, pg_schema, wh_schema, s3_server, s3_bucket, redshift,
+                                                          instance, tmp_path):  # fmt: skip
+    _events(pg, pg_schema, 1_000)
+    _query_none(pg, f'CREATE SCHEMA "{wh_schema}"; ' + ddl.format(t=f'"{wh_schema}".events'))
+    result = run_table(_config(tmp_path, s3_server, s3_bucket, pg_schema, wh_schema), instance, "events", DAY)
+    assert failure(result) == "warehouse 'rs': " + expected.format(t=f"{wh_schema}.events")
+    assert _query(pg, f'SELECT count(*) FROM "{wh_schema}".events') == [(0,)] and not redshift.copies
+
+
+BASE = {
+    "connections": {"app": pg_connection(), "rs": redshift_connection()},
+    "stage": {"url": "s3://bucket/stage"},
+    "tables": [{"source": "app", "table": "public.events", "target": "rs"}],
+}
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda b: b["connections"]["rs"].pop("redshift"),
+         "connections.rs: a redshift connection needs redshift.iam_role (the IAM role COPY assumes to read the stage)"),
+        (lambda b: b["connections"]["rs"]["redshift"].pop("iam_role"), "connections.rs.redshift.iam_role: Field required"),
+        (lambda b: b["connections"]["rs"]["redshift"].update(iam_role="admin"),
+         "connections.rs.redshift.iam_role: expected an IAM role ARN like arn:aws:iam::123456789012:role/redshift-copy (got 'admin')"),
+        (lambda b: b.update(stage={"url": "stage"}),
+         ("tables[0].target: 'rs' is a redshift warehouse, which loads from S3 only, but stage.url is a local folder (stage); "
+          "stage to s3://bucket/prefix")),
+        (lambda b: b["connections"]["rs"]["redshift"].update(ssh_tunnel={"host": "b", "user": "u", "private_key_path": "/k",
+                                                                          "private_key_password": "hunter2"}),
+         "connections.rs.redshift.ssh_tunnel.private_key_password: secrets are never written in the config file"),
+        (lambda b: b["connections"]["app"].update(redshift={"iam_role": ROLE}),
+         "connections.app: redshift: options are for redshift connections, not postgres"),
+        (lambda b: b["connections"]["rs"]["redshift"].update(sslmode="sometimes"), "connections.rs.redshift.sslmode: got 'sometimes'"),
+    ],
+)  # fmt: skip
+def test_bad_redshift_config_is_one_line(edit, expected):
+    body = json.loads(json.dumps(BASE))
+    edit(body)
+    with pytest.raises(ConfigError) as error:
+        parse_config(yaml.safe_dump(body), origin="pipeline.yaml")
+    message = str(error.value)
+    assert "\n" not in message and "hunter2" not in message
+    assert message.startswith("pipeline.yaml: " + expected), message
+
+
+def test_a_local_stage_for_redshift_stops_the_cli_before_anything_is_written(tmp_path):
+    body = json.loads(json.dumps(BASE))
+    body["stage"] = {"url": "stage"}
+    result = CliRunner().invoke(cli, ["--config", str(write_config(tmp_path, body)), "sync", "--all"])
+    assert result.exit_code == 2 and "loads from S3 only" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "stage").exists()
