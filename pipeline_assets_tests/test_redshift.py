@@ -36,6 +36,7 @@ from pipeline_assets_tests.redshift_emulator import (
     install,
 )
 from pipeline_assets_tests.runs import failure, metadata, run_table
+from pipeline_assets_tests.sshd import sshd
 
 DAY = "2026-01-01"
 
@@ -290,3 +291,40 @@ def test_a_local_stage_for_redshift_stops_the_cli_before_anything_is_written(tmp
     result = CliRunner().invoke(cli, ["--config", str(write_config(tmp_path, body)), "sync", "--all"])
     assert result.exit_code == 2 and "loads from S3 only" in result.output
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "stage").exists()
+
+
+@pytest.fixture
+def ssh_server(tmp_path):
+    try:
+        with sshd(tmp_path / "sshd") as server:
+            yield server
+    except RuntimeError as exc:
+        pytest.fail(f"the SSH test server did not start: {exc}", pytrace=False)
+
+
+def test_loads_through_an_ssh_tunnel(pg, pg_schema, wh_schema, s3_server, s3_bucket, redshift, ssh_server, instance, tmp_path,
+                                     monkeypatch):  # fmt: skip
+    monkeypatch.setenv("PA_TEST_SSH_PASSPHRASE", ssh_server.passphrase)
+    _events(pg, pg_schema, 2_000)
+    tunnel = {"host": "127.0.0.1", "port": ssh_server.port, "user": ssh_server.user, "private_key_path": str(ssh_server.key_path),
+              "private_key_password": "${PA_TEST_SSH_PASSPHRASE}"}  # fmt: skip
+    body = {
+        "connections": {"app": pg_connection(), "rs": redshift_connection(ssh_tunnel=tunnel)},
+        "stage": s3_stage(s3_server, s3_bucket),
+        "tables": [{"source": "app", "table": f"{pg_schema}.events", "target": "rs", "target_table": f"{wh_schema}.events",
+                    "cursor": "at", "partitioning": "daily", "start_date": DAY}],
+    }  # fmt: skip
+    result = run_table(project(tmp_path, body), instance, "events", DAY)
+    assert result.success, failure(result)
+    assert _query(pg, f'SELECT count(*) FROM "{wh_schema}".events') == [(2_000,)]
+
+    monkeypatch.setenv("PA_TEST_SSH_PASSPHRASE", "wrong-passphrase")
+    wrong = failure(run_table(project(tmp_path, body), instance, "events", DAY))
+    assert wrong.startswith(f"warehouse 'rs': ssh tunnel {ssh_server.user}@127.0.0.1:{ssh_server.port}: cannot read the "
+                            f"private key {ssh_server.key_path}: ") and "wrong-passphrase" not in wrong  # fmt: skip
+
+    monkeypatch.setenv("PA_TEST_SSH_PASSPHRASE", ssh_server.passphrase)
+    ssh_server.stop()  # the bastion is gone: the load cannot reach the warehouse, so the tunnel was on the path
+    gone = failure(run_table(project(tmp_path, body), instance, "events", DAY))
+    assert gone.startswith(f"warehouse 'rs': ssh tunnel {ssh_server.user}@127.0.0.1:{ssh_server.port}: cannot open: "), gone
+    assert _query(pg, f'SELECT count(*) FROM "{wh_schema}".events') == [(2_000,)]

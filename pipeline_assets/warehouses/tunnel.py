@@ -10,6 +10,14 @@ from pipeline_assets.config import ConnectionConfig, secret
 from pipeline_assets.errors import PipelineError, driver_error, first_line
 
 
+class _Forwarder(SSHTunnelForwarder):
+    """sshtunnel 0.4.0 gathers keys through ``paramiko.DSSKey``, which paramiko 4 removed: it gets our one key."""
+
+    @staticmethod
+    def _consolidate_auth(ssh_password=None, ssh_pkey=None, **_) -> tuple:
+        return ssh_password, [ssh_pkey]
+
+
 @contextmanager
 def endpoint(config: ConnectionConfig) -> Iterator[tuple[str, int]]:
     """The (host, port) to connect to for as long as the block lasts: the server itself, or the local end of a
@@ -20,14 +28,13 @@ def endpoint(config: ConnectionConfig) -> Iterator[tuple[str, int]]:
         return
     where = f"ssh tunnel {tunnel.user}@{tunnel.host}:{tunnel.port}"
     try:
-        # paramiko loads the key itself: sshtunnel's own loader still tries DSA keys, which paramiko 4 removed
-        key = paramiko.PKey.from_path(tunnel.private_key_path, passphrase=secret(tunnel.private_key_password))
+        passphrase = secret(tunnel.private_key_password)
+        key = paramiko.PKey.from_path(tunnel.private_key_path, password=passphrase.encode() if passphrase else None)
     except (OSError, paramiko.SSHException, ValueError) as exc:
         raise PipelineError(f"{where}: cannot read the private key {tunnel.private_key_path}: {first_line(exc)}") from None
-    forwarder = SSHTunnelForwarder(
-        (tunnel.host, tunnel.port), ssh_username=tunnel.user, ssh_pkey=key, ssh_config_file=None, allow_agent=False,
-        host_pkey_directories=[], remote_bind_address=(config.host, config.resolved_port),
-        local_bind_address=("127.0.0.1", 0), set_keepalive=30.0, mute_exceptions=True,
+    forwarder = _Forwarder(
+        (tunnel.host, tunnel.port), ssh_username=tunnel.user, ssh_pkey=key, ssh_config_file=None, remote_bind_address=(config.host, config.resolved_port),
+        local_bind_address=("127.0.0.1", 0), set_keepalive=30.0,
     )  # fmt: skip
     try:
         forwarder.start()
