@@ -48,8 +48,8 @@ def sshd(workdir: Path, passphrase: str = "tunnel-test-passphrase", timeout: flo
         f"PidFile {workdir / 'sshd.pid'}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
         "PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nStrictModes no\nUsePAM no\n"
     )  # fmt: skip
-    log = open(workdir / "sshd.log", "wb")
-    process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(workdir / "sshd_config")], stdout=log, stderr=subprocess.STDOUT)
+    with open(workdir / "sshd.log", "wb") as log:
+        process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(workdir / "sshd_config")], stdout=log, stderr=subprocess.STDOUT)
     server = SshServer(port, getpass.getuser(), workdir / "client_key", passphrase, process)
     try:
         deadline = time.monotonic() + timeout
@@ -66,4 +66,3 @@ def sshd(workdir: Path, passphrase: str = "tunnel-test-passphrase", timeout: flo
         yield server
     finally:
         server.stop()
-        log.close()

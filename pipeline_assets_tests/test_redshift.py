@@ -20,7 +20,9 @@ from pipeline_assets.stage.lifecycle import DONE
 from pipeline_assets.stage.manifest import StagedFile
 from pipeline_assets.stage.tables import table_stage
 from pipeline_assets.warehouses import WAREHOUSES
-from pipeline_assets.warehouses.redshift import redshift_type
+from pipeline_assets.warehouses.ledger import _DDL as LEDGER_DDL
+from pipeline_assets.warehouses.redshift import bookkeeping_ddl, redshift_type
+from pipeline_assets.warehouses.state import _DDL as STATE_DDL
 from pipeline_assets.warehouses.redshift_copy import copy_manifest, copy_statement
 from pipeline_assets_tests.conftest import (
     PG,
@@ -64,10 +66,10 @@ def _events(pg, schema: str, rows: int) -> None:
         cur.execute(f'ALTER TABLE "{schema}".events ALTER COLUMN amount TYPE numeric(8,2)')
 
 
-def _config(tmp_path, s3_server, s3_bucket, schema: str, wh_schema: str, **table):
+def _config(tmp_path, s3_server, s3_bucket, schema: str, wh_schema: str, stage_format: str = "parquet", **table):
     return project(tmp_path, {
         "connections": {"app": pg_connection(), "rs": redshift_connection()},
-        "stage": s3_stage(s3_server, s3_bucket, target_file_mb=0.5),
+        "stage": s3_stage(s3_server, s3_bucket, target_file_mb=0.5, format=stage_format),
         "tables": [{"source": "app", "table": f"{schema}.events", "target": "rs", "target_table": f"{wh_schema}.events",
                     "cursor": "at", "partitioning": "daily", "start_date": DAY, **table}],
     })  # fmt: skip
@@ -112,6 +114,17 @@ def test_copy_statement_and_manifest_text():
     node = sqlglot.parse_one(csv, read="redshift")
     assert isinstance(node, exp.Copy) and node.this.name == 'o"dd' and node.args["files"][0].name == "s3://bkt/it's/_redshift_ab12.manifest"
     assert node.args["credentials"].args["iam_role"].name == ROLE
+
+
+def test_bookkeeping_tables_get_long_varchars(pg, wh_schema):
+    """Redshift reads TEXT as varchar(256): the ledger's and the watermarks' tables are created with varchar(65535)."""
+    statements = [bookkeeping_ddl(sql) for sql in (LEDGER_DDL, *STATE_DDL)]
+    assert all(" TEXT" not in sql and "VARCHAR(65535)" in sql for sql in statements)
+    assert bookkeeping_ddl('CREATE TABLE IF NOT EXISTS "dw"."t" (a TEXT)') == 'CREATE TABLE IF NOT EXISTS "dw"."t" (a TEXT)'
+    _query_none(pg, f'CREATE SCHEMA "{wh_schema}"; ' + "; ".join(s.replace('"_pipeline_assets"', f'"{wh_schema}"') for s in statements))
+    types = _query(pg, "SELECT DISTINCT data_type, character_maximum_length FROM information_schema.columns WHERE table_schema = %s "
+                       "AND data_type NOT LIKE 'timestamp%%' AND data_type <> 'bigint'", (wh_schema,))  # fmt: skip
+    assert types == [("character varying", 65535)]
 
 
 def test_type_mapping():
@@ -160,10 +173,11 @@ def test_daily_replace_through_dagster_copies_exactly_the_ledgers_files(pg, pg_s
     assert statuses == [("loaded", staged["files"]), ("superseded", staged["files"])]
 
 
-def test_append_run_again_skips_the_files_the_ledger_holds(pg, pg_schema, wh_schema, s3_server, s3_bucket, redshift, instance,
-                                                           tmp_path):  # fmt: skip
+@pytest.mark.parametrize("stage_format", ["parquet", "csv"])
+def test_append_run_again_skips_the_files_the_ledger_holds(stage_format, pg, pg_schema, wh_schema, s3_server, s3_bucket, redshift,
+                                                           instance, tmp_path):  # fmt: skip
     _events(pg, pg_schema, 20_000)
-    config = _config(tmp_path, s3_server, s3_bucket, pg_schema, wh_schema, write_mode="append")
+    config = _config(tmp_path, s3_server, s3_bucket, pg_schema, wh_schema, write_mode="append", stage_format=stage_format)
     first = run_table(config, instance, "events", DAY)
     assert first.success, failure(first)
     again = run_table(config, instance, "events", DAY, only="loaded")  # the same staged files, loaded again
@@ -171,6 +185,7 @@ def test_append_run_again_skips_the_files_the_ledger_holds(pg, pg_schema, wh_sch
     loaded = metadata(again, ["rs", wh_schema, "events"])
     assert (loaded["rows_loaded"], loaded["files_skipped"]) == (0, metadata(first, ["stage", "app", "events"])["files"])
     assert len(redshift.copies) == 1, "nothing left to copy: no COPY at all"
+    assert redshift.copies[0]["sql"].endswith("FORMAT AS PARQUET MANIFEST" if stage_format == "parquet" else "EMPTYASNULL MANIFEST")
     assert _query(pg, f'SELECT count(*), count(DISTINCT id) FROM "{wh_schema}".events') == [(20_000, 20_000)]
 
 

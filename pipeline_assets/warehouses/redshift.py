@@ -4,6 +4,7 @@ psycopg2 speaks Redshift's PostgreSQL 8 protocol. Its connections do not autocom
 load's BEGIN … COMMIT: were it run on its own, a client that disconnects would leave it running to completion.
 """
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,15 @@ from pipeline_assets.warehouses.tunnel import endpoint
 
 VARCHAR_MAX = "varchar(65535)"  # Redshift's TEXT is varchar(256); lengths count bytes, 65535 is the most
 VARBYTE_MAX = "varbyte(1024000)"
+# The ledger's and the watermarks' own tables declare TEXT, which Redshift reads as varchar(256): too short for
+# URIs and error messages, so their DDL is given the longest VARCHAR instead.
+_BOOKKEEPING_DDL = tuple(f'CREATE TABLE IF NOT EXISTS "{SCHEMA}"."{name}" (' for name in (TABLE, "watermarks", "watermark_history"))
+_TEXT = re.compile(r"(?<= )TEXT(?=[ ,)])")
+
+
+def bookkeeping_ddl(sql: str) -> str:
+    """``sql`` with TEXT spelled varchar(65535) if it creates one of the ledger's or the watermarks' tables."""
+    return _TEXT.sub(VARCHAR_MAX.upper(), sql) if sql.startswith(_BOOKKEEPING_DDL) else sql
 
 
 class RedshiftTransaction(Transaction):
@@ -41,7 +51,7 @@ class RedshiftTransaction(Transaction):
         self.cursor = conn.cursor()
 
     def execute(self, sql: str, params: list | tuple = ()) -> list[tuple]:
-        self.cursor.execute(sql, params or None)
+        self.cursor.execute(bookkeeping_ddl(sql), params or None)
         return self.cursor.fetchall() if self.cursor.description else []
 
     def execute_count(self, sql: str, params: list | tuple = ()) -> int:
