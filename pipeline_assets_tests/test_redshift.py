@@ -22,8 +22,8 @@ from pipeline_assets.stage.tables import table_stage
 from pipeline_assets.warehouses import WAREHOUSES
 from pipeline_assets.warehouses.ledger import _DDL as LEDGER_DDL
 from pipeline_assets.warehouses.redshift import bookkeeping_ddl, redshift_type
-from pipeline_assets.warehouses.state import _DDL as STATE_DDL
 from pipeline_assets.warehouses.redshift_copy import copy_manifest, copy_statement
+from pipeline_assets.warehouses.state import _DDL as STATE_DDL
 from pipeline_assets_tests.conftest import (
     PG,
     pg_connection,
