@@ -30,6 +30,23 @@ ROLE = "arn:aws:iam::123456789012:role/redshift-copy"
 _FLAGS = {"MANIFEST", "EMPTYASNULL"}  # sqlglot reads a flag followed by another flag as a parameter with a value
 
 
+def redshift_connection(**extra) -> dict:
+    """A ``kind: redshift`` connection to the local PostgreSQL (``extra``: more ``redshift:`` options)."""
+    return {"kind": "redshift", "host": PG["host"], "port": PG["port"], "user": PG["user"], "database": PG["dbname"],
+            "redshift": {"iam_role": ROLE, "sslmode": "disable", **extra}}  # fmt: skip
+
+
+def query(pg, sql: str, params=()) -> list[tuple]:
+    with pg.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+def execute(pg, sql: str) -> None:
+    with pg.cursor() as cur:
+        cur.execute(sql)
+
+
 @dataclass
 class Emulation:
     """What the emulated COPYs saw (for the test's assertions) and which file should fail."""
