@@ -6,6 +6,9 @@ import uuid
 
 import pytest
 
+from pipeline_assets.assets.incremental import FULL_REFRESH_TAG
+from pipeline_assets.assets.launch import launch_in_process
+from pipeline_assets.definitions import assemble
 from pipeline_assets.resources import StageResource
 from pipeline_assets.stage.lifecycle import DONE
 from pipeline_assets.stage.tables import table_stage
@@ -133,6 +136,16 @@ def test_incremental_merge_with_deletes(pg, pg_schema, wh_schema, s3_server, s3_
         assert query(pg, f'SELECT id, name, qty FROM "{wh_schema}".items ORDER BY id') == source, statement
     assert any("_pipeline_assets" in c["sql"] and "incoming_" in c["sql"] for c in redshift.copies), "merged via a staging table"
     assert any("keys" in url for c in redshift.copies for url in c["urls"]), "the source's keys were COPYed for delete_missing"
+
+    execute(pg, f'UPDATE "{pg_schema}".items SET name = \'refreshed\' WHERE id < 100')  # rows a full refresh reads again
+    assembly = assemble(config)
+    (assets,) = assembly.tables
+    refresh = launch_in_process(assembly.definitions, assembly.job_of[assets.loaded.key], assets, None, instance,
+                                tags={FULL_REFRESH_TAG: "true"})  # fmt: skip
+    assert refresh.success, failure(refresh)
+    assert redshift.copies[-1]["sql"].startswith(f'COPY "{wh_schema}"."items__pa_new" FROM '), "built aside, then swapped in"
+    assert query(pg, f'SELECT id, name, qty FROM "{wh_schema}".items ORDER BY id') == query(
+        pg, f'SELECT id, name, qty FROM "{pg_schema}".items ORDER BY id')
 
 
 def test_a_failing_copy_is_one_line_from_stl_load_errors_and_changes_nothing(pg, pg_schema, wh_schema, s3_server, s3_bucket,

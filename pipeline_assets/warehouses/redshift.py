@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg2
 import pyarrow as pa
 
-from pipeline_assets.errors import PipelineError, first_line, redact
+from pipeline_assets.errors import PipelineError, driver_error, first_line, redact
 from pipeline_assets.progress import Progress
 from pipeline_assets.stage import layout
 from pipeline_assets.stage.manifest import Manifest, StagedFile
@@ -139,7 +139,7 @@ class RedshiftWarehouse(Warehouse):
             loaded = tx.copy_from_s3(sql)
         except psycopg2.Error as exc:
             message = redact(first_line(exc), [self._password])
-            raise PipelineError(describe_load_error(target, self._load_error(session), message)) from None
+            raise driver_error(describe_load_error(target, self._load_error(session), message), exc) from None
         expected = sum(f.rows for f in files)
         if loaded != expected:
             raise PipelineError(f"{target}: COPY loaded {loaded} rows but the staged files hold {expected}; rolled back")
