@@ -2,11 +2,14 @@
 the stage, TLS, and an optional SSH tunnel through a bastion host to a cluster in a private subnet."""
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
 from pipeline_assets.config.base import _Model, _secret_ref
+
+if TYPE_CHECKING:
+    from pipeline_assets.config.models import ProjectConfig
 
 IAM_ROLE_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 
@@ -47,7 +50,7 @@ def redshift_problem(kind: str, options: RedshiftOptions | None) -> str | None:
     return None
 
 
-def stage_problem(project) -> str | None:
+def stage_problem(project: "ProjectConfig") -> str | None:
     """Why the stage cannot feed a Redshift target of ``project`` (Redshift's COPY reads S3 only), or None."""
     if project.stage.is_s3:
         return None

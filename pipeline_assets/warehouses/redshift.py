@@ -92,8 +92,7 @@ class RedshiftWarehouse(Warehouse):
                 yield tx
                 conn.commit()
             except BaseException:
-                if not conn.closed:
-                    conn.rollback()
+                _rollback(conn)
                 raise
             finally:
                 conn.close()
@@ -155,6 +154,14 @@ class RedshiftWarehouse(Warehouse):
         except (psycopg2.Error, PipelineError):
             return None
         return rows[0] if rows else None
+
+
+def _rollback(conn: psycopg2.extensions.connection) -> None:
+    """Roll back, unless the connection is gone (then the server has rolled back already)."""
+    try:
+        conn.rollback()
+    except psycopg2.Error:
+        pass
 
 
 _ALIASES = {"timestamp": "timestamp without time zone", "timestamptz": "timestamp with time zone",
