@@ -2,18 +2,23 @@
 PostgreSQL, and COPY itself is performed by ``redshift_emulator`` after checking the statement and the manifest it
 reads from the real S3 server. The SSH tunnel goes through a real sshd."""
 
+import threading
+import time
 import uuid
+from datetime import UTC, datetime
 
+import psycopg2
 import pytest
 
 from pipeline_assets.assets.incremental import FULL_REFRESH_TAG
 from pipeline_assets.assets.launch import launch_in_process
 from pipeline_assets.definitions import assemble
 from pipeline_assets.resources import StageResource
-from pipeline_assets.stage.lifecycle import DONE
+from pipeline_assets.stage.lifecycle import DONE, delete, select
 from pipeline_assets.stage.tables import table_stage
 from pipeline_assets.warehouses import WAREHOUSES
 from pipeline_assets_tests.conftest import (
+    PG,
     pg_connection,
     project,
     s3_stage,
@@ -70,17 +75,18 @@ def test_daily_replace_through_dagster_copies_exactly_the_ledgers_files(pg, pg_s
     assert staged["files"] > 1
     (copy,) = redshift.copies
     loaded = query(pg, "SELECT file_uri FROM _pipeline_assets.loaded_files WHERE target_table = %s AND status = 'loaded'"
-                        " AND load_run_id = %s", (f"{wh_schema}.events", first.run_id))  # fmt: skip
+                       " AND load_run_id = %s", (f"{wh_schema}.events", first.run_id))  # fmt: skip
     assert sorted(copy["urls"]) == sorted(u for (u,) in loaded) and len(loaded) == staged["files"]
     assert copy["manifest"].startswith(str(staged["stage_path"]) + "/_redshift_")
     source = query(pg, f'SELECT count(*), sum(id), sum(amount) FROM "{pg_schema}".events WHERE at < %s', (f"{DAY} 24:00",))
     assert query(pg, f'SELECT count(*), sum(id), sum(amount) FROM "{wh_schema}".events') == source
     columns = query(pg, "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns WHERE "
-                         "table_schema = %s AND table_name = 'events' ORDER BY ordinal_position", (wh_schema,))  # fmt: skip
+                        "table_schema = %s AND table_name = 'events' ORDER BY ordinal_position", (wh_schema,))  # fmt: skip
     assert columns == [("id", "integer", None), ("at", "timestamp without time zone", None),
                        ("note", "character varying", 65535), ("amount", "numeric", None)]  # fmt: skip
 
-    stage = table_stage(config.tables[0], config, StageResource.from_config(config.stage, resolve=True).store(), EmulatedRedshift("rs", config.connections["rs"], None))
+    store = StageResource.from_config(config.stage, resolve=True).store()
+    stage = table_stage(config.tables[0], config, store, EmulatedRedshift("rs", config.connections["rs"], None))
     entries = {e.key.rsplit("/", 1)[-1]: e for e in stage.entries(lambda run_id: "SUCCESS")}
     copy_manifest_entry = entries[copy["manifest"].rsplit("/", 1)[-1]]
     assert (copy_manifest_entry.kind, copy_manifest_entry.state) == ("manifest", DONE), "it belongs to its run, not an orphan"
@@ -90,9 +96,39 @@ def test_daily_replace_through_dagster_copies_exactly_the_ledgers_files(pg, pg_s
     assert metadata(second, ["rs", wh_schema, "events"])["rows_replaced"] == source[0][0]
     assert query(pg, f'SELECT count(*), sum(id), sum(amount) FROM "{wh_schema}".events') == source
     statuses = query(pg, "SELECT status, count(*) FROM _pipeline_assets.loaded_files WHERE target_table = %s GROUP BY 1 "
-                          "ORDER BY 1", (f"{wh_schema}.events",))  # fmt: skip
+                         "ORDER BY 1", (f"{wh_schema}.events",))  # fmt: skip
     assert statuses == [("loaded", staged["files"]), ("superseded", staged["files"])]
 
+    entries = stage.entries(lambda run_id: "SUCCESS")
+    done = select(entries, states={DONE}, now=datetime.now(UTC))
+    assert len(done) == len(entries) and sum(e.key.endswith(".manifest") for e in done) == 2
+    delete(store, done)  # what the cleanup sensor's housekeeping run does
+    assert not list(store.objects(stage.prefix + "/")), "the COPY manifests went with their runs' files"
+
+
+
+def test_a_load_waits_for_the_lock_another_holds_on_its_target(pg, pg_schema, wh_schema, s3_server, s3_bucket, redshift,
+                                                               instance, tmp_path):  # fmt: skip
+    _events(pg, pg_schema, 2_000)
+    config = _config(tmp_path, s3_server, s3_bucket, pg_schema, wh_schema)
+    assert run_table(config, instance, "events", DAY).success
+    holder = psycopg2.connect(**PG)  # another load's transaction, holding the target's lock
+    with holder.cursor() as cur:
+        cur.execute(f'LOCK TABLE "{wh_schema}".events')
+    results = []
+    loader = threading.Thread(target=lambda: results.append(run_table(config, instance, "events", DAY)))
+    loader.start()
+    deadline = time.monotonic() + 60
+    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pipeline_assets' AND wait_event_type = 'Lock' "
+               "AND query LIKE 'LOCK TABLE%%'")  # fmt: skip
+    while query(pg, waiting) == [(0,)]:
+        assert loader.is_alive() and time.monotonic() < deadline, "the load did not wait for the lock"
+        time.sleep(0.05)
+    holder.rollback()
+    holder.close()
+    loader.join(120)
+    assert results[0].success, failure(results[0])
+    assert query(pg, f'SELECT count(*) FROM "{wh_schema}".events') == [(2_000,)]
 
 @pytest.mark.parametrize("stage_format", ["parquet", "csv"])
 def test_append_run_again_skips_the_files_the_ledger_holds(stage_format, pg, pg_schema, wh_schema, s3_server, s3_bucket, redshift,

@@ -69,7 +69,7 @@ def test_bookkeeping_tables_get_long_varchars(pg, wh_schema):
     assert bookkeeping_ddl('CREATE TABLE IF NOT EXISTS "dw"."t" (a TEXT)') == 'CREATE TABLE IF NOT EXISTS "dw"."t" (a TEXT)'
     execute(pg, f'CREATE SCHEMA "{wh_schema}"; ' + "; ".join(s.replace('"_pipeline_assets"', f'"{wh_schema}"') for s in statements))
     types = query(pg, "SELECT DISTINCT data_type, character_maximum_length FROM information_schema.columns WHERE table_schema = %s "
-                       "AND data_type NOT LIKE 'timestamp%%' AND data_type <> 'bigint'", (wh_schema,))  # fmt: skip
+                      "AND data_type NOT LIKE 'timestamp%%' AND data_type <> 'bigint'", (wh_schema,))  # fmt: skip
     assert types == [("character varying", 65535)]
 
 
@@ -108,6 +108,8 @@ BASE = {
         (lambda b: b["connections"]["app"].update(redshift={"iam_role": ROLE}),
          "connections.app: redshift: options are for redshift connections, not postgres"),
         (lambda b: b["connections"]["rs"]["redshift"].update(sslmode="sometimes"), "connections.rs.redshift.sslmode: got 'sometimes'"),
+        (lambda b: b["connections"]["rs"].update(kind="redshfit"),
+         "connections.rs.kind: got 'redshfit'; input should be 'postgres', 'mysql', 'sqlite', 'duckdb' or 'redshift'"),
     ],
 )  # fmt: skip
 def test_bad_redshift_config_is_one_line(edit, expected):
