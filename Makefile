@@ -21,6 +21,7 @@ demo: install
 # Needs the local PostgreSQL (127.0.0.1:5432) and MariaDB (127.0.0.1:3306); the S3 server is started by the tests.
 test: install
 	scripts/ensure_chromium.sh
+	scripts/ensure_sshd.sh
 	$(BIN)/pytest
 
 # The Dagster UI on the same instance the CLI records runs in.

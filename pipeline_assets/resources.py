@@ -9,6 +9,7 @@ from pydantic import Field
 
 from pipeline_assets.config import ConnectionConfig, S3Config, StageConfig, secret
 from pipeline_assets.config.models import SECRET_REF
+from pipeline_assets.config.redshift import RedshiftOptions
 from pipeline_assets.sources import Source, open_source
 from pipeline_assets.stage.local import LocalStore
 from pipeline_assets.stage.s3 import S3Store
@@ -24,6 +25,24 @@ def env_var(reference: str | None, resolve: bool = False) -> str | None:
     return dg.EnvVar(SECRET_REF.match(reference).group(1)) if reference else None
 
 
+class SshTunnelSettings(dg.Config):
+    """A bastion host the connection is forwarded through; the key's passphrase stays a ``${VAR}`` reference."""
+
+    host: str
+    port: int = 22
+    user: str
+    private_key_path: str
+    private_key_password: str | None = None
+
+
+class RedshiftSettings(dg.Config):
+    """A Redshift connection's own settings: the IAM role COPY assumes, TLS, an optional SSH tunnel."""
+
+    iam_role: str
+    sslmode: str = "require"
+    ssh_tunnel: SshTunnelSettings | None = None
+
+
 class DatabaseResource(dg.ConfigurableResource):
     """A database connection used as a source, a warehouse, or both. The password comes from an environment variable."""
 
@@ -37,6 +56,7 @@ class DatabaseResource(dg.ConfigurableResource):
     path: str | None = None
     connect_timeout: int = 10
     snowflake: dict[str, Any] | None = Field(default=None, description="kind snowflake: account, warehouse, role, …")
+    redshift: RedshiftSettings | None = None  # typed, unlike snowflake's map: it carries a secret as an EnvVar
 
     @classmethod
     def from_config(cls, name: str, config: ConnectionConfig, resolve: bool = False) -> "DatabaseResource":
@@ -49,6 +69,7 @@ class DatabaseResource(dg.ConfigurableResource):
         return ConnectionConfig(
             kind=self.kind, host=self.host, port=self.port, user=self.user, database=self.database,
             path=self.path, connect_timeout=self.connect_timeout, snowflake=self.snowflake,
+            redshift=RedshiftOptions.model_validate(self.redshift.model_dump()) if self.redshift else None,
         )  # fmt: skip
 
     def source(self) -> Source:

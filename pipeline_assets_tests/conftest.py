@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from pipeline_assets.config import ProjectConfig, load_config
+from pipeline_assets.warehouses import WAREHOUSES
 from pipeline_assets_tests.s3_server import S3Server, seaweedfs
 from pipeline_assets_tests.snowflake_server import (
     PASSWORD_ENV,
@@ -102,6 +103,24 @@ def snowflake(snowflake_server, monkeypatch) -> SnowflakeServer:
     for key, value in PASSWORD_ENV.items():
         monkeypatch.setenv(key, value)
     return snowflake_server
+
+
+@pytest.fixture
+def redshift(pg, s3_server, monkeypatch):
+    """Route ``kind: redshift`` to the emulated-COPY warehouse on PostgreSQL (see redshift_emulator.py); yields what
+    its COPYs saw."""
+    from pipeline_assets_tests.redshift_emulator import (  # it imports this module
+        EmulatedRedshift,
+        Emulation,
+        install,
+    )
+
+    emulation = Emulation(s3_server.client(), f"pa_rs_sys_{uuid.uuid4().hex[:8]}")
+    install(pg, emulation)
+    monkeypatch.setitem(WAREHOUSES, "redshift", EmulatedRedshift)
+    yield emulation
+    with pg.cursor() as cur:
+        cur.execute(f'DROP SCHEMA "{emulation.system_schema}" CASCADE')
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ def test_defaults_expansion_and_relative_paths(tmp_path, monkeypatch):
         (("partitioning: daily, start_date: 2026-01-01", "partitioning: daily"), "tables[0]: daily partitioning needs a start_date"),
         (("cursor: placed_at, ", ""), "tables[0]: daily partitioning needs a cursor column"),
         (("target: dw", "target: nowhere"), "tables[0].target: unknown connection 'nowhere' (defined: shop, dw)"),
-        (("target: dw", "target: shop"), "tables[0].target: a mysql connection cannot be a target (use postgres, duckdb)"),
+        (("target: dw", "target: shop"), "tables[0].target: a mysql connection cannot be a target (use postgres, duckdb, snowflake, redshift)"),
         (("partitioning: daily", "partitioning: hourly"), "tables[0].partitioning: got 'hourly'; input should be 'daily', 'incremental' or 'none'"),
         (("table: sales.orders", "table: a.b.c"), "tables[0].table: expected table or schema.table"),
         (("start_date: 2026-01-01", "start_date: 2026-02-30"), "tables[0].start_date:"),

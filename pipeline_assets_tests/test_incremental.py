@@ -23,6 +23,7 @@ from pipeline_assets_tests.conftest import (
     s3_stage,
     write_config,
 )
+from pipeline_assets_tests.redshift_emulator import redshift_connection
 from pipeline_assets_tests.runs import failure, metadata, run_table
 
 
@@ -46,18 +47,19 @@ def _items(pg, schema: str, rows: int, step: str = "1 second", name: str = "'n' 
 
 
 def _cloud(request, warehouse: str) -> dict | None:
-    """The Snowflake stand-in as the ``dw`` connection, with the S3 stage it reads (None for the local warehouses)."""
-    if warehouse != "snowflake":
+    """A cloud warehouse's stand-in as the ``dw`` connection, with the S3 stage it reads (None for the local ones)."""
+    if warehouse not in ("snowflake", "redshift"):
         return None
-    snowflake, s3_server, bucket = (request.getfixturevalue(f) for f in ("snowflake", "s3_server", "s3_bucket"))
-    return {"connections": {"dw": snowflake.connection()}, "stage": s3_stage(s3_server, bucket), "server": snowflake}
+    s3_server, bucket, server = (request.getfixturevalue(f) for f in ("s3_server", "s3_bucket", warehouse))
+    connection = server.connection() if warehouse == "snowflake" else redshift_connection()
+    return {"connections": {"dw": connection}, "stage": s3_stage(s3_server, bucket), "server": server}
 
 
 def _target(warehouse: str, tmp_path, pg, wh_schema: str, cloud: dict | None = None) -> list[tuple]:
     sql = f'SELECT "id", "name", "qty" FROM "{wh_schema}"."items" ORDER BY "id"'
-    if cloud:
+    if warehouse == "snowflake":
         return [tuple(row) for row in cloud["server"].query(sql)]
-    if warehouse == "postgres":
+    if warehouse in ("postgres", "redshift"):  # the Redshift stand-in is PostgreSQL
         with pg.cursor() as cur:
             cur.execute(sql)
             return cur.fetchall()
@@ -65,7 +67,7 @@ def _target(warehouse: str, tmp_path, pg, wh_schema: str, cloud: dict | None = N
         return conn.execute(sql).fetchall()
 
 
-@pytest.mark.parametrize("warehouse", ["postgres", "duckdb", "snowflake"])
+@pytest.mark.parametrize("warehouse", ["postgres", "duckdb", "snowflake", "redshift"])
 def test_merge_follows_inserts_updates_and_deletes(warehouse, request, mysql, mysql_db, pg, wh_schema, instance, tmp_path):
     with mysql.cursor() as cur:
         cur.execute("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), qty INT, updated_at DATETIME(6) NOT NULL)")

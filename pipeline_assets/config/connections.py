@@ -6,13 +6,14 @@ from urllib.parse import quote
 from pydantic import Field, field_validator, model_validator
 
 from pipeline_assets.config.base import DEFAULT_PORTS, _Model, _secret_ref
+from pipeline_assets.config.redshift import RedshiftOptions, redshift_problem
 from pipeline_assets.config.snowflake import SnowflakeOptions
 
 
 class ConnectionConfig(_Model):
     """A database used as a source, a warehouse, or both."""
 
-    kind: Literal["postgres", "mysql", "sqlite", "duckdb", "snowflake"]
+    kind: Literal["postgres", "mysql", "sqlite", "duckdb", "snowflake", "redshift"]
     host: str | None = None
     port: int | None = Field(default=None, gt=0, lt=65536)
     user: str | None = None
@@ -21,6 +22,7 @@ class ConnectionConfig(_Model):
     path: str | None = Field(default=None, description="database file (sqlite, duckdb)")
     connect_timeout: int = Field(default=10, gt=0)
     snowflake: SnowflakeOptions | None = Field(default=None, description="kind snowflake: account, warehouse, role, …")
+    redshift: RedshiftOptions | None = Field(default=None, description="kind redshift: IAM role, TLS, SSH tunnel")
 
     _check_password = field_validator("password")(_secret_ref)
 
@@ -51,3 +53,10 @@ class ConnectionConfig(_Model):
         if self.snowflake:
             return f"snowflake {self.snowflake.account}/{self.database}"
         return f"{self.kind} {self.host}:{self.resolved_port}/{self.database}"
+
+    @model_validator(mode="after")
+    def _redshift_options(self) -> Self:
+        problem = redshift_problem(self.kind, self.redshift)
+        if problem:
+            raise ValueError(problem)
+        return self

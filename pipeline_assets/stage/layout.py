@@ -5,6 +5,7 @@
         <schema>_<table>_<partition>_batch0000.parquet
         ...
         _manifest.json        (written last: a folder without it never completed)
+        _redshift_<id>.manifest  (a Redshift COPY's list of the files it loaded, written by each such load)
 
 A fixed folder is rewritten through ``incoming_<run id>/`` beside it, so the old files stay until the new set
 is complete.
@@ -13,6 +14,7 @@ is complete.
 from datetime import datetime
 
 MANIFEST_NAME = "_manifest.json"
+COPY_MANIFEST_PREFIX, COPY_MANIFEST_SUFFIX = "_redshift_", ".manifest"
 UNPARTITIONED = "full"
 
 
@@ -32,6 +34,17 @@ def file_key(run_prefix: str, table_prefix: str, partition: str, number: int, ex
 
 def manifest_key(run_prefix: str) -> str:
     return f"{run_prefix}/{MANIFEST_NAME}"
+
+
+def copy_manifest_key(run_prefix: str, token: str) -> str:
+    return f"{run_prefix}/{COPY_MANIFEST_PREFIX}{token}{COPY_MANIFEST_SUFFIX}"
+
+
+def is_manifest(key: str) -> bool:
+    """Whether ``key`` is a run's own manifest or a COPY manifest beside it: bookkeeping that belongs to its
+    folder's files (kept and deleted with them), never a staged file."""
+    name = key.rsplit("/", 1)[-1]
+    return name == MANIFEST_NAME or (name.startswith(COPY_MANIFEST_PREFIX) and name.endswith(COPY_MANIFEST_SUFFIX))
 
 
 def partition_prefix(table_prefix: str, partition: str) -> str:

@@ -36,7 +36,7 @@ def survey(store: StageStore, table_prefix: str, records: list[LedgerRecord], ru
     objects = list(store.objects(table_prefix + "/"))
     entries, folders = [], {}
     for obj in objects:
-        if obj.key.endswith("/" + layout.MANIFEST_NAME):
+        if layout.is_manifest(obj.key):
             continue
         uri = store.uri(obj.key)
         record = by_version.get((uri, obj.etag))  # a rewritten file (new ETag) is a new version with no record yet
@@ -44,7 +44,7 @@ def survey(store: StageStore, table_prefix: str, records: list[LedgerRecord], ru
         entries.append(Entry(obj.key, uri, obj.size, obj.modified, "file", state, record.status if record else None))
         folders.setdefault(obj.key.rsplit("/", 1)[0], []).append(state)
     for obj in objects:
-        if obj.key.endswith("/" + layout.MANIFEST_NAME):
+        if layout.is_manifest(obj.key):
             states = folders.get(obj.key.rsplit("/", 1)[0], [])
             state = _folder_state(states, now - obj.modified, grace)
             entries.append(Entry(obj.key, store.uri(obj.key), obj.size, obj.modified, "manifest", state))

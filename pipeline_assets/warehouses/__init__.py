@@ -4,6 +4,7 @@ from pipeline_assets.config import ConnectionConfig
 from pipeline_assets.warehouses.base import Warehouse
 from pipeline_assets.warehouses.duckdb import DuckDBWarehouse
 from pipeline_assets.warehouses.postgres import PostgresWarehouse
+from pipeline_assets.warehouses.redshift import RedshiftWarehouse
 from pipeline_assets.warehouses.snowflake import SnowflakeWarehouse
 from pipeline_assets.warehouses.transaction import LoadResult, TargetTable, Transaction
 
@@ -11,6 +12,7 @@ WAREHOUSES: dict[str, type[Warehouse]] = {
     "postgres": PostgresWarehouse,
     "duckdb": DuckDBWarehouse,
     "snowflake": SnowflakeWarehouse,
+    "redshift": RedshiftWarehouse,
 }
 
 

@@ -39,6 +39,12 @@ from pipeline_assets.warehouses.transaction import (
 from pipeline_assets.warehouses.write_modes import full_refresh, upsert
 
 
+def read_through(path, manifest: Manifest, staged: StagedFile) -> None:
+    """Read a staged file to its end as the table's types (streaming); raise if any of it does not decode or fit."""
+    for _ in open_staged(path, manifest.format, manifest.arrow_schema, staged.uri):
+        pass
+
+
 class _CannotSkip(PipelineError):
     """A file failed after rows of it may have been written, where nothing can undo just that file."""
 
@@ -229,12 +235,25 @@ class Warehouse(ABC):
         if self.savepoints:
             with tx.savepoint():
                 return copy()
-        for _ in open_staged(path, manifest.format, manifest.arrow_schema, staged.uri):
-            pass  # read it through first: without savepoints, a copy that fails half way cannot be undone alone
+        read_through(path, manifest, staged)
         try:
             return copy()
         except Exception as exc:
             raise _CannotSkip(f"{staged.uri}: {first_line(exc)} (read fine, failed while copying; rolled back)") from None
+
+    def unreadable(self, files: list[StagedFile], manifest: Manifest, store: StageStore) -> list[FileOutcome]:
+        """``skip_file`` where nothing can undo one file's part of a COPY: the files that fail to read through,
+        as ``skipped`` outcomes (a file that reads but then fails in the COPY aborts the load)."""
+        rejected = []
+        for staged in files:
+            try:
+                with store.local_copy(staged.key) as path:
+                    read_through(path, manifest, staged)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                rejected.append(FileOutcome(staged, "skipped", 0, redact(first_line(exc), self._redacted)))
+        return rejected
 
     def _window_filter(self, target: TargetTable, manifest: Manifest, cursor: str | None, placeholder: str) -> tuple[str, list]:
         kind = manifest.arrow_schema.field(cursor).type if manifest.window and cursor else None
