@@ -13,6 +13,8 @@ SECRET_FIELDS = frozenset({"password", "access_key_id", "secret_access_key"})
 SOURCE_KINDS = ("postgres", "mysql", "sqlite", "duckdb")
 WAREHOUSE_KINDS = ("postgres", "duckdb")
 DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306}
+# A files connection (an S3 prefix or a folder other systems drop files into) feeds tables through the autoloader.
+SOURCE_KINDS += ("files",)
 
 
 class _Model(BaseModel):
