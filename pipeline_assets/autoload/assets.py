@@ -80,7 +80,8 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
                 warehouse.record_staged(target, manifest)
             failed = [o for o in batch.outcomes if o.status == "failed"]
             if batch.convert and len(failed) == len(batch.convert):
-                raise PipelineError(f"{table.asset_name}: all {len(failed)} files failed, e.g. {failed[0].error}")
+                which = "the run's only file" if len(failed) == 1 else f"all {len(failed)} files, e.g. the first,"
+                raise PipelineError(f"{table.asset_name}: {which} failed: {failed[0].error}")
             context.add_output_metadata({"rows_staged": manifest.rows, "stage_path": dg.MetadataValue.path(manifest.prefix),
                                          **outcome_metadata(batch.outcomes)})  # fmt: skip
             return manifest

@@ -111,7 +111,9 @@ def _open(path: Path, files: FilesTableConfig, schema: pa.Schema | None):
         if schema is None:
             return pa.RecordBatchReader.from_batches(parquet.schema_arrow, iter(()))
         columns = [n for n in parquet.schema_arrow.names if n in storage]
-        return parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=columns, use_threads=False)
+        chosen = pa.schema([parquet.schema_arrow.field(n) for n in columns])
+        return pa.RecordBatchReader.from_batches(chosen, parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=columns,
+                                                                              use_threads=False))  # fmt: skip
     if files.format == "csv":
         options = files.csv_options
         read = pacsv.ReadOptions(autogenerate_column_names=not options.header, use_threads=False)

@@ -1,0 +1,198 @@
+"""The files autoloader: files dropped into a real S3 server (SeaweedFS), discovered by real sensor evaluations,
+loaded into PostgreSQL and DuckDB warehouses by real Dagster runs, each file version exactly once."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline_assets.definitions import assemble
+from pipeline_assets_tests.conftest import pg_connection, project, write_config
+from pipeline_assets_tests.runs import failure, launch, metadata, run_table, tick
+
+SENSOR = "autoload_events"
+
+
+def _body(server, bucket: str, tmp_path, target: str = "dw", **files) -> dict:
+    drops = {"kind": "files", "url": f"s3://{bucket}/landing",
+             "s3": {"endpoint_url": server.endpoint_url, "access_key_id": "${PA_TEST_S3_KEY_ID}",
+                    "secret_access_key": "${PA_TEST_S3_SECRET}"}}  # fmt: skip
+    return {
+        "connections": {"drops": drops, "dw": pg_connection(), "duck": {"kind": "duckdb", "path": "dw.duckdb"}},
+        "stage": {"url": str(tmp_path / "stage")},
+        "tables": [{"source": "drops", "table": "events", "target": target,
+                    "files": {"pattern": "events/**/*.csv", "format": "csv", **files}}],
+    }  # fmt: skip
+
+
+def _csv(first: int, rows: int) -> bytes:
+    return ("id,name,amount\n" + "".join(f"{i},name {i},{i}.25\n" for i in range(first, first + rows))).encode()
+
+
+def _parquet(first: int, rows: int) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"id": list(range(first, first + rows)), "name": [f"n{i}" for i in range(first, first + rows)]}), sink)
+    return sink.getvalue()
+
+
+def _count(pg, schema: str, sql: str = "count(*)", table: str = "events"):
+    with pg.cursor() as cur:
+        cur.execute(f'SELECT {sql} FROM "{schema}"."{table}"')
+        return cur.fetchone()[0]
+
+
+def _sources(pg, schema: str) -> list[tuple]:
+    with pg.cursor() as cur:
+        cur.execute("SELECT file_uri, status, attempts, rows, error FROM _pipeline_assets.loaded_files "
+                    "WHERE origin = 'source' AND target_table = %s ORDER BY file_uri, updated_at", [f"{schema}.events"])  # fmt: skip
+        return cur.fetchall()
+
+
+def _until_quiet(assembly, instance, cursor=None, busy=lambda: False) -> tuple[str | None, list]:
+    """Tick and launch until a tick requests nothing and ``busy`` says no more files are coming."""
+    results = []
+    while True:
+        evaluation = tick(assembly, SENSOR, instance, cursor)
+        cursor = evaluation.cursor
+        results += launch(assembly, SENSOR, instance, evaluation.run_requests)
+        if not evaluation.run_requests and not busy():
+            return cursor, results
+
+
+def test_two_thousand_files_in_bursts_load_exactly_once(s3_server, s3_bucket, pg, wh_schema, instance, tmp_path):
+    body = _body(s3_server, s3_bucket, tmp_path, max_files_per_run=500)
+    body["tables"][0]["target_table"] = f"{wh_schema}.events"
+    assembly = assemble(project(tmp_path, body))
+    client = s3_server.client()
+    rows_per_file, bursts, per_burst = 5, 4, 500
+
+    def upload_bursts():
+        with ThreadPoolExecutor(16) as pool:
+            for burst in range(bursts):
+                names = [(burst * per_burst + i) for i in range(per_burst)]
+                list(pool.map(lambda n: client.put_object(Bucket=s3_bucket, Key=f"landing/events/b{n // per_burst}/f{n:05d}.csv",
+                                                          Body=_csv(n * rows_per_file, rows_per_file)), names))  # fmt: skip
+                time.sleep(0.5)
+
+    uploader = threading.Thread(target=upload_bursts)
+    uploader.start()
+    _, results = _until_quiet(assembly, instance, busy=uploader.is_alive)
+    uploader.join()
+    total = bursts * per_burst
+    assert all(r.success for r in results)
+    assert 4 <= len(results) <= 12, f"{len(results)} runs: bounded by 500 files each, a few more as bursts land mid-tick"
+    assert _count(pg, wh_schema) == total * rows_per_file
+    assert _count(pg, wh_schema, "count(DISTINCT id)") == total * rows_per_file, "every row once"
+    assert _count(pg, wh_schema, "count(DISTINCT _source_file)") == total
+    records = _sources(pg, wh_schema)
+    assert len(records) == total and {r[1] for r in records} == {"loaded"}, "one ledger record per file, each loaded"
+    assert sum(r[3] for r in records) == total * rows_per_file
+    assert not tick(assembly, SENSOR, instance).run_requests, "a tick without a cursor finds nothing left to load"
+    checks = {e.check_name: e.passed for r in results for e in r.get_asset_check_evaluations()}
+    assert checks == {"no_failed_files": True, "rows_match_files": True}
+
+
+_KILLED_TICK = """
+import sys, time
+import dagster as dg
+from pipeline_assets.config import load_config
+from pipeline_assets.definitions import assemble
+from pipeline_assets_tests.runs import launch, tick
+assembly = assemble(load_config(sys.argv[1]))
+with dg.DagsterInstance.get() as instance:
+    evaluation = tick(assembly, "autoload_events", instance, None)
+    print(" ".join(r.run_key for r in evaluation.run_requests), flush=True)
+    launch(assembly, "autoload_events", instance, evaluation.run_requests[:1])
+    print("launched", flush=True)
+    time.sleep(600)  # the daemon would save the cursor now: the process is killed first
+"""
+
+
+def test_sensor_killed_between_launching_and_saving_its_cursor_launches_nothing_twice(s3_server, s3_bucket, pg, wh_schema,
+                                                                                       tmp_path, monkeypatch):  # fmt: skip
+    body = _body(s3_server, s3_bucket, tmp_path, max_files_per_run=4)
+    body["tables"][0]["target_table"] = f"{wh_schema}.events"
+    config_path = write_config(tmp_path, body)
+    client = s3_server.client()
+    for n in range(10):
+        client.put_object(Bucket=s3_bucket, Key=f"landing/events/f{n:02d}.csv", Body=_csv(n * 10, 10))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_TICK, str(config_path)], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": os.getcwd()})  # fmt: skip
+    first_keys = child.stdout.readline().split()
+    assert child.stdout.readline().strip() == "launched"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert len(first_keys) == 3 and _count(pg, wh_schema) == 40, "the killed tick launched its first run of 4 files"
+
+    assembly = assemble(project(tmp_path, body))
+    with dg.DagsterInstance.get() as instance:
+        again = tick(assembly, SENSOR, instance, None)  # the cursor was never saved
+        assert [r.run_key for r in again.run_requests] == first_keys[1:], "the same batches, the launched one left out"
+        replay = launch(assembly, SENSOR, instance, [*again.run_requests])
+        assert len(replay) == 2 and all(r.success for r in replay)
+        assert launch(assembly, SENSOR, instance, again.run_requests) == [], "run keys: a repeated tick launches nothing"
+        # even a run launched twice by hand loads nothing twice: the ledger says those files are in the table
+        job = assembly.definitions.resolve_job_def(assembly.job_of[assembly.tables[0].loaded.key])
+        twice = job.execute_in_process(run_config=again.run_requests[0].run_config, instance=instance)
+        assert metadata(twice, ["dw", wh_schema, "events"])["files_already_loaded"] == 4
+    assert _count(pg, wh_schema) == 100 and _count(pg, wh_schema, "count(DISTINCT id)") == 100
+
+
+@pytest.mark.parametrize("kind", ["truncated_parquet", "bad_csv_row"])
+def test_a_corrupt_file_fails_alone_is_retried_then_left_failed(kind, s3_server, s3_bucket, tmp_path, instance):
+    fmt = "parquet" if kind == "truncated_parquet" else "csv"
+    body = _body(s3_server, s3_bucket, tmp_path, target="duck", max_retries=2, format=fmt, pattern=f"events/*.{fmt}")
+    assembly = assemble(project(tmp_path, body))
+    client = s3_server.client()
+    make = _parquet if fmt == "parquet" else _csv
+    for n in range(4):
+        client.put_object(Bucket=s3_bucket, Key=f"landing/events/good{n}.{fmt}", Body=make(n * 100, 25))
+    bad = _parquet(1000, 50)[:-40] if fmt == "parquet" else b"id,name,amount\n1,a,1.5\n2,b\n3,c,2.5\n"
+    client.put_object(Bucket=s3_bucket, Key=f"landing/events/bad.{fmt}", Body=bad)
+
+    evaluation = tick(assembly, SENSOR, instance)
+    (first,) = launch(assembly, SENSOR, instance, evaluation.run_requests)
+    assert first.success, "the good files load: the run is not failed"
+    assert instance.get_run_by_id(first.run_id).tags["pipeline_assets/outcome"] == "partial_success"
+    loaded = metadata(first, ["duck", "drops", "events"])
+    assert (loaded["files_loaded"], loaded["files_failed"], loaded["rows_loaded"]) == (4, 1, 100)
+    assert f"`events/bad.{fmt}` | failed" in loaded["file_outcomes"]
+    (warning,) = [e for e in first.get_asset_check_evaluations() if e.check_name == "no_failed_files"]
+    assert not warning.passed and warning.severity == dg.AssetCheckSeverity.WARN
+
+    cursor, attempts = evaluation.cursor, []
+    for _ in range(3):
+        evaluation = tick(assembly, SENSOR, instance, cursor)
+        cursor = evaluation.cursor
+        if not evaluation.run_requests:
+            break
+        (retry,) = launch(assembly, SENSOR, instance, evaluation.run_requests)
+        attempts.append(failure(retry))
+    assert len(attempts) == 2, "retried max_retries (2) times by later runs, then left alone"
+    expected = ("magic bytes not found" if fmt == "parquet" else "Expected 3 columns, got 2")
+    assert all(f"s3://{s3_bucket}/landing/events/bad.{fmt}: not a readable {fmt} file" in a and expected in a for a in attempts), attempts
+    with duckdb.connect(str(tmp_path / "dw.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM drops.events").fetchone()[0] == 100
+        status = conn.execute("SELECT status, attempts, error FROM _pipeline_assets.loaded_files "
+                              "WHERE file_uri LIKE '%bad%' AND origin = 'source'").fetchall()  # fmt: skip
+    assert [(s, a) for s, a, _ in status] == [("failed", 3)] and expected in status[0][2], "failed and visible"
+
+    client.put_object(Bucket=s3_bucket, Key=f"landing/events/bad.{fmt}", Body=make(1000, 50))  # fixed: a new version
+    _, fixed = _until_quiet(assembly, instance, cursor)
+    assert [r.success for r in fixed] == [True]
+    with duckdb.connect(str(tmp_path / "dw.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM drops.events").fetchone()[0] == 150
