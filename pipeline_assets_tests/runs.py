@@ -40,7 +40,8 @@ def metadata(result: dg.ExecuteInProcessResult, asset_key: list[str]) -> dict:
 def tick(assembly, sensor_name: str, instance: dg.DagsterInstance, cursor: str | None = None):
     """One evaluation of a sensor, with the definitions' resources, as the daemon would run it."""
     sensor = assembly.definitions.resolve_sensor_def(sensor_name)
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=dict(assembly.definitions.resources)) as context:
+    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=assembly.definitions, sensor_name=sensor_name,
+                                 resources=dict(assembly.definitions.resources)) as context:  # fmt: skip
         return sensor.evaluate_tick(context)
 
 

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import dagster as dg
 import duckdb
@@ -196,3 +197,65 @@ def test_a_corrupt_file_fails_alone_is_retried_then_left_failed(kind, s3_server,
     assert [r.success for r in fixed] == [True]
     with duckdb.connect(str(tmp_path / "dw.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM drops.events").fetchone()[0] == 150
+
+
+@pytest.mark.parametrize("mode", ["append_no_overwrites", "append_overwrites", "merge_overwrites"])
+def test_an_overwritten_file(mode, s3_server, s3_bucket, pg, wh_schema, instance, tmp_path):
+    files = {"allow_overwrites": mode != "append_no_overwrites"}
+    body = _body(s3_server, s3_bucket, tmp_path, **files)
+    body["tables"][0].update({"target_table": f"{wh_schema}.events"},
+                             **({"write_mode": "merge", "primary_key": ["id"]} if mode.startswith("merge") else {}))  # fmt: skip
+    assembly = assemble(project(tmp_path, body))
+    client = s3_server.client()
+    client.put_object(Bucket=s3_bucket, Key="landing/events/a.csv", Body=_csv(1, 3))
+    client.put_object(Bucket=s3_bucket, Key="landing/events/b.csv", Body=_csv(100, 2))
+    cursor, _ = _until_quiet(assembly, instance)
+    assert _count(pg, wh_schema) == 5
+    time.sleep(1.1)  # S3 keeps last-modified to the second: the new version is newer
+    client.put_object(Bucket=s3_bucket, Key="landing/events/a.csv", Body=b"id,name,amount\n1,changed,9.5\n2,changed,9.5\n3,changed,9.5\n4,new,1\n")
+    _, (run,) = _until_quiet(assembly, instance, cursor)
+    outcomes = metadata(run, ["dw", wh_schema, "events"])["file_outcomes"]
+    statuses = [r[1] for r in _sources(pg, wh_schema) if r[0].endswith("/a.csv")]
+    if mode == "append_no_overwrites":
+        assert "`events/a.csv` | skipped" in outcomes and "allow_overwrites is false" in outcomes
+        assert sorted(statuses) == ["loaded", "skipped"] and _count(pg, wh_schema) == 5, "the new version is reported, not loaded"
+    elif mode == "append_overwrites":
+        assert sorted(statuses) == ["loaded", "loaded"], "a new version is a new file"
+        assert _count(pg, wh_schema) == 9 and _count(pg, wh_schema, "count(*) FILTER (WHERE name = 'changed')") == 3
+    else:
+        assert _count(pg, wh_schema) == 6, "merged by key: the newest file's rows win"
+        assert _count(pg, wh_schema, "string_agg(name, ',' ORDER BY id)") == "changed,changed,changed,new,name 100,name 101"
+    assert not tick(assembly, SENSOR, instance).run_requests, "nothing is pending once the new version is decided"
+
+
+def test_partitioned_by_a_date_in_the_key_and_backfilled_by_partition(s3_server, s3_bucket, tmp_path, instance):
+    body = _body(s3_server, s3_bucket, tmp_path, target="duck", format="jsonl", pattern="events/dt=*/*.jsonl",
+                 partition_key_pattern=r"dt=(\d{4}-\d{2}-\d{2})/", start_date="2026-11-01",
+                 columns={"id": "int64", "at": "timestamptz", "price": "decimal(10,2)", "tags": "json"})  # fmt: skip
+    assembly = assemble(project(tmp_path, body))
+    client = s3_server.client()
+
+    def drop(day: str, name: str, first: int, rows: int) -> None:
+        lines = "".join(f'{{"id": {i}, "at": "{day}T10:00:00Z", "price": "{i}.50", "tags": ["a"], "extra": 1}}\n'
+                        for i in range(first, first + rows))  # fmt: skip
+        client.put_object(Bucket=s3_bucket, Key=f"landing/events/dt={day}/{name}.jsonl", Body=lines.encode())
+
+    drop("2026-11-20", "a", 0, 3)
+    drop("2026-11-21", "a", 10, 4)
+    drop("2026-11-21", "b", 20, 1)
+    client.put_object(Bucket=s3_bucket, Key="landing/events/dt=2026-10-01/old.jsonl", Body=b'{"id": 99}\n')  # before start_date
+    evaluation = tick(assembly, SENSOR, instance)
+    assert sorted(r.partition_key for r in evaluation.run_requests) == ["2026-11-20", "2026-11-21"]
+    assert all(r.success for r in launch(assembly, SENSOR, instance, evaluation.run_requests))
+    events = assembly.tables[0]
+    assert instance.get_materialized_partitions(events.loaded.key) == {"2026-11-20", "2026-11-21"}
+
+    drop("2026-11-20", "late", 30, 2)  # a late file of an old day: a backfill of that partition, without the sensor
+    result = run_table(project(tmp_path, body), instance, "events", "2026-11-20")
+    assert result.success and metadata(result, ["duck", "drops", "events"])["files_loaded"] == 1
+    with duckdb.connect(str(tmp_path / "dw.duckdb"), read_only=True) as conn:
+        rows = conn.execute("SELECT count(*), sum(price), min(typeof(tags)), min(typeof(\"at\")), min(tags) FROM drops.events").fetchone()
+        columns = [c[0] for c in conn.execute("DESCRIBE drops.events").fetchall()]
+    assert rows[0] == 10 and rows[1] == Decimal("135.00")  # exact decimals: 0.50 + 1.50 + … + 31.50
+    assert rows[2:] == ("JSON", "TIMESTAMP WITH TIME ZONE", '["a"]')
+    assert columns == ["id", "at", "price", "tags", "_source_file", "_source_modified"], "declared columns; extras ignored"

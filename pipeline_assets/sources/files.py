@@ -4,6 +4,7 @@ Arrow record batches conformed to the table's schema (the autoloader's source si
 Each file is read from a local copy (downloaded to disk, never into memory) in batches: Parquet by row groups,
 CSV and JSON lines by blocks. A file that cannot be read raises a one-line PipelineError naming its URI."""
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,7 +98,7 @@ def read_file(path: Path, files: FilesTableConfig, schema: pa.Schema, source: So
                 elif field.name == SOURCE_MODIFIED:
                     arrays.append(pa.array([source.modified] * batch.num_rows, field.type))
                 elif field.name in names:
-                    arrays.append(batch.column(field.name))
+                    arrays.append(_as_json(batch.column(field.name)) if _is_json(field.type) else batch.column(field.name))
                 else:
                     arrays.append(pa.nulls(batch.num_rows, storage_type(field.type)))
             yield conform(pa.RecordBatch.from_arrays(arrays, names=schema.names), schema, source.uri)
@@ -121,8 +122,10 @@ def _open(path: Path, files: FilesTableConfig, schema: pa.Schema | None):
                                    escape_char=options.escape_char or False)  # fmt: skip
         convert = pacsv.ConvertOptions(column_types=storage or {}, null_values=options.null_values, strings_can_be_null=True)
         return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
-    parse = pajson.ParseOptions(explicit_schema=pa.schema(storage.items()) if storage else None,
-                                unexpected_field_behavior="ignore" if storage else "infer")  # fmt: skip
+    # a JSON-typed column may hold any JSON value: it is read as whatever it is, and kept as JSON text
+    explicit = {name: kind for name, kind in (storage or {}).items() if not _is_json(schema.field(name).type)}
+    parse = pajson.ParseOptions(explicit_schema=pa.schema(explicit.items()) if storage else None,
+                                unexpected_field_behavior="ignore" if storage and explicit == storage else "infer")  # fmt: skip
     return pajson.open_json(path, read_options=pajson.ReadOptions(use_threads=False), parse_options=parse)
 
 
@@ -134,7 +137,20 @@ def _plain(kind: pa.DataType) -> pa.DataType:
         return pa.timestamp("us", kind.tz)
     if pa.types.is_null(kind):
         return pa.string()
+    if pa.types.is_nested(kind):
+        return pa.json_(pa.string())
     return kind
+
+
+def _is_json(kind: pa.DataType) -> bool:
+    return isinstance(kind, pa.BaseExtensionType) and kind.extension_name == "arrow.json"
+
+
+def _as_json(array: pa.Array) -> pa.Array:
+    """Any JSON value read from a file (an object, a list, a number) as JSON text."""
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) or _is_json(array.type):
+        return array
+    return pa.array([None if v is None else json.dumps(v, default=str) for v in array.to_pylist()], pa.string())
 
 
 class _readable:
