@@ -62,12 +62,13 @@ def _sources(pg, schema: str) -> list[tuple]:
 def _until_quiet(assembly, instance, cursor=None, busy=lambda: False) -> tuple[str | None, list]:
     """Tick and launch until a tick requests nothing and ``busy`` says no more files are coming."""
     results = []
-    while True:
+    for _ in range(200):
         evaluation = tick(assembly, SENSOR, instance, cursor)
         cursor = evaluation.cursor
         results += launch(assembly, SENSOR, instance, evaluation.run_requests)
         if not evaluation.run_requests and not busy():
             return cursor, results
+    raise AssertionError(f"the sensor kept asking for runs: {[failure(r) for r in results if not r.success][:3]}")
 
 
 def test_two_thousand_files_in_bursts_load_exactly_once(s3_server, s3_bucket, pg, wh_schema, instance, tmp_path):

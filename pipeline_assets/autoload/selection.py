@@ -56,7 +56,9 @@ def batches(decisions: list[Decision], max_files: int, max_bytes: int) -> list[l
     return out + ([current] if current else [])
 
 
-def run_key(table: str, partition: str | None, batch: list[Decision]) -> str:
-    """The same batch of file versions at the same attempt always gets the same key: a repeated tick launches nothing."""
-    text = "\n".join(sorted(f"{d.file.key}\0{d.file.etag}\0{d.attempts}" for d in batch))
+def run_key(table: str, partition: str | None, batch: list[Decision], tick: int) -> str:
+    """The same batch of file versions asked for by the same tick (the cursor's count) gets the same key: a tick
+    repeated after a crash, before its cursor was saved, launches nothing. A later tick may ask again for files
+    whose run failed without a trace in the ledger; files that queued or running runs carry it never asks for."""
+    text = f"{tick}\n" + "\n".join(sorted(f"{d.file.key}\0{d.file.etag}\0{d.attempts}" for d in batch))
     return f"autoload:{table}:{partition or 'full'}:{hashlib.sha256(text.encode()).hexdigest()[:24]}"

@@ -66,11 +66,12 @@ def build_autoload_sensor(assets: TableAssets, job: dg.JobDefinition) -> dg.Sens
         with warehouse.ledger() as ledger:
             records = SourceLedger(ledger.tx).records(target, uris=[f.uri for f in candidates])
         decisions = decide(candidates, records, files, run_finished=lambda run_id: _finished(context.instance, run_id))
-        requests = _requests(assets, op_name, [d for d in decisions if d.action in (LOAD, SKIP)])
+        tick = cursor.get("tick", 0) + 1
+        requests = _requests(assets, op_name, [d for d in decisions if d.action in (LOAD, SKIP)], tick)
         # every file inside the late-arrival window has now been decided on; the next tick looks only at others there
         keep_from = newest[0] - timedelta(seconds=files.late_arrival_seconds) if newest else None
         recent = {f.key: f.etag for f in fresh if f.modified >= keep_from} if newest else {}
-        new_cursor = {"after": [newest[0].isoformat(), newest[1]] if newest else None, "recent": recent,
+        new_cursor = {"tick": tick, "after": [newest[0].isoformat(), newest[1]] if newest else None, "recent": recent,
                       "reconciled_at": now.isoformat() if reconcile else cursor.get("reconciled_at")}  # fmt: skip
         context.log.info(f"{table.asset_name}: {seen} files listed, {len(candidates)} looked up, {len(requests)} runs requested")
         if not requests:
@@ -80,7 +81,7 @@ def build_autoload_sensor(assets: TableAssets, job: dg.JobDefinition) -> dg.Sens
     return autoload
 
 
-def _requests(assets: TableAssets, op_name: str, decisions: list) -> list[dg.RunRequest]:
+def _requests(assets: TableAssets, op_name: str, decisions: list, tick: int) -> list[dg.RunRequest]:
     files, name = assets.table.files, assets.table.asset_name
     by_partition: dict[str | None, list] = {}
     for decision in sorted(decisions, key=lambda d: (d.file.modified, d.file.key)):
@@ -90,7 +91,7 @@ def _requests(assets: TableAssets, op_name: str, decisions: list) -> list[dg.Run
     for partition, chosen in by_partition.items():
         for batch in batches(chosen, files.max_files_per_run, files.max_bytes_per_run):
             config = {"ops": {op_name: {"config": {"files": [[d.file.key, d.file.etag] for d in batch]}}}}
-            requests.append(dg.RunRequest(run_key=run_key(name, partition, batch), run_config=config, partition_key=partition,
+            requests.append(dg.RunRequest(run_key=run_key(name, partition, batch, tick), run_config=config, partition_key=partition,
                                           tags={TRIGGER_TAG: "autoloader"}))  # fmt: skip
     return requests
 
