@@ -33,7 +33,6 @@ def load_job_name(assets: TableAssets) -> str:
 def build_load_job(assets: TableAssets):
     return dg.define_asset_job(
         load_job_name(assets), selection=dg.AssetSelection.assets(assets.staged.key, assets.loaded.key),
-        partitions_def=assets.partitions_def,
         description=f"Load a batch of the files dropped for {assets.table.asset_name} (the discovery sensor launches it).",
     )  # fmt: skip
 
