@@ -163,6 +163,7 @@ def test_a_corrupt_file_fails_alone_is_retried_then_left_failed(kind, s3_server,
     make = _parquet if fmt == "parquet" else _csv
     for n in range(4):
         client.put_object(Bucket=s3_bucket, Key=f"landing/events/good{n}.{fmt}", Body=make(n * 100, 25))
+    client.put_object(Bucket=s3_bucket, Key=f"landing/events/empty.{fmt}", Body=make(0, 0))  # no rows: loads as nothing
     bad = _parquet(1000, 50)[:-40] if fmt == "parquet" else b"id,name,amount\n1,a,1.5\n2,b\n3,c,2.5\n"
     client.put_object(Bucket=s3_bucket, Key=f"landing/events/bad.{fmt}", Body=bad)
 
@@ -171,7 +172,7 @@ def test_a_corrupt_file_fails_alone_is_retried_then_left_failed(kind, s3_server,
     assert first.success, "the good files load: the run is not failed"
     assert instance.get_run_by_id(first.run_id).tags["pipeline_assets/outcome"] == "partial_success"
     loaded = metadata(first, ["duck", "drops", "events"])
-    assert (loaded["files_loaded"], loaded["files_failed"], loaded["rows_loaded"]) == (4, 1, 100)
+    assert (loaded["files_loaded"], loaded["files_failed"], loaded["rows_loaded"]) == (5, 1, 100)
     assert f"`events/bad.{fmt}` | failed" in loaded["file_outcomes"]
     (warning,) = [e for e in first.get_asset_check_evaluations() if e.check_name == "no_failed_files"]
     assert not warning.passed and warning.severity == dg.AssetCheckSeverity.WARN
@@ -260,3 +261,25 @@ def test_partitioned_by_a_date_in_the_key_and_backfilled_by_partition(s3_server,
     assert rows[0] == 10 and rows[1] == Decimal("135.00")  # exact decimals: 0.50 + 1.50 + … + 31.50
     assert rows[2:] == ("JSON", "TIMESTAMP WITH TIME ZONE", '["a"]')
     assert columns == ["id", "at", "price", "tags", "_source_file", "_source_modified"], "declared columns; extras ignored"
+
+
+def test_definitions_of_a_files_table_validate_in_dagster(tmp_path):
+    body = {"connections": {"drops": {"kind": "files", "url": "landing"}, "duck": {"kind": "duckdb", "path": "dw.duckdb"}},
+            "tables": [{"source": "drops", "table": "events", "target": "duck",
+                        "files": {"pattern": "dt=*/*.parquet", "format": "parquet", "partition_key_pattern": r"dt=(\d{4}-\d{2}-\d{2})/",
+                                  "start_date": "2026-11-01", "discovery_interval_seconds": 15}}]}  # fmt: skip
+    path = write_config(tmp_path, body)
+    env = {**os.environ, "PIPELINE_ASSETS_CONFIG": str(path), "DAGSTER_HOME": str(tmp_path / "dh"), "PYTHONPATH": os.getcwd()}
+    (tmp_path / "dh").mkdir()
+    result = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-m", "pipeline_assets.definitions"],
+                            capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert result.returncode == 0 and "Validation successful" in result.stdout + result.stderr, result.stdout + result.stderr
+    d = assemble(project(tmp_path, body)).definitions
+    assert {j.name for j in d.jobs} == {"autoload_events_job", "files_fresh_start", "files_full_reprocess", "files_backfill",
+                                        "stage_housekeeping"}, "no schedule job: the sensor drives a files table"  # fmt: skip
+    sensor = d.resolve_sensor_def(SENSOR)
+    assert (sensor.job_name, sensor.minimum_interval_seconds, sensor.default_status) == (
+        "autoload_events_job", 15, dg.DefaultSensorStatus.RUNNING)  # fmt: skip
+    loaded = d.resolve_assets_def(dg.AssetKey(["duck", "drops", "events"]))
+    assert isinstance(loaded.partitions_def, dg.DailyPartitionsDefinition)
+    assert {k.name for k in d.resolve_asset_graph().asset_check_keys} == {"no_failed_files", "rows_match_files"}

@@ -82,7 +82,9 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
             if batch.convert and len(failed) == len(batch.convert):
                 which = "the run's only file" if len(failed) == 1 else f"all {len(failed)} files, e.g. the first,"
                 raise PipelineError(f"{table.asset_name}: {which} failed: {failed[0].error}")
-            context.add_output_metadata({"rows_staged": manifest.rows, "stage_path": dg.MetadataValue.path(manifest.prefix),
+            context.add_output_metadata({"dagster/row_count": manifest.rows, "rows_extracted": manifest.rows,
+                                         "files": len(manifest.files), "bytes": manifest.bytes,
+                                         "stage_path": dg.MetadataValue.path(manifest.prefix),
                                          **outcome_metadata(batch.outcomes)})  # fmt: skip
             return manifest
 
@@ -158,7 +160,10 @@ def _load(context, warehouse: Warehouse, store, table: TableConfig, target: Targ
         done = {(r.uri, r.etag) for r in books.records(target, uris=[o.uri for o in staged]) if r.status in PROCESSED}
     todo = [o for o in staged if (o.uri, o.etag) not in done]
     result = None
-    if todo:
+    if todo and not any(o.staged for o in todo):  # only files without rows: nothing to copy, only the ledger to update
+        with warehouse.ledger() as ledger:
+            _mark_loaded(ledger.tx, target, manifest, todo, context.run.run_id)
+    elif todo:
         keep = {uri for o in todo for uri in o.staged}
         part = replace(manifest, files=tuple(f for f in manifest.files if f.uri in keep), sources=tuple(todo))
         run_id = context.run.run_id

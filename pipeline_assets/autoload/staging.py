@@ -52,6 +52,8 @@ def stage_files(drops: StageStore, stage: StageStore, settings: StageSettings, c
                 raise
             except PipelineError as exc:
                 batch.outcomes.append(outcome(file, "failed", error=str(exc)))
+        if schema is not None:  # a column no file of the run has a value for is left out: a later run types it
+            schema = pa.schema([f for f in schema if not pa.types.is_null(f.type)])
         for number, file in enumerate(readable):
             writer = RollingWriter(stage, schema, key_for=lambda n, k=file.key, i=number: _staged_key(folder, i, k, n, settings),
                                    file_format=settings.file_format, compression=settings.compression,

@@ -120,7 +120,9 @@ def _open(path: Path, files: FilesTableConfig, schema: pa.Schema | None):
         read = pacsv.ReadOptions(autogenerate_column_names=not options.header, use_threads=False)
         parse = pacsv.ParseOptions(delimiter=options.delimiter, quote_char=options.quote_char or False,
                                    escape_char=options.escape_char or False)  # fmt: skip
-        convert = pacsv.ConvertOptions(column_types=storage or {}, null_values=options.null_values, strings_can_be_null=True)
+        wanted = [n for n in storage or {} if n not in (SOURCE_FILE, SOURCE_MODIFIED)]
+        convert = pacsv.ConvertOptions(column_types=storage or {}, null_values=options.null_values, strings_can_be_null=True,
+                                       include_columns=wanted, include_missing_columns=True)  # fmt: skip
         return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     # a JSON-typed column may hold any JSON value: it is read as whatever it is, and kept as JSON text
     explicit = {name: kind for name, kind in (storage or {}).items() if not _is_json(schema.field(name).type)}
@@ -130,13 +132,12 @@ def _open(path: Path, files: FilesTableConfig, schema: pa.Schema | None):
 
 
 def _plain(kind: pa.DataType) -> pa.DataType:
-    """An inferred type as the table keeps it: dictionaries decoded, timestamps in microseconds, all-NULL as text."""
+    """An inferred type as the table keeps it: dictionaries decoded, timestamps in microseconds, nested values as JSON
+    (a column with no value yet stays null-typed: another file, or a later run, gives it its type)."""
     if pa.types.is_dictionary(kind):
         return _plain(kind.value_type)
     if pa.types.is_timestamp(kind):
         return pa.timestamp("us", kind.tz)
-    if pa.types.is_null(kind):
-        return pa.string()
     if pa.types.is_nested(kind):
         return pa.json_(pa.string())
     return kind
