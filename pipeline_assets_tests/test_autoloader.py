@@ -1,7 +1,6 @@
 """The files autoloader: files dropped into a real S3 server (SeaweedFS), discovered by real sensor evaluations,
 loaded into PostgreSQL and DuckDB warehouses by real Dagster runs, each file version exactly once."""
 
-import io
 import os
 import signal
 import subprocess
@@ -13,66 +12,24 @@ from decimal import Decimal
 
 import dagster as dg
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from pipeline_assets.definitions import assemble
-from pipeline_assets_tests.conftest import pg_connection, project, write_config
+from pipeline_assets_tests.conftest import project, write_config
+from pipeline_assets_tests.drops import (
+    SENSOR,
+    csv_file,
+    files_body,
+    parquet_file,
+    pg_value,
+    source_records,
+    tick_until_quiet,
+)
 from pipeline_assets_tests.runs import failure, launch, metadata, run_table, tick
-
-SENSOR = "autoload_events"
-
-
-def _body(server, bucket: str, tmp_path, target: str = "dw", **files) -> dict:
-    drops = {"kind": "files", "url": f"s3://{bucket}/landing",
-             "s3": {"endpoint_url": server.endpoint_url, "access_key_id": "${PA_TEST_S3_KEY_ID}",
-                    "secret_access_key": "${PA_TEST_S3_SECRET}"}}  # fmt: skip
-    return {
-        "connections": {"drops": drops, "dw": pg_connection(), "duck": {"kind": "duckdb", "path": "dw.duckdb"}},
-        "stage": {"url": str(tmp_path / "stage")},
-        "tables": [{"source": "drops", "table": "events", "target": target,
-                    "files": {"pattern": "events/**/*.csv", "format": "csv", **files}}],
-    }  # fmt: skip
-
-
-def _csv(first: int, rows: int) -> bytes:
-    return ("id,name,amount\n" + "".join(f"{i},name {i},{i}.25\n" for i in range(first, first + rows))).encode()
-
-
-def _parquet(first: int, rows: int) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(pa.table({"id": list(range(first, first + rows)), "name": [f"n{i}" for i in range(first, first + rows)]}), sink)
-    return sink.getvalue()
-
-
-def _count(pg, schema: str, sql: str = "count(*)", table: str = "events"):
-    with pg.cursor() as cur:
-        cur.execute(f'SELECT {sql} FROM "{schema}"."{table}"')
-        return cur.fetchone()[0]
-
-
-def _sources(pg, schema: str) -> list[tuple]:
-    with pg.cursor() as cur:
-        cur.execute("SELECT file_uri, status, attempts, rows, error FROM _pipeline_assets.loaded_files "
-                    "WHERE origin = 'source' AND target_table = %s ORDER BY file_uri, updated_at", [f"{schema}.events"])  # fmt: skip
-        return cur.fetchall()
-
-
-def _until_quiet(assembly, instance, cursor=None, busy=lambda: False) -> tuple[str | None, list]:
-    """Tick and launch until a tick requests nothing and ``busy`` says no more files are coming."""
-    results = []
-    for _ in range(200):
-        evaluation = tick(assembly, SENSOR, instance, cursor)
-        cursor = evaluation.cursor
-        results += launch(assembly, SENSOR, instance, evaluation.run_requests)
-        if not evaluation.run_requests and not busy():
-            return cursor, results
-    raise AssertionError(f"the sensor kept asking for runs: {[failure(r) for r in results if not r.success][:3]}")
 
 
 def test_two_thousand_files_in_bursts_load_exactly_once(s3_server, s3_bucket, pg, wh_schema, instance, tmp_path):
-    body = _body(s3_server, s3_bucket, tmp_path, max_files_per_run=500)
+    body = files_body(s3_server, s3_bucket, tmp_path, max_files_per_run=500)
     body["tables"][0]["target_table"] = f"{wh_schema}.events"
     assembly = assemble(project(tmp_path, body))
     client = s3_server.client()
@@ -83,20 +40,20 @@ def test_two_thousand_files_in_bursts_load_exactly_once(s3_server, s3_bucket, pg
             for burst in range(bursts):
                 names = [(burst * per_burst + i) for i in range(per_burst)]
                 list(pool.map(lambda n: client.put_object(Bucket=s3_bucket, Key=f"landing/events/b{n // per_burst}/f{n:05d}.csv",
-                                                          Body=_csv(n * rows_per_file, rows_per_file)), names))  # fmt: skip
+                                                          Body=csv_file(n * rows_per_file, rows_per_file)), names))  # fmt: skip
                 time.sleep(0.5)
 
     uploader = threading.Thread(target=upload_bursts)
     uploader.start()
-    _, results = _until_quiet(assembly, instance, busy=uploader.is_alive)
+    _, results = tick_until_quiet(assembly, instance, busy=uploader.is_alive)
     uploader.join()
     total = bursts * per_burst
     assert all(r.success for r in results)
     assert 4 <= len(results) <= 12, f"{len(results)} runs: bounded by 500 files each, a few more as bursts land mid-tick"
-    assert _count(pg, wh_schema) == total * rows_per_file
-    assert _count(pg, wh_schema, "count(DISTINCT id)") == total * rows_per_file, "every row once"
-    assert _count(pg, wh_schema, "count(DISTINCT _source_file)") == total
-    records = _sources(pg, wh_schema)
+    assert pg_value(pg, wh_schema) == total * rows_per_file
+    assert pg_value(pg, wh_schema, "count(DISTINCT id)") == total * rows_per_file, "every row once"
+    assert pg_value(pg, wh_schema, "count(DISTINCT _source_file)") == total
+    records = source_records(pg, wh_schema)
     assert len(records) == total and {r[1] for r in records} == {"loaded"}, "one ledger record per file, each loaded"
     assert sum(r[3] for r in records) == total * rows_per_file
     assert not tick(assembly, SENSOR, instance).run_requests, "a tick without a cursor finds nothing left to load"
@@ -122,12 +79,12 @@ with dg.DagsterInstance.get() as instance:
 
 def test_sensor_killed_between_launching_and_saving_its_cursor_launches_nothing_twice(s3_server, s3_bucket, pg, wh_schema,
                                                                                        tmp_path, monkeypatch):  # fmt: skip
-    body = _body(s3_server, s3_bucket, tmp_path, max_files_per_run=4)
+    body = files_body(s3_server, s3_bucket, tmp_path, max_files_per_run=4)
     body["tables"][0]["target_table"] = f"{wh_schema}.events"
     config_path = write_config(tmp_path, body)
     client = s3_server.client()
     for n in range(10):
-        client.put_object(Bucket=s3_bucket, Key=f"landing/events/f{n:02d}.csv", Body=_csv(n * 10, 10))
+        client.put_object(Bucket=s3_bucket, Key=f"landing/events/f{n:02d}.csv", Body=csv_file(n * 10, 10))
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -138,7 +95,7 @@ def test_sensor_killed_between_launching_and_saving_its_cursor_launches_nothing_
     assert child.stdout.readline().strip() == "launched"
     child.send_signal(signal.SIGKILL)
     child.wait()
-    assert len(first_keys) == 3 and _count(pg, wh_schema) == 40, "the killed tick launched its first run of 4 files"
+    assert len(first_keys) == 3 and pg_value(pg, wh_schema) == 40, "the killed tick launched its first run of 4 files"
 
     assembly = assemble(project(tmp_path, body))
     with dg.DagsterInstance.get() as instance:
@@ -151,20 +108,20 @@ def test_sensor_killed_between_launching_and_saving_its_cursor_launches_nothing_
         job = assembly.definitions.resolve_job_def(assembly.job_of[assembly.tables[0].loaded.key])
         twice = job.execute_in_process(run_config=again.run_requests[0].run_config, instance=instance)
         assert metadata(twice, ["dw", wh_schema, "events"])["files_already_loaded"] == 4
-    assert _count(pg, wh_schema) == 100 and _count(pg, wh_schema, "count(DISTINCT id)") == 100
+    assert pg_value(pg, wh_schema) == 100 and pg_value(pg, wh_schema, "count(DISTINCT id)") == 100
 
 
 @pytest.mark.parametrize("kind", ["truncated_parquet", "bad_csv_row"])
 def test_a_corrupt_file_fails_alone_is_retried_then_left_failed(kind, s3_server, s3_bucket, tmp_path, instance):
     fmt = "parquet" if kind == "truncated_parquet" else "csv"
-    body = _body(s3_server, s3_bucket, tmp_path, target="duck", max_retries=2, format=fmt, pattern=f"events/*.{fmt}")
+    body = files_body(s3_server, s3_bucket, tmp_path, target="duck", max_retries=2, format=fmt, pattern=f"events/*.{fmt}")
     assembly = assemble(project(tmp_path, body))
     client = s3_server.client()
-    make = _parquet if fmt == "parquet" else _csv
+    make = parquet_file if fmt == "parquet" else csv_file
     for n in range(4):
         client.put_object(Bucket=s3_bucket, Key=f"landing/events/good{n}.{fmt}", Body=make(n * 100, 25))
     client.put_object(Bucket=s3_bucket, Key=f"landing/events/empty.{fmt}", Body=make(0, 0))  # no rows: loads as nothing
-    bad = _parquet(1000, 50)[:-40] if fmt == "parquet" else b"id,name,amount\n1,a,1.5\n2,b\n3,c,2.5\n"
+    bad = parquet_file(1000, 50)[:-40] if fmt == "parquet" else b"id,name,amount\n1,a,1.5\n2,b\n3,c,2.5\n"
     client.put_object(Bucket=s3_bucket, Key=f"landing/events/bad.{fmt}", Body=bad)
 
     evaluation = tick(assembly, SENSOR, instance)
@@ -195,7 +152,7 @@ def test_a_corrupt_file_fails_alone_is_retried_then_left_failed(kind, s3_server,
     assert [(s, a) for s, a, _ in status] == [("failed", 3)] and expected in status[0][2], "failed and visible"
 
     client.put_object(Bucket=s3_bucket, Key=f"landing/events/bad.{fmt}", Body=make(1000, 50))  # fixed: a new version
-    _, fixed = _until_quiet(assembly, instance, cursor)
+    _, fixed = tick_until_quiet(assembly, instance, cursor)
     assert [r.success for r in fixed] == [True]
     with duckdb.connect(str(tmp_path / "dw.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM drops.events").fetchone()[0] == 150
@@ -204,34 +161,34 @@ def test_a_corrupt_file_fails_alone_is_retried_then_left_failed(kind, s3_server,
 @pytest.mark.parametrize("mode", ["append_no_overwrites", "append_overwrites", "merge_overwrites"])
 def test_an_overwritten_file(mode, s3_server, s3_bucket, pg, wh_schema, instance, tmp_path):
     files = {"allow_overwrites": mode != "append_no_overwrites"}
-    body = _body(s3_server, s3_bucket, tmp_path, **files)
+    body = files_body(s3_server, s3_bucket, tmp_path, **files)
     body["tables"][0].update({"target_table": f"{wh_schema}.events"},
                              **({"write_mode": "merge", "primary_key": ["id"]} if mode.startswith("merge") else {}))  # fmt: skip
     assembly = assemble(project(tmp_path, body))
     client = s3_server.client()
-    client.put_object(Bucket=s3_bucket, Key="landing/events/a.csv", Body=_csv(1, 3))
-    client.put_object(Bucket=s3_bucket, Key="landing/events/b.csv", Body=_csv(100, 2))
-    cursor, _ = _until_quiet(assembly, instance)
-    assert _count(pg, wh_schema) == 5
+    client.put_object(Bucket=s3_bucket, Key="landing/events/a.csv", Body=csv_file(1, 3))
+    client.put_object(Bucket=s3_bucket, Key="landing/events/b.csv", Body=csv_file(100, 2))
+    cursor, _ = tick_until_quiet(assembly, instance)
+    assert pg_value(pg, wh_schema) == 5
     time.sleep(1.1)  # S3 keeps last-modified to the second: the new version is newer
     client.put_object(Bucket=s3_bucket, Key="landing/events/a.csv", Body=b"id,name,amount\n1,changed,9.5\n2,changed,9.5\n3,changed,9.5\n4,new,1\n")
-    _, (run,) = _until_quiet(assembly, instance, cursor)
+    _, (run,) = tick_until_quiet(assembly, instance, cursor)
     outcomes = metadata(run, ["dw", wh_schema, "events"])["file_outcomes"]
-    statuses = [r[1] for r in _sources(pg, wh_schema) if r[0].endswith("/a.csv")]
+    statuses = [r[1] for r in source_records(pg, wh_schema) if r[0].endswith("/a.csv")]
     if mode == "append_no_overwrites":
         assert "`events/a.csv` | skipped" in outcomes and "allow_overwrites is false" in outcomes
-        assert sorted(statuses) == ["loaded", "skipped"] and _count(pg, wh_schema) == 5, "the new version is reported, not loaded"
+        assert sorted(statuses) == ["loaded", "skipped"] and pg_value(pg, wh_schema) == 5, "the new version is reported, not loaded"
     elif mode == "append_overwrites":
         assert sorted(statuses) == ["loaded", "loaded"], "a new version is a new file"
-        assert _count(pg, wh_schema) == 9 and _count(pg, wh_schema, "count(*) FILTER (WHERE name = 'changed')") == 3
+        assert pg_value(pg, wh_schema) == 9 and pg_value(pg, wh_schema, "count(*) FILTER (WHERE name = 'changed')") == 3
     else:
-        assert _count(pg, wh_schema) == 6, "merged by key: the newest file's rows win"
-        assert _count(pg, wh_schema, "string_agg(name, ',' ORDER BY id)") == "changed,changed,changed,new,name 100,name 101"
+        assert pg_value(pg, wh_schema) == 6, "merged by key: the newest file's rows win"
+        assert pg_value(pg, wh_schema, "string_agg(name, ',' ORDER BY id)") == "changed,changed,changed,new,name 100,name 101"
     assert not tick(assembly, SENSOR, instance).run_requests, "nothing is pending once the new version is decided"
 
 
 def test_partitioned_by_a_date_in_the_key_and_backfilled_by_partition(s3_server, s3_bucket, tmp_path, instance):
-    body = _body(s3_server, s3_bucket, tmp_path, target="duck", format="jsonl", pattern="events/dt=*/*.jsonl",
+    body = files_body(s3_server, s3_bucket, tmp_path, target="duck", format="jsonl", pattern="events/dt=*/*.jsonl",
                  partition_key_pattern=r"dt=(\d{4}-\d{2}-\d{2})/", start_date="2026-11-01",
                  columns={"id": "int64", "at": "timestamptz", "price": "decimal(10,2)", "tags": "json"})  # fmt: skip
     assembly = assemble(project(tmp_path, body))

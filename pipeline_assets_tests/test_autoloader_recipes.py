@@ -8,8 +8,14 @@ from click.testing import CliRunner
 from pipeline_assets.cli.main import cli
 from pipeline_assets.definitions import assemble
 from pipeline_assets_tests.conftest import project, write_config
+from pipeline_assets_tests.drops import (
+    csv_file,
+    files_body,
+    pg_value,
+    source_records,
+    tick_until_quiet,
+)
 from pipeline_assets_tests.runs import failure
-from pipeline_assets_tests.test_autoloader import SENSOR, _body, _count, _csv, _sources, _until_quiet
 
 JOBS = {"fresh_start": ("files_fresh_start", "drop_table_keep_ledger"), "full_reprocess": ("files_full_reprocess", "drop_table_clear_ledger"),
         "backfill": ("files_backfill", "clear_ledger_subset")}  # fmt: skip
@@ -19,7 +25,7 @@ COMMANDS = {"fresh_start": "fresh-start", "full_reprocess": "reprocess", "backfi
 @pytest.fixture
 def table(s3_server, s3_bucket, pg, wh_schema, instance, tmp_path, request):
     """A files table that has loaded 3 files of 10 rows; then 2 more files arrive."""
-    body = _body(s3_server, s3_bucket, tmp_path)
+    body = files_body(s3_server, s3_bucket, tmp_path)
     body["tables"][0]["target_table"] = f"{wh_schema}.events"
     if getattr(request, "param", None) == "merge":
         body["tables"][0].update(write_mode="merge", primary_key=["id"])
@@ -27,11 +33,11 @@ def table(s3_server, s3_bucket, pg, wh_schema, instance, tmp_path, request):
     assembly = assemble(project(tmp_path, body))
     client = s3_server.client()
     for n in range(3):
-        client.put_object(Bucket=s3_bucket, Key=f"landing/events/old{n}.csv", Body=_csv(n * 10, 10))
-    cursor = [_until_quiet(assembly, instance)[0]]  # the sensor's cursor, carried from tick to tick
-    assert _count(pg, wh_schema) == 30
+        client.put_object(Bucket=s3_bucket, Key=f"landing/events/old{n}.csv", Body=csv_file(n * 10, 10))
+    cursor = [tick_until_quiet(assembly, instance)[0]]  # the sensor's cursor, carried from tick to tick
+    assert pg_value(pg, wh_schema) == 30
     for n in range(3, 5):
-        client.put_object(Bucket=s3_bucket, Key=f"landing/events/new{n}.csv", Body=_csv(n * 10, 10))
+        client.put_object(Bucket=s3_bucket, Key=f"landing/events/new{n}.csv", Body=csv_file(n * 10, 10))
 
     def recipe(name: str, via: str, *args: str, ok: bool = True, **config_values):
         if via == "cli":
@@ -46,8 +52,8 @@ def table(s3_server, s3_bucket, pg, wh_schema, instance, tmp_path, request):
         return "" if ok else failure(run)
 
     def load() -> int:
-        cursor[0] = _until_quiet(assembly, instance, cursor[0])[0]
-        return _count(pg, wh_schema)
+        cursor[0] = tick_until_quiet(assembly, instance, cursor[0])[0]
+        return pg_value(pg, wh_schema)
 
     return recipe, load, assembly
 
@@ -65,7 +71,7 @@ def test_each_recipe_gives_the_seeds_row_counts(table, recipe, via, args, rows, 
     if recipe != "normal":
         run_recipe(recipe, via, *args)
     assert load() == rows
-    statuses = sorted(r[1] for r in _sources(pg, wh_schema))
+    statuses = sorted(r[1] for r in source_records(pg, wh_schema))
     if recipe == "fresh_start":
         assert statuses == ["loaded"] * 2 + ["superseded"] * 3, "the ledger keeps the history of the dropped rows' files"
     else:
@@ -88,15 +94,15 @@ def test_backfilling_an_appending_table_is_refused_unless_forced(table, pg, wh_s
                        "loading them again would duplicate them; use `files reprocess` (drop and reload everything), narrow "
                        "the choice (e.g. --status failed), or pass --force to append them again anyway")  # fmt: skip
     assert "refusing" in run_recipe("backfill", "job", ok=False)
-    assert load() == 50 and len(_sources(pg, wh_schema)) == 5, "nothing was cleared: only the new files loaded"
+    assert load() == 50 and len(source_records(pg, wh_schema)) == 5, "nothing was cleared: only the new files loaded"
 
 
 @pytest.mark.parametrize("table", ["merge"], indirect=True)
 def test_backfilling_a_merging_table_reloads_without_duplicates(table, pg, wh_schema):
     run_recipe, load, _ = table
     run_recipe("backfill", "job", pattern="*old1.csv")
-    assert load() == 50 and _count(pg, wh_schema, "count(DISTINCT id)") == 50
-    assert sorted(r[1] for r in _sources(pg, wh_schema)) == ["loaded"] * 5
+    assert load() == 50 and pg_value(pg, wh_schema, "count(DISTINCT id)") == 50
+    assert sorted(r[1] for r in source_records(pg, wh_schema)) == ["loaded"] * 5
 
 
 def test_a_recipe_needs_its_confirmation_and_an_idle_table(table, instance, pg, wh_schema):
@@ -106,4 +112,4 @@ def test_a_recipe_needs_its_confirmation_and_an_idle_table(table, instance, pg, 
     load_job = assembly.definitions.resolve_job_def(assembly.job_of[assembly.tables[0].loaded.key])
     busy = instance.create_run_for_job(load_job, status=dg.DagsterRunStatus.STARTED)
     assert run_recipe("full_reprocess", "job", ok=False) == f"events: run {busy.run_id} (STARTED) is loading it; wait for it or cancel it first"
-    assert _count(pg, wh_schema) == 30, "nothing dropped"
+    assert pg_value(pg, wh_schema) == 30, "nothing dropped"

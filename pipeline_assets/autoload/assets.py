@@ -8,15 +8,31 @@ import dagster as dg
 from pydantic import Field
 
 from pipeline_assets.assets.factory import RETRY_POLICY, TableAssets, daily_partitions
-from pipeline_assets.autoload.report import OUTCOME_TAG, load_outcomes, outcome_metadata, run_outcome
-from pipeline_assets.autoload.selection import DONE, GIVEN_UP, LOAD, SKIP, batches, decide
+from pipeline_assets.autoload.report import (
+    OUTCOME_TAG,
+    load_outcomes,
+    outcome_metadata,
+    run_outcome,
+)
+from pipeline_assets.autoload.selection import (
+    DONE,
+    GIVEN_UP,
+    LOAD,
+    SKIP,
+    batches,
+    decide,
+)
 from pipeline_assets.autoload.staging import Batch, outcome, stage_files, write_manifest
 from pipeline_assets.config import ProjectConfig, TableConfig
 from pipeline_assets.errors import PipelineError, TransientError, user_errors
 from pipeline_assets.progress import Progress
 from pipeline_assets.sources.files import list_files
 from pipeline_assets.stage import layout
-from pipeline_assets.stage.io_manager import OVERWRITE_KEY, PATH_STRATEGY_KEY, STAGE_PREFIX_KEY
+from pipeline_assets.stage.io_manager import (
+    OVERWRITE_KEY,
+    PATH_STRATEGY_KEY,
+    STAGE_PREFIX_KEY,
+)
 from pipeline_assets.stage.manifest import Manifest, SourceOutcome
 from pipeline_assets.stage.staging import StageSettings
 from pipeline_assets.stage.tables import stage_prefix

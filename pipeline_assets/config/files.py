@@ -19,7 +19,7 @@ FILES_OVERWRITE_REFUSED = (
 # Columns every files table gets: where each row came from, and that file's last-modified time (merge's default cursor).
 SOURCE_FILE, SOURCE_MODIFIED = "_source_file", "_source_modified"
 COLUMN_TYPES = ("string", "boolean", "int32", "int64", "float32", "float64", "date", "timestamp", "timestamptz", "json")
-_DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
+DECIMAL_TYPE = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 
 
 class CsvOptions(_Model):
@@ -72,7 +72,7 @@ class FilesTableConfig(_Model):
         for name, kind in (value or {}).items():
             if name in (SOURCE_FILE, SOURCE_MODIFIED):
                 raise ValueError(f"{name} is a column every files table gets; choose another name")
-            if kind not in COLUMN_TYPES and not _DECIMAL.match(kind):
+            if kind not in COLUMN_TYPES and not DECIMAL_TYPE.match(kind):
                 raise ValueError(f"column {name!r}: unknown type {kind!r} (use {', '.join(COLUMN_TYPES)} or decimal(p,s))")
         if value is not None and not value:
             raise ValueError("declare at least one column, or leave columns out to infer them")

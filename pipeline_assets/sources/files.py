@@ -14,7 +14,12 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from pipeline_assets.config.files import _DECIMAL, SOURCE_FILE, SOURCE_MODIFIED, FilesTableConfig
+from pipeline_assets.config.files import (
+    DECIMAL_TYPE,
+    SOURCE_FILE,
+    SOURCE_MODIFIED,
+    FilesTableConfig,
+)
 from pipeline_assets.errors import PipelineError, first_line
 from pipeline_assets.schema import conform, storage_type
 from pipeline_assets.stage.stores import StageStore
@@ -67,7 +72,7 @@ def declared_schema(files: FilesTableConfig) -> pa.Schema | None:
 
 
 def arrow_type(kind: str) -> pa.DataType:
-    match = _DECIMAL.match(kind)
+    match = DECIMAL_TYPE.match(kind)
     return pa.decimal128(int(match.group(1)), int(match.group(2))) if match else _TYPES[kind]
 
 
