@@ -83,6 +83,7 @@ def test_the_recipes_say_what_they_did(table):
     assert run_recipe("fresh_start", "cli") == "fresh start: dropped {}.events (30 rows), 6 ledger records kept as processed".format(
         table[2].tables[0].table.target_schema)  # 3 source files and the 3 staged files of their rows
     assert load() == 20
+    assert run_recipe("backfill", "cli", "--since", "2100-01-01").endswith("0 ledger records cleared"), "no file that new"
     assert run_recipe("backfill", "cli", "--status", "superseded").endswith("3 ledger records cleared"), "not in the table: allowed"
     assert load() == 50
 

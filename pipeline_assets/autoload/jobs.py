@@ -23,6 +23,7 @@ class BackfillConfig(RecipeConfig):
     pattern: str | None = Field(default=None, description="glob on the file URI (or its key)")
     status: str | None = Field(default=None, description="only files in this ledger status, e.g. failed")
     partition: str | None = Field(default=None, description="only files of this partition (YYYY-MM-DD)")
+    since: str | None = Field(default=None, description="only files last modified at or after this ISO time (UTC if naive)")
     force: bool = Field(default=False, description="append files whose rows the table holds again (duplicates)")
 
 
@@ -74,7 +75,7 @@ def build_recipe_jobs(project: ProjectConfig, tables: list[TableAssets]) -> list
         """Clear the chosen files' records without dropping the table (refused in append mode unless forced)."""
         with user_errors():
             table, warehouse, target = chosen(context, config)
-            subset = recipes.Subset(config.pattern, config.status, config.partition)
+            subset = recipes.Subset(config.pattern, config.status, config.partition, recipes.utc(config.since))
             return finish(context, "backfill", config.table, recipes.backfill(warehouse, table, target, subset, config.force))
 
     @dg.job(name="files_fresh_start", description="Fresh start, new files only: drop a files table, keep its ledger.")

@@ -10,13 +10,14 @@ one warehouse transaction, under the table's load lock, and refuses while a run 
 
 import fnmatch
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import dagster as dg
 
 from pipeline_assets.config import TableConfig
 from pipeline_assets.errors import PipelineError
 from pipeline_assets.warehouses import TargetTable, Warehouse
-from pipeline_assets.warehouses.source_ledger import SourceLedger
+from pipeline_assets.warehouses.source_ledger import SourceLedger, SourceRecord
 
 RECIPES = ("fresh_start", "full_reprocess", "backfill")
 _IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
@@ -41,10 +42,25 @@ class Subset:
     pattern: str | None = None  # glob on the file's URI
     status: str | None = None
     partition: str | None = None
+    since: datetime | None = None  # files last modified at or after this time
 
-    def matches(self, uri: str, status: str, partition: str | None) -> bool:
+    def matches(self, record: SourceRecord) -> bool:
+        uri = record.uri
         return ((self.pattern is None or fnmatch.fnmatchcase(uri, self.pattern) or fnmatch.fnmatchcase(uri.split("/", 3)[-1], self.pattern))
-                and (self.status is None or status == self.status) and (self.partition is None or partition == self.partition))  # fmt: skip
+                and (self.status is None or record.status == self.status)
+                and (self.partition is None or record.partition == self.partition)
+                and (self.since is None or (record.modified is not None and record.modified >= self.since)))  # fmt: skip
+
+
+def utc(text: str | None) -> datetime | None:
+    """An ISO time from run config, naive read as UTC."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise PipelineError(f"since: {text!r} is not an ISO time like 2026-11-23T08:00:00") from None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def ensure_idle(instance: dg.DagsterInstance, job_name: str, table: str, current_run: str | None = None) -> None:
@@ -56,7 +72,7 @@ def ensure_idle(instance: dg.DagsterInstance, job_name: str, table: str, current
 
 def fresh_start(warehouse: Warehouse, target: TargetTable) -> RecipeResult:
     """Drop the table; every processed file stays processed, so only new files are loaded (into a new table)."""
-    with warehouse.transaction() as tx:
+    with warehouse._errors(f"drop {target}"), warehouse.transaction() as tx:
         warehouse.lock(tx, target)
         rows = _drop(warehouse, tx, target)
         books = SourceLedger(tx)
@@ -66,7 +82,7 @@ def fresh_start(warehouse: Warehouse, target: TargetTable) -> RecipeResult:
 
 def full_reprocess(warehouse: Warehouse, target: TargetTable) -> RecipeResult:
     """Drop the table and clear every source file's record, so every file is loaded again (into a new table)."""
-    with warehouse.transaction() as tx:
+    with warehouse._errors(f"drop {target}"), warehouse.transaction() as tx:
         warehouse.lock(tx, target)
         rows = _drop(warehouse, tx, target)
         books = SourceLedger(tx)
@@ -78,19 +94,21 @@ def full_reprocess(warehouse: Warehouse, target: TargetTable) -> RecipeResult:
 def backfill(warehouse: Warehouse, table: TableConfig, target: TargetTable, subset: Subset, force: bool) -> RecipeResult:
     """Clear the chosen files' records without dropping the table. Appending, files whose rows the table holds would
     be loaded twice: refused unless ``force`` (merging, a reload replaces rows by key)."""
-    with warehouse.transaction() as tx:
+    with warehouse._errors(f"clear the ledger of {target}"), warehouse.transaction() as tx:
         warehouse.lock(tx, target)
         books = SourceLedger(tx)
         books.ensure()
-        chosen = [r for r in books.records(target) if r.status != "cleared" and subset.matches(r.uri, r.status, r.partition)]
+        chosen = [r for r in books.records(target) if r.status != "cleared" and subset.matches(r)]
         holding = [r for r in chosen if r.status == "loaded"]
-        if holding and table.write_mode == "append" and not force and warehouse.table_exists(tx, target):
-            raise PipelineError(
-                f"refusing: {target} holds the rows of {len(holding)} of these {len(chosen)} files and {table.asset_name} "
-                "appends, so loading them again would duplicate them; use `files reprocess` (drop and reload everything), "
-                "narrow the choice (e.g. --status failed), or pass --force to append them again anyway"
-            )
-        return RecipeResult(0, books.clear(target, [(r.uri, r.etag) for r in chosen]))
+        refused = holding and table.write_mode == "append" and not force and warehouse.table_exists(tx, target)
+        cleared = 0 if refused else books.clear(target, [(r.uri, r.etag) for r in chosen])
+    if refused:
+        raise PipelineError(
+            f"refusing: {target} holds the rows of {len(holding)} of these {len(chosen)} files and {table.asset_name} "
+            "appends, so loading them again would duplicate them; use `files reprocess` (drop and reload everything), "
+            "narrow the choice (e.g. --status failed), or pass --force to append them again anyway"
+        )
+    return RecipeResult(0, cleared)
 
 
 def _drop(warehouse: Warehouse, tx, target: TargetTable) -> int:

@@ -1,5 +1,7 @@
 """``files``: the reprocessing recipes of a files table (fresh start, full reprocess, backfill missing data)."""
 
+from datetime import datetime, timezone
+
 import click
 
 from pipeline_assets.autoload import recipes
@@ -60,12 +62,15 @@ def full_reprocess(obj, table: str, yes: bool) -> None:
 @click.option("--pattern", help="only files whose URI (or key) matches this glob")
 @click.option("--status", help="only files in this ledger status (e.g. failed, skipped, superseded)")
 @click.option("--partition", help="only files of this partition")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
+              help="only files last modified at or after this UTC time")
 @click.option("--force", is_flag=True, help="append again files whose rows the table holds (duplicates them)")
 @_yes_option
 @click.pass_obj
-def backfill(obj, table: str, pattern: str | None, status: str | None, partition: str | None, force: bool, yes: bool) -> None:
+def backfill(obj, table: str, pattern: str | None, status: str | None, partition: str | None, since: datetime | None,
+             force: bool, yes: bool) -> None:  # fmt: skip
     """Clear the chosen files of TABLE in the ledger without dropping it, so the next runs load them again."""
     config, warehouse, target = _open(obj, table)
-    subset = recipes.Subset(pattern, status, partition)
+    subset = recipes.Subset(pattern, status, partition, since.replace(tzinfo=timezone.utc) if since else None)
     confirm(f"load the chosen files of {target} again, into the table as it is?", yes, "--yes")
     click.echo(recipes.backfill(warehouse, config, target, subset, force).describe("backfill", str(target)))
