@@ -1,6 +1,7 @@
 """The files autoloader: files dropped into a real S3 server (SeaweedFS), discovered by real sensor evaluations,
 loaded into PostgreSQL and DuckDB warehouses by real Dagster runs, each file version exactly once."""
 
+import json
 import os
 import signal
 import subprocess
@@ -12,10 +13,12 @@ from decimal import Decimal
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline_assets.definitions import assemble
-from pipeline_assets_tests.conftest import project, write_config
+from pipeline_assets_tests.conftest import project, s3_stage, write_config
 from pipeline_assets_tests.drops import (
     SENSOR,
     csv_file,
@@ -115,6 +118,7 @@ def test_sensor_killed_between_launching_and_saving_its_cursor_launches_nothing_
 def test_a_corrupt_file_fails_alone_is_retried_then_left_failed(kind, s3_server, s3_bucket, tmp_path, instance):
     fmt = "parquet" if kind == "truncated_parquet" else "csv"
     body = files_body(s3_server, s3_bucket, tmp_path, target="duck", max_retries=2, format=fmt, pattern=f"events/*.{fmt}")
+    body["stage"] = s3_stage(s3_server, s3_bucket)  # the staged files go to the S3 server too
     assembly = assemble(project(tmp_path, body))
     client = s3_server.client()
     make = parquet_file if fmt == "parquet" else csv_file
@@ -240,3 +244,50 @@ def test_definitions_of_a_files_table_validate_in_dagster(tmp_path):
     loaded = d.resolve_assets_def(dg.AssetKey(["duck", "drops", "events"]))
     assert isinstance(loaded.partitions_def, dg.DailyPartitionsDefinition)
     assert {k.name for k in d.resolve_asset_graph().asset_check_keys} == {"no_failed_files", "rows_match_files"}
+
+
+def test_files_of_running_runs_are_not_asked_for_and_the_hourly_reconciliation_finds_missed_ones(s3_server, s3_bucket,
+                                                                                                   tmp_path, instance):  # fmt: skip
+    assembly = assemble(project(tmp_path, files_body(s3_server, s3_bucket, tmp_path, target="duck")))
+    client = s3_server.client()
+    for n in range(3):
+        client.put_object(Bucket=s3_bucket, Key=f"landing/events/f{n}.csv", Body=csv_file(n * 10, 10))
+    (request,) = tick(assembly, SENSOR, instance).run_requests
+    job = assembly.definitions.resolve_job_def(assembly.job_of[assembly.tables[0].loaded.key])
+    running = instance.create_run_for_job(job, run_config=request.run_config, status=dg.DagsterRunStatus.STARTED)
+    assert tick(assembly, SENSOR, instance).skip_message, "a run already carries every file: nothing is asked for again"
+    instance.report_run_failed(running)  # died before converting anything: no trace in the ledger
+    (again,) = tick(assembly, SENSOR, instance).run_requests
+    assert [tuple(f) for f in again.run_config["ops"]["stage__drops__events"]["config"]["files"]] == [
+        tuple(f) for f in request.run_config["ops"]["stage__drops__events"]["config"]["files"]]  # fmt: skip
+
+    # a cursor that has moved past a file (listed late, or lost) skips it, until the hourly reconciliation
+    evaluation = tick(assembly, SENSOR, instance)
+    launch(assembly, SENSOR, instance, evaluation.run_requests)
+    client.put_object(Bucket=s3_bucket, Key="landing/events/missed.csv", Body=csv_file(100, 10))
+    cursor = json.loads(evaluation.cursor)
+    cursor["after"] = ["2999-01-01T00:00:00+00:00", "zzz"]  # the fast path sees nothing new
+    assert tick(assembly, SENSOR, instance, json.dumps(cursor)).skip_message
+    cursor["reconciled_at"] = "2000-01-01T00:00:00+00:00"  # an hour (and more) since the last reconciliation
+    (found,) = tick(assembly, SENSOR, instance, json.dumps(cursor)).run_requests
+    assert found.run_config["ops"]["stage__drops__events"]["config"]["files"][0][0] == "events/missed.csv"
+
+
+def test_a_local_folder_with_schemas_inferred_united_and_evolved(tmp_path, instance):
+    landing = tmp_path / "landing" / "in"
+    landing.mkdir(parents=True)
+    pq.write_table(pa.table({"id": pa.array([1, 2], pa.int32()), "v": ["a", "b"]}), landing / "one.parquet")
+    pq.write_table(pa.table({"id": pa.array([3], pa.int64()), "w": [1.5]}), landing / "two.parquet")
+    body = {"connections": {"drops": {"kind": "files", "url": "landing"}, "duck": {"kind": "duckdb", "path": "dw.duckdb"}},
+            "stage": {"url": "stage"},
+            "tables": [{"source": "drops", "table": "events", "target": "duck", "files": {"pattern": "in/*.parquet", "format": "parquet"}}]}  # fmt: skip
+    config = project(tmp_path, body)
+    assert run_table(config, instance, "events").success
+    pq.write_table(pa.table({"id": pa.array([4], pa.int64()), "x": [True]}), landing / "three.parquet")
+    later = run_table(config, instance, "events")
+    assert metadata(later, ["duck", "drops", "events"])["schema_changes"] == "x: added BOOLEAN"
+    with duckdb.connect(str(tmp_path / "dw.duckdb"), read_only=True) as conn:
+        rows = conn.execute("SELECT id, v, w, x, _source_file LIKE '%/landing/in/%' FROM drops.events ORDER BY id").fetchall()
+        kinds = dict(conn.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'events'").fetchall())
+    assert rows == [(1, "a", None, None, True), (2, "b", None, None, True), (3, None, 1.5, None, True), (4, None, None, True, True)]
+    assert (kinds["id"], kinds["w"]) == ("BIGINT", "DOUBLE"), "int32 and int64 files: the wider type"
