@@ -20,6 +20,7 @@ from pipeline_assets.warehouses import TargetTable
 from pipeline_assets.warehouses.source_ledger import SourceLedger
 
 RECONCILE_EVERY = timedelta(hours=1)
+_PRUNE_AT = 10_000
 TRIGGER_TAG = "pipeline_assets/trigger"
 _IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                 dg.DagsterRunStatus.STARTED]  # fmt: skip
@@ -59,6 +60,8 @@ def build_autoload_sensor(assets: TableAssets, job: dg.JobDefinition) -> dg.Sens
             if is_new:
                 fresh.append(file)
                 newest = max(newest, (file.modified, file.key)) if newest else (file.modified, file.key)
+                if len(fresh) >= _PRUNE_AT:  # only the late-arrival window behind the newest is remembered
+                    fresh = [f for f in fresh if f.modified >= newest[0] - timedelta(seconds=files.late_arrival_seconds)]
             if (file.key, file.etag) in flying:
                 continue
             if (is_new and recent.get(file.key) != file.etag) or file.uri in wanted_again or reconcile:
