@@ -60,7 +60,7 @@ class DatabaseResource(dg.ConfigurableResource):
 
     @classmethod
     def from_config(cls, name: str, config: ConnectionConfig, resolve: bool = False) -> "DatabaseResource":
-        fields = config.model_dump(exclude={"password", "snowflake"})
+        fields = config.model_dump(exclude={"password", "snowflake", "url", "s3"})  # url, s3: files connections only
         if config.snowflake:  # Dagster's config maps hold no nulls
             fields["snowflake"] = config.snowflake.model_dump(exclude_none=True)
         return cls(name=name, password=env_var(config.password, resolve), **fields)
@@ -118,3 +118,30 @@ class StageResource(dg.ConfigurableResource):
         sse = S3Config(encryption=self.s3_encryption, kms_key_id=self.s3_kms_key_id).sse()
         keys = (self.s3_access_key_id, self.s3_secret_access_key) if self.s3_access_key_id and self.s3_secret_access_key else None
         return S3Store(s3.get_client(), self.url, spool_dir=os.environ.get("PIPELINE_ASSETS_SPOOL"), sse=sse, access_keys=keys)
+
+
+class FilesResource(dg.ConfigurableResource):
+    """A place other systems drop files into (an S3 prefix or a local folder), read by the autoloader; never written."""
+
+    name: str = Field(description="connection name in the config file")
+    url: str
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+
+    @classmethod
+    def from_config(cls, name: str, config: ConnectionConfig, resolve: bool = False) -> "FilesResource":
+        s3 = config.s3 or S3Config()
+        return cls(name=name, url=config.url, s3_endpoint_url=s3.endpoint_url, s3_region=s3.region,
+                   s3_access_key_id=env_var(s3.access_key_id, resolve), s3_secret_access_key=env_var(s3.secret_access_key, resolve))  # fmt: skip
+
+    def store(self) -> StageStore:
+        """The drop zone behind the stage's own store interface (listing, local copies)."""
+        if not self.url.startswith("s3://"):
+            return LocalStore(self.url)
+        s3 = S3Resource(
+            region_name=self.s3_region, endpoint_url=self.s3_endpoint_url,
+            aws_access_key_id=self.s3_access_key_id, aws_secret_access_key=self.s3_secret_access_key,
+        )  # fmt: skip
+        return S3Store(s3.get_client(), self.url, spool_dir=os.environ.get("PIPELINE_ASSETS_SPOOL"))

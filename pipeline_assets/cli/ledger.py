@@ -28,7 +28,7 @@ def list_records(obj, table: str, partition: str | None, status: str | None) -> 
     for column in ("file", "partition", "rows", "bytes", "status", "staged at", "loaded at", "run"):
         view.add_column(column, justify="right" if column in ("rows", "bytes") else "left", overflow="fold")
     for r in records:
-        view.add_row(r.file_uri.rsplit("/", 1)[-1], r.partition_key, f"{r.rows:,}", f"{r.bytes:,}", r.status,
+        view.add_row(r.file_uri.rsplit("/", 1)[-1], r.partition_key, f"{r.rows:,}" if r.rows is not None else "-", f"{r.bytes:,}" if r.bytes is not None else "-", r.status,
                      f"{r.staged_at:%Y-%m-%d %H:%M:%S}" if r.staged_at else "-",
                      f"{r.loaded_at:%Y-%m-%d %H:%M:%S}" if r.loaded_at else "-", r.load_run_id or r.run_id)  # fmt: skip
     Console(width=160).print(view)

@@ -7,6 +7,7 @@ import click
 import dagster as dg
 
 from pipeline_assets.cli.check import check
+from pipeline_assets.cli.files import files
 from pipeline_assets.cli.ledger import ledger
 from pipeline_assets.cli.stage import stage
 from pipeline_assets.cli.sync import sync
@@ -38,7 +39,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
         os.environ["PIPELINE_ASSETS_CONFIG"] = os.path.abspath(config_path)
 
 
-for command in (sync, check, watermark, stage, ledger):
+for command in (sync, check, watermark, stage, ledger, files):
     cli.add_command(command)
 
 

@@ -10,7 +10,8 @@ SECRET_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 # environment only when a connection is opened (and Dagster shows an EnvVar, never the value).
 SECRET_FIELDS = frozenset({"password", "access_key_id", "secret_access_key", "private_key_password"})
 
-SOURCE_KINDS = ("postgres", "mysql", "sqlite", "duckdb", "snowflake")
+# files: an S3 prefix or a folder other systems drop files into, read by the autoloader
+SOURCE_KINDS = ("postgres", "mysql", "sqlite", "duckdb", "snowflake", "files")
 WAREHOUSE_KINDS = ("postgres", "duckdb", "snowflake", "redshift")
 # Kinds that read or write the stage themselves (COPY from / unload to S3), so the stage must be in S3.
 STAGE_READING_KINDS = ("snowflake", "redshift")

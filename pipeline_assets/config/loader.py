@@ -45,6 +45,10 @@ def relative_to(project: ProjectConfig, folder: Path) -> ProjectConfig:
         name: conn.model_copy(update={"path": absolute(conn.path)}) if conn.path else conn
         for name, conn in project.connections.items()
     }
+    connections = {
+        name: conn.model_copy(update={"url": absolute(conn.url)}) if conn.url and not conn.url.startswith("s3://") else conn
+        for name, conn in connections.items()
+    }
     stage = project.stage if project.stage.is_s3 else project.stage.model_copy(update={"url": absolute(project.stage.url)})
     return project.model_copy(update={"connections": connections, "stage": stage})
 

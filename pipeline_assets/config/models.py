@@ -112,3 +112,15 @@ class ProjectConfig(_Model):
             if name in (table.asset_name, f"{table.source}.{table.asset_name}"):
                 return table
         raise ConfigError(f"unknown table {name!r} (configured: {', '.join(t.asset_name for t in self.tables)})")
+
+    @model_validator(mode="after")
+    def _files_tables(self) -> Self:
+        """A files block goes with a files source, and a files source needs one."""
+        for i, table in enumerate(self.tables):
+            is_files = self.connections[table.source].kind == "files"
+            if is_files and table.files is None:
+                raise ValueError(f"tables[{i}]: source {table.source!r} is a files connection; add a files: block (pattern, format)")
+            if table.files is not None and not is_files:
+                raise ValueError(f"tables[{i}].files: source {table.source!r} is a {self.connections[table.source].kind} "
+                                 "connection; files: is for tables of a files connection")  # fmt: skip
+        return self

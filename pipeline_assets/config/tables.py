@@ -6,6 +6,11 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from pipeline_assets.config.base import _Model
+from pipeline_assets.config.files import (
+    FILES_OVERWRITE_REFUSED,
+    SOURCE_MODIFIED,
+    FilesTableConfig,
+)
 from pipeline_assets.config.stage import Cleanup, PathStrategy, duration
 
 OVERWRITE_REFUSED = (
@@ -38,6 +43,7 @@ class TableConfig(_Model):
     path_strategy: PathStrategy | None = Field(default=None, description="overrides stage.path_strategy")
     overwrite: bool | None = Field(default=None, description="overrides stage.overwrite")
     cleanup_after_load: Cleanup | None = Field(default=None, description="overrides stage.cleanup_after_load")
+    files: FilesTableConfig | None = Field(default=None, description="a table fed by dropped files (source kind files)")
 
     @field_validator("table", "target_table")
     @classmethod
@@ -97,3 +103,18 @@ class TableConfig(_Model):
     @property
     def target_name(self) -> str:
         return self.target_table.split(".")[-1] if self.target_table else self.asset_name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _files_defaults(cls, data: object) -> object:
+        """A files table appends unless told otherwise, and merges newest-file-wins without a cursor column."""
+        if not isinstance(data, dict) or not data.get("files"):
+            return data
+        if data.get("write_mode") == "overwrite":
+            raise ValueError(FILES_OVERWRITE_REFUSED)
+        if data.get("write_mode") == "replace":
+            raise ValueError("files tables append or merge: a file's rows are added once, there is no window to replace")
+        if data.get("partitioning", "none") != "none":
+            raise ValueError("files tables take their daily partitions from the object key: set files.partition_key_pattern")
+        defaults = {"write_mode": "append", **({"cursor": SOURCE_MODIFIED} if data.get("write_mode") == "merge" else {})}
+        return {**defaults, **data}

@@ -30,7 +30,9 @@ class StageIOManager(dg.ConfigurableIOManager):
         with user_errors():
             self._stage(context, obj)
 
-    def _stage(self, context: dg.OutputContext, obj: Extract) -> None:
+    def _stage(self, context: dg.OutputContext, obj: Extract | Manifest) -> None:
+        if isinstance(obj, Manifest):  # a files table's staged asset writes its files itself, one source file at a time
+            return
         metadata = context.definition_metadata
         settings = StageSettings(
             file_format=self.stage.file_format, compression=self.stage.compression, target_bytes=self.stage.target_bytes,

@@ -39,6 +39,23 @@ class StagedFile:
 
 
 @dataclass(frozen=True)
+class SourceOutcome:
+    """What a staging run of a files table did with one dropped file: ``staged`` (its rows are in ``staged``, the
+    staged files' URIs), ``failed`` (``error`` says why), ``skipped`` (a changed file, overwrites not allowed) or
+    ``already loaded``."""
+
+    key: str
+    uri: str
+    etag: str
+    bytes: int
+    modified: str  # ISO last-modified time
+    status: str
+    rows: int = 0
+    staged: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Manifest:
     """The commit marker of one staging run: every file it wrote, with counts and the Arrow schema."""
 
@@ -55,6 +72,7 @@ class Manifest:
     cursor_max: str | None = None  # ISO form of the highest cursor value staged
     key_files: tuple[StagedFile, ...] = ()  # every source key, when ``keys_listed`` (delete_missing)
     keys_listed: bool = False
+    sources: tuple[SourceOutcome, ...] = ()  # a files table's dropped files and what became of each
     created_at: str = field(default_factory=lambda: datetime.now().astimezone().isoformat())
 
     @property
@@ -80,6 +98,7 @@ class Manifest:
             "files": [asdict(f) for f in self.files],
             "key_files": [asdict(f) for f in self.key_files],
             "keys_listed": self.keys_listed,
+            "sources": [asdict(o) for o in self.sources],
             "columns": [{"name": f.name, "type": str(f.type)} for f in self.arrow_schema],
             "arrow_schema": base64.b64encode(self.arrow_schema.serialize().to_pybytes()).decode(),
         }
@@ -95,6 +114,7 @@ class Manifest:
             cursor_max=body.get("cursor_max"),
             files=tuple(StagedFile(**f) for f in body["files"]),
             key_files=tuple(StagedFile(**f) for f in body.get("key_files", [])), keys_listed=body.get("keys_listed", False),
+            sources=tuple(SourceOutcome(**{**o, "staged": tuple(o["staged"])}) for o in body.get("sources", [])),
             arrow_schema=pa.ipc.read_schema(pa.py_buffer(base64.b64decode(body["arrow_schema"]))),
             window=Window(datetime.fromisoformat(window[0]), datetime.fromisoformat(window[1])) if window else None,
         )  # fmt: skip

@@ -1,0 +1,29 @@
+"""Everything the files tables add to the definitions: their load jobs, discovery sensors, checks and recipe jobs."""
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from pipeline_assets.assets.factory import TableAssets
+from pipeline_assets.autoload.checks import build_files_checks
+from pipeline_assets.autoload.jobs import build_load_job, build_recipe_jobs
+from pipeline_assets.config import ProjectConfig
+from pipeline_assets.sensors.autoloader import build_autoload_sensor
+
+
+@dataclass(frozen=True)
+class Autoloader:
+    jobs: list
+    sensors: list[dg.SensorDefinition]
+    checks: list[dg.AssetChecksDefinition]
+    job_of: dict[dg.AssetKey, str]
+
+
+def build_autoloader(project: ProjectConfig, tables: list[TableAssets]) -> Autoloader:
+    if not tables:
+        return Autoloader([], [], [], {})
+    loads = {t.loaded.key: build_load_job(t) for t in tables}
+    sensors = [build_autoload_sensor(t, loads[t.loaded.key]) for t in tables]
+    checks = [c for t in tables for c in build_files_checks(t)]
+    return Autoloader([*loads.values(), *build_recipe_jobs(project, tables)], sensors, checks,
+                      {key: job.name for key, job in loads.items()})  # fmt: skip
