@@ -109,7 +109,7 @@ BASE = {
          "connections.app: redshift: options are for redshift connections, not postgres"),
         (lambda b: b["connections"]["rs"]["redshift"].update(sslmode="sometimes"), "connections.rs.redshift.sslmode: got 'sometimes'"),
         (lambda b: b["connections"]["rs"].update(kind="redshfit"),
-         "connections.rs.kind: got 'redshfit'; input should be 'postgres', 'mysql', 'sqlite', 'duckdb', 'snowflake' or 'redshift'"),
+         "connections.rs.kind: got 'redshfit'; input should be 'postgres', 'mysql', 'sqlite', 'duckdb', 'snowflake', 'redshift' or 'files'"),
     ],
 )  # fmt: skip
 def test_bad_redshift_config_is_one_line(edit, expected):
