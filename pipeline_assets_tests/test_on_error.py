@@ -1,7 +1,8 @@
 """``on_error``: a corrupt staged file aborts the load (nothing changes) or, with ``skip_file``, is left out and
 recorded in the ledger with its error while the other files load (and the row-count check says the partition
 is short); fixed, it loads on the next run.
-PostgreSQL undoes a failed file with a savepoint, DuckDB (no savepoints) reads each file through first.
+PostgreSQL undoes a failed file with a savepoint; DuckDB and Redshift (no savepoints; Redshift's stand-in emulates
+only its COPY, see redshift_emulator.py) read each file through first.
 Snowflake's native ON_ERROR results are mapped from its COPY result rows (fakesnow runs only ABORT_STATEMENT)."""
 
 from pathlib import Path
@@ -12,17 +13,50 @@ import pytest
 from pipeline_assets.errors import PipelineError
 from pipeline_assets.stage.manifest import StagedFile
 from pipeline_assets.warehouses.snowflake import _outcomes
-from pipeline_assets_tests.conftest import pg_connection, project
+from pipeline_assets_tests.conftest import pg_connection, project, s3_stage
+from pipeline_assets_tests.redshift_emulator import redshift_connection
 from pipeline_assets_tests.runs import failure, metadata, run_table
 
 DAY = "2026-04-01"
 
 
-def _setup(pg, pg_schema: str, tmp_path: Path, warehouse: str, wh_schema: str, on_error: str):
-    target = pg_connection() if warehouse == "postgres" else {"kind": "duckdb", "path": str(tmp_path / "dw.duckdb")}
+class _Stage:
+    """The staged files of the test, in a local folder or (for Redshift, which reads S3 only) the S3 server."""
+
+    def __init__(self, request, warehouse: str, tmp_path: Path):
+        self.s3 = warehouse == "redshift"
+        if self.s3:
+            request.getfixturevalue("redshift")
+            self.server, self.bucket = request.getfixturevalue("s3_server"), request.getfixturevalue("s3_bucket")
+            self.config = s3_stage(self.server, self.bucket, target_file_mb=0.01)
+        else:
+            self.config = {"url": str(tmp_path / "stage"), "target_file_mb": 0.01}
+
+    def files(self, folder: str) -> list[str]:
+        if not self.s3:
+            return sorted(str(p) for p in Path(folder).glob("*.parquet"))
+        prefix = folder.removeprefix(f"s3://{self.bucket}/") + "/"
+        listed = self.server.client().list_objects_v2(Bucket=self.bucket, Prefix=prefix)["Contents"]
+        return sorted(o["Key"] for o in listed if o["Key"].endswith(".parquet"))
+
+    def read(self, name: str) -> bytes:
+        if not self.s3:
+            return Path(name).read_bytes()
+        return self.server.client().get_object(Bucket=self.bucket, Key=name)["Body"].read()
+
+    def write(self, name: str, body: bytes) -> None:
+        if self.s3:
+            self.server.client().put_object(Bucket=self.bucket, Key=name, Body=body)
+        else:
+            Path(name).write_bytes(body)
+
+
+def _setup(pg, pg_schema: str, tmp_path: Path, warehouse: str, wh_schema: str, on_error: str, stage: _Stage):
+    targets = {"postgres": pg_connection(), "duckdb": {"kind": "duckdb", "path": str(tmp_path / "dw.duckdb")},
+               "redshift": redshift_connection()}  # fmt: skip
     return project(tmp_path, {
-        "connections": {"app": pg_connection(), "dw": target},
-        "stage": {"url": str(tmp_path / "stage"), "target_file_mb": 0.01},
+        "connections": {"app": pg_connection(), "dw": targets[warehouse]},
+        "stage": stage.config,
         "tables": [{"source": "app", "table": f"{pg_schema}.events", "target": "dw", "target_table": f"{wh_schema}.events",
                     "name": "events", "cursor": "at", "partitioning": "daily", "start_date": DAY, "on_error": on_error}],
     })  # fmt: skip
@@ -30,7 +64,7 @@ def _setup(pg, pg_schema: str, tmp_path: Path, warehouse: str, wh_schema: str, o
 
 def _count(pg, tmp_path: Path, warehouse: str, wh_schema: str) -> int | None:
     sql = f'SELECT count(*) FROM "{wh_schema}".events'
-    if warehouse == "postgres":
+    if warehouse in ("postgres", "redshift"):
         with pg.cursor() as cur:
             cur.execute("SELECT to_regclass(%s)", (f'"{wh_schema}".events',))
             if cur.fetchone()[0] is None:
@@ -42,38 +76,39 @@ def _count(pg, tmp_path: Path, warehouse: str, wh_schema: str) -> int | None:
         return conn.execute(sql).fetchone()[0] if known else None
 
 
-@pytest.mark.parametrize("warehouse", ["postgres", "duckdb"])
-def test_a_corrupt_file_aborts_or_is_skipped_and_recorded(warehouse, pg, pg_schema, wh_schema, instance, tmp_path):
+@pytest.mark.parametrize("warehouse", ["postgres", "duckdb", "redshift"])
+def test_a_corrupt_file_aborts_or_is_skipped_and_recorded(warehouse, request, pg, pg_schema, wh_schema, instance, tmp_path):
     with pg.cursor() as cur:
         cur.execute(f"""CREATE TABLE "{pg_schema}".events AS SELECT g AS id, timestamp '{DAY}' + g * interval '10 seconds' AS at,
                         repeat('x', 40) || g AS payload FROM generate_series(0, 5999) g""")  # fmt: skip
-    config = _setup(pg, pg_schema, tmp_path, warehouse, wh_schema, "abort")
+    stage = _Stage(request, warehouse, tmp_path)
+    config = _setup(pg, pg_schema, tmp_path, warehouse, wh_schema, "abort", stage)
     staged = run_table(config, instance, "events", DAY, only="staged")
     assert staged.success, failure(staged)
-    folder = Path(metadata(staged, ["stage", "app", "events"])["stage_path"])
-    files = sorted(folder.glob("*.parquet"))
+    files = stage.files(metadata(staged, ["stage", "app", "events"])["stage_path"])
     assert len(files) >= 3
-    bad, original = files[1], files[1].read_bytes()
-    bad.write_bytes(original[: len(original) // 2])  # a half-written file
+    bad, original = files[1], stage.read(files[1])
+    stage.write(bad, original[: len(original) // 2])  # a half-written file
+    bad_name = bad.rsplit("/", 1)[1]
 
     aborted = run_table(config, instance, "events", DAY, only="loaded")
     assert not aborted.success
     message = failure(aborted)
-    assert "\n" not in message and bad.name in message, message
+    assert "\n" not in message and bad_name in message, message
     assert _count(pg, tmp_path, warehouse, wh_schema) in (None, 0), "an aborted load writes nothing"
 
-    config = _setup(pg, pg_schema, tmp_path, warehouse, wh_schema, "skip_file")
+    config = _setup(pg, pg_schema, tmp_path, warehouse, wh_schema, "skip_file", stage)
     skipped = run_table(config, instance, "events", DAY, only="loaded")
     # the good files are committed; the row-count check then fails the run: source and target do not agree
     assert not skipped.success and "rows_match_source" in failure(skipped)
     loaded = metadata(skipped, ["dw", wh_schema, "events"])
-    assert loaded["files_rejected"] == 1 and bad.name in loaded["rejected_files"]
+    assert loaded["files_rejected"] == 1 and bad_name in loaded["rejected_files"]
     assert 0 < loaded["rows_loaded"] == _count(pg, tmp_path, warehouse, wh_schema) < 6000
     records = _ledger(config, wh_schema)
-    uri = next(u for u in records if u.endswith("/" + bad.name))
-    assert records[uri][0] == "skipped" and bad.name in records[uri][1], records
+    uri = next(u for u in records if u.endswith("/" + bad_name))
+    assert records[uri][0] == "skipped" and bad_name in records[uri][1], records
 
-    bad.write_bytes(original)  # fixed: the next load of the partition takes every file
+    stage.write(bad, original)  # fixed: the next load of the partition takes every file
     again = run_table(config, instance, "events", DAY, only="loaded")
     assert again.success, failure(again)
     assert _count(pg, tmp_path, warehouse, wh_schema) == 6000

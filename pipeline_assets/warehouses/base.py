@@ -18,16 +18,15 @@ from pipeline_assets.errors import (
     PipelineError,
     driver_error,
     first_line,
-    is_transient,
     redact,
 )
 from pipeline_assets.progress import Progress
 from pipeline_assets.schema import Window
 from pipeline_assets.sql import quote_identifier
 from pipeline_assets.stage.manifest import Manifest, StagedFile
-from pipeline_assets.stage.reader import open_staged
 from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.warehouses.evolution import evolve
+from pipeline_assets.warehouses.file_copy import copy_one_by_one
 from pipeline_assets.warehouses.ledger import IN_TARGET, Ledger
 from pipeline_assets.warehouses.state import Watermarks
 from pipeline_assets.warehouses.transaction import (
@@ -37,16 +36,6 @@ from pipeline_assets.warehouses.transaction import (
     Transaction,
 )
 from pipeline_assets.warehouses.write_modes import full_refresh, upsert
-
-
-def read_through(path, manifest: Manifest, staged: StagedFile) -> None:
-    """Read a staged file to its end as the table's types (streaming); raise if any of it does not decode or fit."""
-    for _ in open_staged(path, manifest.format, manifest.arrow_schema, staged.uri):
-        pass
-
-
-class _CannotSkip(PipelineError):
-    """A file failed after rows of it may have been written, where nothing can undo just that file."""
 
 
 class Warehouse(ABC):
@@ -206,54 +195,10 @@ class Warehouse(ABC):
 
     def copy_files(self, tx: Transaction, target: TargetTable, manifest: Manifest, files: list[StagedFile],
                    store: StageStore, progress: Progress | None, on_error: str = "abort") -> list[FileOutcome]:  # fmt: skip
-        """Copy ``files`` one at a time through a local copy of each. A warehouse whose COPY reads the stage
-        itself (Snowflake, Redshift) overrides this with one statement over the exact file list."""
-        outcomes = []
-        for staged in files:
-            try:
-                with store.local_copy(staged.key) as path:
-                    rows = self._copy_one(tx, target, manifest, staged, path, on_error)
-            except Exception as exc:
-                if on_error == "abort" or is_transient(exc) or isinstance(exc, _CannotSkip):
-                    raise
-                outcomes.append(FileOutcome(staged, "skipped", 0, redact(first_line(exc), self._redacted)))
-                continue
-            outcomes.append(FileOutcome(staged, "loaded", rows))
-            if progress:
-                progress.advance(rows)
-        return outcomes
-
-    def _copy_one(self, tx: Transaction, target: TargetTable, manifest: Manifest, staged: StagedFile, path, on_error: str) -> int:
-        def copy() -> int:
-            rows = tx.copy_file(target, path, manifest.format, manifest.arrow_schema, staged.uri)
-            if rows != staged.rows:
-                raise PipelineError(f"{staged.uri}: copied {rows} rows but the manifest lists {staged.rows}")
-            return rows
-
-        if on_error == "abort":
-            return copy()
-        if self.savepoints:
-            with tx.savepoint():
-                return copy()
-        read_through(path, manifest, staged)
-        try:
-            return copy()
-        except Exception as exc:
-            raise _CannotSkip(f"{staged.uri}: {first_line(exc)} (read fine, failed while copying; rolled back)") from None
-
-    def unreadable(self, files: list[StagedFile], manifest: Manifest, store: StageStore) -> list[FileOutcome]:
-        """``skip_file`` where nothing can undo one file's part of a COPY: the files that fail to read through,
-        as ``skipped`` outcomes (a file that reads but then fails in the COPY aborts the load)."""
-        rejected = []
-        for staged in files:
-            try:
-                with store.local_copy(staged.key) as path:
-                    read_through(path, manifest, staged)
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                rejected.append(FileOutcome(staged, "skipped", 0, redact(first_line(exc), self._redacted)))
-        return rejected
+        """Copy ``files`` one at a time through a local copy of each (see ``file_copy``). A warehouse whose COPY reads
+        the stage itself (Snowflake, Redshift) overrides this with one statement over the exact file list."""
+        undo = tx.savepoint if self.savepoints else None
+        return copy_one_by_one(tx, target, manifest, files, store, progress, on_error, undo, self._redacted)
 
     def _window_filter(self, target: TargetTable, manifest: Manifest, cursor: str | None, placeholder: str) -> tuple[str, list]:
         kind = manifest.arrow_schema.field(cursor).type if manifest.window and cursor else None

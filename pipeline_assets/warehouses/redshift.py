@@ -19,6 +19,7 @@ from pipeline_assets.stage import layout
 from pipeline_assets.stage.manifest import Manifest, StagedFile
 from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.warehouses.base import Warehouse
+from pipeline_assets.warehouses.file_copy import unreadable
 from pipeline_assets.warehouses.ledger import SCHEMA, TABLE, Ledger
 from pipeline_assets.warehouses.redshift_copy import (
     LOAD_ERROR_SQL,
@@ -129,7 +130,7 @@ class RedshiftWarehouse(Warehouse):
         """One COPY over a manifest that lists exactly ``files`` (never a prefix, which would pick up strays),
         written beside them in the stage; the server's row count must equal the files'. A manifest COPY loads all
         or nothing and Redshift has no savepoints, so ``skip_file`` leaves out the files that do not read through."""
-        rejected = self.unreadable(files, manifest, store) if on_error == "skip_file" else []
+        rejected = unreadable(files, manifest, store, self._redacted) if on_error == "skip_file" else []
         files = [f for f in files if f not in {o.file for o in rejected}]
         if not files:
             return rejected
