@@ -30,3 +30,15 @@ def stage_access(name: str, config: ConnectionConfig, store: StageStore) -> tupl
         raise PipelineError(f"{name!r}: Snowflake needs snowflake.storage_integration or the stage's access keys to reach the stage")
     key_id, secret = (k.replace("'", "''") for k in keys)
     return f"CREDENTIALS = (AWS_KEY_ID = '{key_id}' AWS_SECRET_KEY = '{secret}')", list(keys)
+
+
+def unload_encryption(store: StageStore) -> str:
+    """The ``ENCRYPTION`` clause that makes Snowflake write unloaded files as the stage writes its own (SSE-S3 or
+    SSE-KMS), or nothing when the stage is configured without encryption."""
+    sse = getattr(store, "sse", {})
+    if sse.get("ServerSideEncryption") == "aws:kms":
+        key = sse["SSEKMSKeyId"].replace("'", "''")
+        return f"ENCRYPTION = (TYPE = 'AWS_SSE_KMS' KMS_KEY_ID = '{key}')"
+    if sse.get("ServerSideEncryption") == "AES256":
+        return "ENCRYPTION = (TYPE = 'AWS_SSE_S3')"
+    return ""

@@ -46,6 +46,11 @@ def test_a_valid_snowflake_project():
          "tables[1]: Snowflake refuses INCLUDE_QUERY_ID = TRUE with OVERWRITE = TRUE; set "
          "connections.snow.snowflake.unload.include_query_id false, or overwrite false, or path_strategy unique"),
         ([("kind: snowflake", "kind: snowflak")], "connections.snow.kind: got 'snowflak'"),
+        ([("storage_integration: s3_int", "storage_integration: 's3_int; DROP TABLE x'")],
+         "connections.snow.snowflake.storage_integration: a storage integration name is letters, digits and _"),
+        ([("cursor: created_at, partitioning: daily, start_date: 2026-01-01}",
+           "cursor: created_at, partitioning: incremental, write_mode: merge, primary_key: [id], on_error: skip_file}")],
+         "tables[0].on_error: skip_file would let the watermark pass the rows it left out"),
         ([("target: snow,", "target: warehouse9,")], "tables[0].target: unknown connection 'warehouse9' (defined: app, snow)"),
         ([("{kind: postgres, host: db, user: etl, database: app}",
            "{kind: postgres, host: db, user: etl, database: app, snowflake: {account: a}}")],

@@ -96,7 +96,7 @@ def test_snowflake_unloads_into_unique_run_folders_and_postgres_loads(unloads, s
     staged = metadata(result, ["stage", "snow", "dimpayer"])
     assert staged["files"] == 3 and staged["rows_extracted"] == 1440, "1,440 rows a day, 700 per unloaded file"
     assert re.match(rf"COPY INTO 's3://{s3_bucket}/staging/snow/BI_dimpayer/{DAYS[1]}/run_\d{{8}}_\d{{6}}_[0-9a-f-]+/' "
-                    r"STORAGE_INTEGRATION = s3_int FROM \(SELECT .* WHERE \"UPDATED_AT\" >= %s AND \"UPDATED_AT\" < %s\) "
+                    r"STORAGE_INTEGRATION = s3_int ENCRYPTION = \(TYPE = 'AWS_SSE_S3'\) FROM \(SELECT .* WHERE \"UPDATED_AT\" >= %s AND \"UPDATED_AT\" < %s\) "
                     r"FILE_FORMAT = \(TYPE = PARQUET\) HEADER = TRUE MAX_FILE_SIZE = 16777216 OVERWRITE = FALSE "
                     r"INCLUDE_QUERY_ID = TRUE DETAILED_OUTPUT = TRUE$", unloads[-1]), unloads[-1]  # fmt: skip
     assert _target(pg, wh_schema)[:2] == (2880, 2880)

@@ -157,6 +157,8 @@ def _record(warehouse: Warehouse, table: TableConfig, target: TargetTable, prefi
     with warehouse.ledger() as ledger:
         books = SourceLedger(ledger.tx)
         books.ensure()
+        warehouse.lock(ledger.tx, target)  # two runs noting the same new file would both insert it
+        warehouse.lock_writes(ledger.tx, target)
         for o in outcomes:
             if o.status in ("staged", "failed", "skipped"):
                 books.set(target, source_file(o), o.status, table=prefix, partition=partition, run_id=run_id,
@@ -187,6 +189,7 @@ def _load(context, warehouse: Warehouse, store, table: TableConfig, target: Targ
             result = warehouse.load(
                 target, part, store, mode=table.write_mode, cursor=table.cursor, run_id=run_id,
                 keys=tuple(table.primary_key) if table.write_mode == "merge" else (), schema_policy=table.schema_policy,
+                on_error=table.on_error,
                 progress=Progress(f"{target} {manifest.partition}", "loaded", context.log.info, total=part.rows),
                 before_commit=lambda tx: _mark_loaded(tx, target, manifest, todo, run_id),
             )  # fmt: skip
@@ -214,8 +217,7 @@ def _load(context, warehouse: Warehouse, store, table: TableConfig, target: Targ
 def _mark_loaded(tx: Transaction, target: TargetTable, manifest: Manifest, todo: list[SourceOutcome], run_id: str) -> None:
     """Inside the load's transaction (after its lock): refuse if another run loaded one of these files meanwhile,
     else mark them loaded, so the ledger and the rows commit together."""
-    books = SourceLedger(tx)
-    books.ensure()
+    books = SourceLedger(tx)  # its columns were ensured before the load (a CREATE here would commit on Snowflake)
     raced = [r for r in books.records(target, uris=[o.uri for o in todo]) if r.status in PROCESSED
              and (r.uri, r.etag) in {(o.uri, o.etag) for o in todo}]  # fmt: skip
     if raced:

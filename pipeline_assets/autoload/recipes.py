@@ -16,12 +16,11 @@ import dagster as dg
 
 from pipeline_assets.config import TableConfig
 from pipeline_assets.errors import PipelineError
+from pipeline_assets.sensors import IN_PROGRESS
 from pipeline_assets.warehouses import TargetTable, Warehouse
 from pipeline_assets.warehouses.source_ledger import SourceLedger, SourceRecord
 
 RECIPES = ("fresh_start", "full_reprocess", "backfill")
-_IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-                dg.DagsterRunStatus.STARTED]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ def utc(text: str | None) -> datetime | None:
 
 def ensure_idle(instance: dg.DagsterInstance, job_name: str, table: str, current_run: str | None = None) -> None:
     """Refuse while a run of the table's job is queued or going: it would load into what is being dropped or cleared."""
-    for run in instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=_IN_PROGRESS)):
+    for run in instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=IN_PROGRESS)):
         if run.run_id != current_run:
             raise PipelineError(f"{table}: run {run.run_id} ({run.status.value}) is loading it; wait for it or cancel it first")
 

@@ -87,6 +87,9 @@ class ProjectConfig(_Model):
                 raise ValueError(f"connections.{name}: Snowflake reaches the stage bucket through a storage integration or "
                                  "the stage's access keys: set snowflake.storage_integration (recommended) or "
                                  "stage.s3.access_key_id and secret_access_key")  # fmt: skip
+        if table.on_error != "abort" and table.partitioning == "incremental":
+            raise ValueError(f"tables[{i}].on_error: {table.on_error} would let the watermark pass the rows it left out, "
+                             "and they would never be read again; incremental tables abort on a bad file")  # fmt: skip
         if table.on_error == "continue" and target.kind != "snowflake":
             raise ValueError(f"tables[{i}].on_error: continue (drop bad rows, load the rest) needs a COPY that does that, "
                              f"which {target.kind} lacks; use skip_file (leave the bad file out, recorded in the ledger) or abort")  # fmt: skip

@@ -1,10 +1,11 @@
 """``connections.<name>.snowflake:``: what a Snowflake connection needs beyond host, user and database."""
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from pipeline_assets.config.base import _Model
+from pipeline_assets.config.base import NAME_PATTERN, _Model
 
 
 class UnloadOptions(_Model):
@@ -23,3 +24,10 @@ class SnowflakeOptions(_Model):
         "stage's own access keys are passed as CREDENTIALS")  # fmt: skip
     protocol: Literal["https", "http"] = Field(default="https", description="http only for a local test server")
     unload: UnloadOptions = UnloadOptions()
+
+    @field_validator("storage_integration")
+    @classmethod
+    def _integration(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(NAME_PATTERN, value):  # it is written into COPY as a bare identifier
+            raise ValueError("a storage integration name is letters, digits and _")
+        return value

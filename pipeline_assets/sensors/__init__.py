@@ -1,1 +1,7 @@
-"""Sensors: stage housekeeping (cleanup after loads, orphan reports) and the job that does the deleting."""
+"""Sensors: stage housekeeping and the autoloader's discovery."""
+
+import dagster as dg
+
+# Runs that may still write: queued or going.
+IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+               dg.DagsterRunStatus.STARTED]  # fmt: skip

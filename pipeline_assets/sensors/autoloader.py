@@ -15,6 +15,7 @@ import dagster as dg
 
 from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.autoload.selection import LOAD, SKIP, batches, decide, run_key
+from pipeline_assets.sensors import IN_PROGRESS
 from pipeline_assets.sources.files import list_files
 from pipeline_assets.warehouses import TargetTable
 from pipeline_assets.warehouses.source_ledger import SourceLedger
@@ -22,8 +23,6 @@ from pipeline_assets.warehouses.source_ledger import SourceLedger
 RECONCILE_EVERY = timedelta(hours=1)
 _PRUNE_AT = 10_000
 TRIGGER_TAG = "pipeline_assets/trigger"
-_IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-                dg.DagsterRunStatus.STARTED]  # fmt: skip
 
 
 def build_autoload_sensor(assets: TableAssets, job: dg.JobDefinition) -> dg.SensorDefinition:
@@ -102,7 +101,7 @@ def _requests(assets: TableAssets, op_name: str, decisions: list, tick: int) -> 
 def _in_flight(instance: dg.DagsterInstance, job_name: str, op_name: str) -> set[tuple[str, str]]:
     """(key, etag) of the files that queued or running runs of the table's job carry."""
     flying = set()
-    for run in instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=_IN_PROGRESS)):
+    for run in instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=IN_PROGRESS)):
         config = (run.run_config or {}).get("ops", {}).get(op_name, {}).get("config", {})
         flying |= {(k, e) for k, e in config.get("files", [])}
     return flying

@@ -12,13 +12,12 @@ import dagster as dg
 
 from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.config import ProjectConfig
+from pipeline_assets.sensors import IN_PROGRESS
 from pipeline_assets.stage import layout
 from pipeline_assets.stage.lifecycle import DONE, ORPHAN, Entry, delete, select
 from pipeline_assets.stage.tables import TableStage, run_status_lookup, table_stage
 
 JOB_NAME = "stage_housekeeping"
-_IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-                dg.DagsterRunStatus.STARTED]  # fmt: skip
 
 
 class HousekeepingConfig(dg.Config):
@@ -129,7 +128,7 @@ def _busy(instance: dg.DagsterInstance, table: TableAssets, job_of: dict[dg.Asse
     """Whether a run that may materialize the table is queued or going: one that selected its assets, or a run
     of its job that selected no subset (schedules and job backfills)."""
     keys = {table.staged.key, table.loaded.key}
-    for record in instance.get_run_records(dg.RunsFilter(statuses=_IN_PROGRESS)):
+    for record in instance.get_run_records(dg.RunsFilter(statuses=IN_PROGRESS)):
         run = record.dagster_run
         if keys & set(run.asset_selection or ()) or (run.job_name == job_of[table.loaded.key] and not run.asset_selection):
             return True

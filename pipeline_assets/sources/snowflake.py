@@ -6,9 +6,13 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from pipeline_assets.errors import PipelineError, first_line, redact
+from pipeline_assets.errors import PipelineError, driver_error, first_line, redact
 from pipeline_assets.schema import Column, TableSchema, Window, conform
-from pipeline_assets.snowflake_access import snowflake_resource, stage_access
+from pipeline_assets.snowflake_access import (
+    snowflake_resource,
+    stage_access,
+    unload_encryption,
+)
 from pipeline_assets.sources.base import Source
 from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.warehouses.snowflake_sql import unload_sql
@@ -79,6 +83,7 @@ class SnowflakeSource(Source):
         (name within the folder, bytes, rows) as Snowflake reports them."""
         query, params = self.select_sql(table, schema, cursor=cursor, window=window, limit=limit)
         access, secrets = stage_access(self.name, self.config, store)
+        access = f"{access} {unload_encryption(store)}".strip()
         options = self.config.snowflake.unload
         sql = unload_sql(folder, query, access, overwrite=overwrite, include_query_id=options.include_query_id,
                          max_file_bytes=int(options.max_file_mb * 2**20))  # fmt: skip
@@ -87,7 +92,8 @@ class SnowflakeSource(Source):
                 return [(name, int(size), int(rows)) for name, size, rows in self._unload(cur, sql, params)]
         except Exception as exc:
             message = redact(first_line(exc), [self._password, *secrets])
-            raise PipelineError(f"source {self.name!r} ({self.config.describe()}): cannot unload {table} into {folder}/: {message}") from None
+            raise driver_error(f"source {self.name!r} ({self.config.describe()}): cannot unload {table} into {folder}/: {message}",
+                               exc) from None  # fmt: skip
 
     def _unload(self, cur, sql: str, params: list) -> list[tuple]:
         """Run the unload; DETAILED_OUTPUT answers one (file name, size, row count) row per file written."""

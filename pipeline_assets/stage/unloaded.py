@@ -23,6 +23,8 @@ def stage_unloaded(store: StageStore, settings: StageSettings, table_prefix: str
         folder, replace = layout.fixed_prefix(table_prefix, extract.partition), settings.overwrite
         if not replace and any(True for _ in store.objects(folder + "/")):
             raise PipelineError(f"stage: files already exist in {store.uri(folder)}/ and overwrite is false")
+        # the old manifest lists names the unload is about to overwrite: without it, a half-done unload is never loaded
+        store.delete([layout.manifest_key(folder)])
     reported = extract.unload(store.uri(folder), replace)
     present = {o.key: o for o in store.objects(folder + "/")}
     files = []

@@ -35,7 +35,7 @@ from pipeline_assets.warehouses.transaction import (
     TargetTable,
     Transaction,
 )
-from pipeline_assets.warehouses.write_modes import full_refresh, upsert
+from pipeline_assets.warehouses.write_modes import full_refresh, upsert, work_tables
 
 
 class Warehouse(ABC):
@@ -119,6 +119,9 @@ class Warehouse(ABC):
                 tx.execute(self.create_table_sql(target, manifest.arrow_schema))
                 if existed:
                     changes = evolve(self, tx, target, manifest.arrow_schema, schema_policy, list(keys))
+                keyed = bool(keys) and mode in ("merge", "append")
+                work = work_tables(self, tx, manifest, list(keys)) if keyed else None
+                self.lock_writes(tx, target)
                 where, params = self._window_filter(target, manifest, cursor, tx.placeholder)
                 if mode == "replace":
                     deleted = tx.execute_count(f"DELETE FROM {self.qualified(target)}{where}", params)
@@ -131,9 +134,9 @@ class Warehouse(ABC):
                         )
                     done = ledger.in_target(target, manifest.files)
                     files = [f for f in manifest.files if (f.uri, f.etag) not in done]
-                if keys and mode in ("merge", "append"):
-                    outcomes, inserted, deleted = upsert(self, tx, target, manifest, files, store, progress, list(keys), cursor, mode,
-                                               on_error)  # fmt: skip
+                if keyed:
+                    outcomes, inserted, deleted = upsert(self, tx, target, manifest, files, store, progress, list(keys), cursor,
+                                                         mode, work, on_error)  # fmt: skip
                 else:
                     outcomes = self.copy_files(tx, target, manifest, files, store, progress, on_error)
                 if mode == "replace":
@@ -188,6 +191,10 @@ class Warehouse(ABC):
 
     def lock(self, tx: Transaction, target: TargetTable) -> None:
         """Serialize loads into ``target`` until the transaction ends (a DuckDB file has one writer anyway)."""
+
+    def lock_writes(self, tx: Transaction, target: TargetTable) -> None:
+        """Called after a load's last DDL, before it reads what the target holds or writes anything: where ``lock``
+        cannot come first (Snowflake, whose DDL commits), the lock is taken here."""
 
     def table_exists(self, tx: Transaction, target: TargetTable) -> bool:
         sql = f"SELECT count(*) FROM information_schema.tables WHERE table_schema = {tx.placeholder} AND table_name = {tx.placeholder}"

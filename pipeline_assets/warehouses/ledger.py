@@ -42,8 +42,16 @@ class LedgerRecord:
 
 
 COLUMNS = [f.name for f in fields(LedgerRecord)]
+
+
+def column_sql(name: str) -> str:
+    """A ledger column as SQL: ``rows`` is a reserved word in Snowflake, so it is always quoted."""
+    return f'"{name}"' if name == "rows" else name
+
+
+COLUMN_LIST = ", ".join(column_sql(c) for c in COLUMNS)
 _DDL = f"""CREATE TABLE IF NOT EXISTS "{SCHEMA}"."{TABLE}" (
-    target_table TEXT NOT NULL, file_uri TEXT NOT NULL, etag TEXT NOT NULL, bytes BIGINT, rows BIGINT,
+    target_table TEXT NOT NULL, file_uri TEXT NOT NULL, etag TEXT NOT NULL, bytes BIGINT, "rows" BIGINT,
     stage_table TEXT, partition_key TEXT, run_id TEXT, staged_at TIMESTAMPTZ, loaded_at TIMESTAMPTZ,
     load_run_id TEXT, status TEXT NOT NULL, error TEXT, updated_at TIMESTAMPTZ NOT NULL, rows_loaded BIGINT,
     PRIMARY KEY (target_table, file_uri, etag))"""
@@ -83,7 +91,7 @@ class Ledger:
 
     def _insert(self, values: list) -> None:
         # check-then-insert rather than ON CONFLICT, which Snowflake and Redshift lack; loads hold the target's lock
-        self.tx.execute(f"INSERT INTO {_TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join([self.p] * len(values))})", values)
+        self.tx.execute(f"INSERT INTO {_TABLE} ({COLUMN_LIST}) VALUES ({', '.join([self.p] * len(values))})", values)
 
     def in_target(self, target: TargetTable, files: Iterable[StagedFile]) -> set[tuple[str, str]]:
         """``(uri, etag)`` of the given files whose rows the target already holds."""
@@ -149,5 +157,5 @@ class Ledger:
             statuses = list(statuses)
             where.append(f"status IN ({', '.join([self.p] * len(statuses))})")
             params += statuses
-        sql = f"SELECT {', '.join(COLUMNS)} FROM {_TABLE}" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = f"SELECT {COLUMN_LIST} FROM {_TABLE}" + (" WHERE " + " AND ".join(where) if where else "")
         return [LedgerRecord(*row) for row in self.tx.execute(sql + " ORDER BY staged_at, file_uri", params)]

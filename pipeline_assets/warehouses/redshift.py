@@ -8,7 +8,6 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg2
 import pyarrow as pa
@@ -58,9 +57,6 @@ class RedshiftTransaction(Transaction):
     def execute_count(self, sql: str, params: list | tuple = ()) -> int:
         self.cursor.execute(sql, params or None)
         return self.cursor.rowcount
-
-    def copy_file(self, target: TargetTable, path: Path, file_format: str, schema: pa.Schema, uri: str) -> int:
-        raise PipelineError(f"{uri}: Redshift loads staged files from S3 with COPY, never from a local copy")
 
     def copy_from_s3(self, sql: str) -> int:
         """Run one ``COPY … FROM 's3://…'``; return the rows it loaded, as the server counted them."""

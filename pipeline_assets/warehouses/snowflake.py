@@ -1,7 +1,7 @@
 """Snowflake as a warehouse: ``COPY INTO`` reads the staged files from S3 itself, by their exact names.
 
 Snowflake commits the open transaction on every DDL statement, so a load creates every table it needs before
-its first row is written, and drops work tables only after the commit. Its own load history would skip a file
+its first write (a per-target lock, held to the commit), and drops work tables after the transaction ends. Its own load history would skip a file
 loaded before (a partition loaded again), so each COPY says ``FORCE = TRUE``: our ledger decides what is loaded.
 """
 
@@ -17,6 +17,7 @@ from pipeline_assets.snowflake_access import snowflake_resource, stage_access
 from pipeline_assets.stage.manifest import Manifest, StagedFile
 from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.warehouses.base import Warehouse
+from pipeline_assets.warehouses.ledger import SCHEMA
 from pipeline_assets.warehouses.snowflake_sql import copy_into_sql, snowflake_type
 from pipeline_assets.warehouses.transaction import FileOutcome, TargetTable, Transaction
 
@@ -64,7 +65,15 @@ class SnowflakeTransaction(Transaction):
             self.cursor.execute("ROLLBACK")
 
     def after_commit(self, sql: str) -> None:
+        """Run ``sql`` once the transaction has ended, committed or not (dropping work tables)."""
         self.deferred.append(sql)
+
+    def run_deferred(self) -> None:
+        for sql in self.deferred:
+            try:
+                self.cursor.execute(sql)
+            except Exception:  # best effort: a leftover work table is harmless, the load's outcome stands
+                pass
 
 
 class SnowflakeWarehouse(Warehouse):
@@ -86,8 +95,8 @@ class SnowflakeWarehouse(Warehouse):
                 except Exception:  # the session is gone: Snowflake rolls back an abandoned transaction
                     pass
                 raise
-            for sql in tx.deferred:
-                tx.cursor.execute(sql)
+            finally:
+                tx.run_deferred()
 
     def column_type(self, field: pa.Field) -> str:
         return snowflake_type(field.type)
@@ -104,6 +113,13 @@ class SnowflakeWarehouse(Warehouse):
 
     def alter_type_sql(self, target: TargetTable, field: pa.Field) -> str:
         return f"ALTER TABLE {self.qualified(target)} ALTER COLUMN {self.quote(field.name)} SET DATA TYPE {self.column_type(field)}"
+
+    def lock_writes(self, tx: Transaction, target: TargetTable) -> None:
+        # no advisory locks: a DELETE holds a table's lock until the commit, so each target has a table to lock,
+        # and the DELETE, the load's first write, opens its transaction
+        lock = self.qualified(TargetTable(SCHEMA, f"lock_{target.schema}_{target.name}"))
+        tx.execute(f"CREATE TABLE IF NOT EXISTS {lock} (held_by VARCHAR)")
+        tx.execute(f"DELETE FROM {lock}")
 
     def drop_work_table(self, tx: Transaction, table: TargetTable) -> None:
         tx.after_commit(f"DROP TABLE IF EXISTS {self.qualified(table)}")
@@ -138,6 +154,7 @@ class SnowflakeWarehouse(Warehouse):
         building = TargetTable(target.schema, f"{target.name}__pa_new")
         tx.execute(f"DROP TABLE IF EXISTS {self.qualified(building)}")
         tx.execute(self.create_table_sql(building, manifest.arrow_schema))
+        self.lock_writes(tx, target)
         outcomes = self.copy_files(tx, building, manifest, list(manifest.files), store, progress, on_error)
         expected = sum(o.rows_loaded for o in outcomes)
         (count,) = tx.execute(f"SELECT count(*) FROM {self.qualified(building)}")[0]
@@ -149,6 +166,7 @@ class SnowflakeWarehouse(Warehouse):
             tx.after_commit(f"DROP TABLE IF EXISTS {self.qualified(building)}")
         else:
             tx.execute(f"ALTER TABLE {self.qualified(building)} RENAME TO {self.qualified(target)}")
+        self.lock_writes(tx, target)  # again, for the ledger and watermark writes that follow
         return outcomes
 
 

@@ -10,14 +10,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from pipeline_assets.warehouses.ledger import SCHEMA, TABLE, Ledger
+from pipeline_assets.warehouses.ledger import SCHEMA, TABLE, Ledger, column_sql
 from pipeline_assets.warehouses.transaction import TargetTable, Transaction
 
 _TABLE = f'"{SCHEMA}"."{TABLE}"'
 _ADDED = {"attempts": "INTEGER", "origin": "TEXT", "source_modified": "TIMESTAMPTZ"}
 SOURCE = "source"
 PROCESSED = ("loaded", "deleted", "superseded")  # never loaded again unless cleared
-_FIELDS = "file_uri, etag, bytes, rows, partition_key, run_id, load_run_id, status, error, attempts, source_modified, updated_at"
+_FIELDS = 'file_uri, etag, bytes, "rows", partition_key, run_id, load_run_id, status, error, attempts, source_modified, updated_at'
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,11 @@ class SourceLedger:
 
     def ensure(self) -> None:
         Ledger(self.tx).ensure()
-        have = {r[0] for r in self.tx.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+        have = {r[0] for r in self.tx.execute("SELECT lower(column_name) FROM information_schema.columns WHERE table_schema = "
                                               f"{self.p} AND table_name = {self.p}", [SCHEMA, TABLE])}  # fmt: skip
         for column, kind in _ADDED.items():  # checked first: an ALTER would lock the ledger even when it changes nothing
             if column not in have:
-                self.tx.execute(f"ALTER TABLE {_TABLE} ADD COLUMN IF NOT EXISTS {column} {kind}")
+                self.tx.execute(f"ALTER TABLE {_TABLE} ADD COLUMN {column} {kind}")
 
     def records(self, target: TargetTable, uris: Iterable[str] | None = None, statuses: Iterable[str] | None = None,
                 partition: str | None = None) -> list[SourceRecord]:  # fmt: skip
@@ -96,7 +96,7 @@ class SourceLedger:
         loaded_at = now if status == "loaded" else None
         attempts = "COALESCE(attempts, 0) + 1" if failed else "COALESCE(attempts, 0)"
         changed = self.tx.execute_count(
-            f"UPDATE {_TABLE} SET status = {p}, error = {p}, rows = COALESCE({p}, rows), run_id = {p}, loaded_at = {p}, "
+            f'UPDATE {_TABLE} SET status = {p}, error = {p}, "rows" = COALESCE({p}, "rows"), run_id = {p}, loaded_at = {p}, '
             f"load_run_id = COALESCE({p}, load_run_id), attempts = {attempts}, updated_at = {p} "
             f"WHERE target_table = {p} AND file_uri = {p} AND etag = {p}",
             [status, error and error[:2000], rows, run_id, loaded_at, load_run_id, now, str(target), file.uri, file.etag],
@@ -107,7 +107,7 @@ class SourceLedger:
                   "stage_table": table, "partition_key": partition, "run_id": run_id, "staged_at": now,
                   "loaded_at": loaded_at, "load_run_id": load_run_id, "status": status, "error": error and error[:2000],
                   "updated_at": now, "attempts": int(failed), "origin": SOURCE, "source_modified": file.modified}  # fmt: skip
-        self.tx.execute(f"INSERT INTO {_TABLE} ({', '.join(values)}) VALUES ({', '.join([p] * len(values))})", list(values.values()))
+        self.tx.execute(f"INSERT INTO {_TABLE} ({', '.join(column_sql(c) for c in values)}) VALUES ({', '.join([p] * len(values))})", list(values.values()))
 
     def mark(self, target: TargetTable, uris_etags: Iterable[tuple[str, str]], status: str, *, unload: bool) -> int:
         """Set ``status`` on these source records; ``unload`` forgets that their rows were loaded."""

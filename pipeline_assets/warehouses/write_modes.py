@@ -2,7 +2,7 @@
 explicit full refresh built aside and swapped in. Each runs inside the load's transaction."""
 
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
@@ -14,18 +14,32 @@ from pipeline_assets.warehouses.ledger import SCHEMA
 from pipeline_assets.warehouses.transaction import FileOutcome, TargetTable, Transaction
 
 
-def upsert(warehouse, tx: Transaction, target: TargetTable, manifest: Manifest, files: list[StagedFile], store: StageStore,
-           progress: Progress | None, keys: list[str], cursor: str, mode: str,
-           on_error: str = "abort") -> tuple[list[FileOutcome], int, int]:  # fmt: skip
-    """Copy ``files`` into a staging table and keep the newest row (by ``cursor``) of each key; then ``merge``
-    (delete the target's rows with those keys, insert) or ``append`` (insert only keys the target lacks).
-    Returns what each file did, and how many target rows were inserted and deleted.
+@dataclass(frozen=True)
+class WorkTables:
+    staging: TargetTable  # the staged rows, before the newest of each key is picked
+    listed: TargetTable | None  # every source key, for delete_missing
 
-    Every work table is created before the first row is written: on Snowflake a CREATE commits the open transaction."""
-    q = warehouse.quote
+
+def work_tables(warehouse, tx: Transaction, manifest: Manifest, keys: list[str]) -> WorkTables:
+    """Create the empty work tables a keyed load needs. Done before anything is written or locked: on Snowflake a
+    CREATE commits the open transaction."""
     staging = TargetTable(SCHEMA, f"incoming_{uuid.uuid4().hex[:12]}")
     tx.execute(warehouse.create_table_sql(staging, manifest.arrow_schema))
-    listed = _create_key_table(warehouse, tx, manifest, keys) if manifest.keys_listed and manifest.key_files else None
+    listed = None
+    if manifest.keys_listed and manifest.key_files:
+        listed = TargetTable(SCHEMA, f"keys_{uuid.uuid4().hex[:12]}")
+        tx.execute(warehouse.create_table_sql(listed, pa.schema([manifest.arrow_schema.field(k) for k in keys])))
+    return WorkTables(staging, listed)
+
+
+def upsert(warehouse, tx: Transaction, target: TargetTable, manifest: Manifest, files: list[StagedFile], store: StageStore,
+           progress: Progress | None, keys: list[str], cursor: str, mode: str, work: WorkTables,
+           on_error: str = "abort") -> tuple[list[FileOutcome], int, int]:  # fmt: skip
+    """Copy ``files`` into the staging work table and keep the newest row (by ``cursor``) of each key; then ``merge``
+    (delete the target's rows with those keys, insert) or ``append`` (insert only keys the target lacks).
+    Returns what each file did, and how many target rows were inserted and deleted."""
+    q = warehouse.quote
+    staging, listed = work.staging, work.listed
     outcomes = warehouse.copy_files(tx, staging, manifest, files, store, progress, on_error)
     columns = ", ".join(q(f.name) for f in manifest.arrow_schema)
     key_columns = ", ".join(q(k) for k in keys)
@@ -51,12 +65,6 @@ def upsert(warehouse, tx: Transaction, target: TargetTable, manifest: Manifest, 
         if work is not None:
             warehouse.drop_work_table(tx, work)
     return outcomes, inserted, deleted
-
-
-def _create_key_table(warehouse, tx: Transaction, manifest: Manifest, keys: list[str]) -> TargetTable:
-    listed = TargetTable(SCHEMA, f"keys_{uuid.uuid4().hex[:12]}")
-    tx.execute(warehouse.create_table_sql(listed, pa.schema([manifest.arrow_schema.field(k) for k in keys])))
-    return listed
 
 
 def delete_missing(warehouse, tx: Transaction, target: TargetTable, manifest: Manifest, store: StageStore,
