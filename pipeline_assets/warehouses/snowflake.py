@@ -20,6 +20,7 @@ from pipeline_assets.warehouses.base import Warehouse
 from pipeline_assets.warehouses.ledger import SCHEMA
 from pipeline_assets.warehouses.snowflake_sql import copy_into_sql, snowflake_type
 from pipeline_assets.warehouses.transaction import FileOutcome, TargetTable, Transaction
+from pipeline_assets.warehouses.write_modes import build_aside
 
 MAX_FILES_PER_COPY = 1000  # Snowflake's limit on a FILES list
 _DDL = ("CREATE", "ALTER", "DROP")
@@ -151,15 +152,7 @@ class SnowflakeWarehouse(Warehouse):
                      progress: Progress | None, on_error: str) -> list[FileOutcome]:  # fmt: skip
         """Build ``<table>__pa_new``, commit it, then ``SWAP WITH`` the live table: one atomic step readers never see
         half done. The ledger is written after the swap; a run that dies in between is made whole by running again."""
-        building = TargetTable(target.schema, f"{target.name}__pa_new")
-        tx.execute(f"DROP TABLE IF EXISTS {self.qualified(building)}")
-        tx.execute(self.create_table_sql(building, manifest.arrow_schema))
-        self.lock_writes(tx, target)
-        outcomes = self.copy_files(tx, building, manifest, list(manifest.files), store, progress, on_error)
-        expected = sum(o.rows_loaded for o in outcomes)
-        (count,) = tx.execute(f"SELECT count(*) FROM {self.qualified(building)}")[0]
-        if count != expected:
-            raise PipelineError(f"{target}: {count} rows built for the refresh from {expected} staged; rolled back")
+        building, outcomes = build_aside(self, tx, target, manifest, store, progress, on_error)
         tx.commit()
         if existed:
             tx.execute(f"ALTER TABLE {self.qualified(building)} SWAP WITH {self.qualified(target)}")

@@ -85,18 +85,26 @@ def delete_missing(warehouse, tx: Transaction, target: TargetTable, manifest: Ma
     return tx.execute_count(f"DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM {warehouse.qualified(listed)} listed WHERE {match})")
 
 
-def full_refresh(warehouse, tx: Transaction, target: TargetTable, existed: bool, manifest: Manifest, store: StageStore,
-                 progress: Progress | None, on_error: str = "abort") -> list[FileOutcome]:  # fmt: skip
-    """Build the whole table aside from every file, then swap it in by renames in the same transaction, so a
-    reader sees the old table until the commit and the new one after: never an empty or half table."""
+def build_aside(warehouse, tx: Transaction, target: TargetTable, manifest: Manifest, store: StageStore,
+                progress: Progress | None, on_error: str) -> tuple[TargetTable, list[FileOutcome]]:  # fmt: skip
+    """``<table>__pa_new`` built from every file of the manifest and its row count checked; the writes lock first."""
     building = TargetTable(target.schema, f"{target.name}__pa_new")
     tx.execute(f"DROP TABLE IF EXISTS {warehouse.qualified(building)}")
     tx.execute(warehouse.create_table_sql(building, manifest.arrow_schema))
+    warehouse.lock_writes(tx, target)
     outcomes = warehouse.copy_files(tx, building, manifest, list(manifest.files), store, progress, on_error)
     expected = sum(o.rows_loaded for o in outcomes)
     (count,) = tx.execute(f"SELECT count(*) FROM {warehouse.qualified(building)}")[0]
     if count != expected:
         raise PipelineError(f"{target}: {count} rows built for the refresh from {expected} staged; rolled back")
+    return building, outcomes
+
+
+def full_refresh(warehouse, tx: Transaction, target: TargetTable, existed: bool, manifest: Manifest, store: StageStore,
+                 progress: Progress | None, on_error: str = "abort") -> list[FileOutcome]:  # fmt: skip
+    """Build the whole table aside from every file, then swap it in by renames in the same transaction, so a
+    reader sees the old table until the commit and the new one after: never an empty or half table."""
+    building, outcomes = build_aside(warehouse, tx, target, manifest, store, progress, on_error)
     if existed:
         old = f"{target.name}__pa_old"
         tx.execute(f"ALTER TABLE {warehouse.qualified(target)} RENAME TO {warehouse.quote(old)}")
