@@ -111,13 +111,10 @@ class StageResource(dg.ConfigurableResource):
     def store(self) -> StageStore:
         if not self.url.startswith("s3://"):
             return LocalStore(self.url)
-        s3 = S3Resource(
-            region_name=self.s3_region, endpoint_url=self.s3_endpoint_url,
-            aws_access_key_id=self.s3_access_key_id, aws_secret_access_key=self.s3_secret_access_key,
-        )  # fmt: skip
+        client = _s3_client(self.s3_region, self.s3_endpoint_url, self.s3_access_key_id, self.s3_secret_access_key)
         sse = S3Config(encryption=self.s3_encryption, kms_key_id=self.s3_kms_key_id).sse()
         keys = (self.s3_access_key_id, self.s3_secret_access_key) if self.s3_access_key_id and self.s3_secret_access_key else None
-        return S3Store(s3.get_client(), self.url, spool_dir=os.environ.get("PIPELINE_ASSETS_SPOOL"), sse=sse, access_keys=keys)
+        return S3Store(client, self.url, spool_dir=os.environ.get("PIPELINE_ASSETS_SPOOL"), sse=sse, access_keys=keys)
 
 
 class FilesResource(dg.ConfigurableResource):
@@ -140,8 +137,11 @@ class FilesResource(dg.ConfigurableResource):
         """The drop zone behind the stage's own store interface (listing, local copies)."""
         if not self.url.startswith("s3://"):
             return LocalStore(self.url)
-        s3 = S3Resource(
-            region_name=self.s3_region, endpoint_url=self.s3_endpoint_url,
-            aws_access_key_id=self.s3_access_key_id, aws_secret_access_key=self.s3_secret_access_key,
-        )  # fmt: skip
-        return S3Store(s3.get_client(), self.url, spool_dir=os.environ.get("PIPELINE_ASSETS_SPOOL"))
+        client = _s3_client(self.s3_region, self.s3_endpoint_url, self.s3_access_key_id, self.s3_secret_access_key)
+        return S3Store(client, self.url, spool_dir=os.environ.get("PIPELINE_ASSETS_SPOOL"))
+
+
+def _s3_client(region: str, endpoint_url: str | None, key_id: str | None, secret: str | None):
+    """A boto3 S3 client made by dagster-aws' ``S3Resource`` (no keys: the default AWS chain, e.g. an instance role)."""
+    return S3Resource(region_name=region, endpoint_url=endpoint_url, aws_access_key_id=key_id,
+                      aws_secret_access_key=secret).get_client()  # fmt: skip

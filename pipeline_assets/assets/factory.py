@@ -120,20 +120,11 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
                            cursor=table.cursor if incremental else None, keys=keys, unload=unload,
                            cursor_max=highest.isoformat() if highest is not None else None)  # fmt: skip
 
-    @dg.asset(
-        key=[table.target, target.schema, target.name],
-        group_name=table.group_name,
-        description=f"`{target}` in {target_conn.describe()}: {table.write_mode} of the staged `{table.table}` rows"
+    @dg.asset(**warehouse_asset_args(
+        table, project, staged, partitions_def,
+        f"`{target}` in {target_conn.describe()}: {table.write_mode} of the staged `{table.table}` rows"
         + (", one partition per transaction." if partitions_def else ", reloaded whole in one transaction."),
-        ins={"manifest": dg.AssetIn(key=staged.key)},
-        partitions_def=partitions_def,
-        backfill_policy=backfill_policy,
-        required_resource_keys={table.target, "stage"},
-        kinds={target_conn.kind},
-        metadata={"target_table": str(target), "write_mode": table.write_mode},
-        pool=f"warehouse_{table.target}",
-        retry_policy=RETRY_POLICY,
-    )
+    ))  # fmt: skip
     def loaded(context: dg.AssetExecutionContext, manifest: Manifest) -> dg.MaterializeResult:
         with user_errors():
             warehouse = getattr(context.resources, table.target).warehouse()
@@ -161,6 +152,20 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
         return manifest, result, before, after[0] if after else None
 
     return TableAssets(table, staged, loaded, partitions_def)
+
+
+def warehouse_asset_args(table: TableConfig, project: ProjectConfig, staged: dg.AssetsDefinition,
+                         partitions_def: dg.PartitionsDefinition | None, description: str) -> dict:  # fmt: skip
+    """What every warehouse-table asset is, whatever feeds it: its key, input, partitions, pool and retries."""
+    target = TargetTable(table.target_schema, table.target_name)
+    return {
+        "key": [table.target, target.schema, target.name], "group_name": table.group_name, "description": description,
+        "ins": {"manifest": dg.AssetIn(key=staged.key)}, "partitions_def": partitions_def,
+        "backfill_policy": dg.BackfillPolicy.multi_run(max_partitions_per_run=1) if partitions_def else None,
+        "required_resource_keys": {table.target, "stage"}, "kinds": {project.connections[table.target].kind},
+        "metadata": {"target_table": str(target), "write_mode": table.write_mode},
+        "pool": f"warehouse_{table.target}", "retry_policy": RETRY_POLICY,
+    }  # fmt: skip
 
 
 def load_metadata(table: TableConfig, loads: list[tuple]) -> dict:

@@ -7,7 +7,12 @@ from datetime import datetime
 import dagster as dg
 from pydantic import Field
 
-from pipeline_assets.assets.factory import RETRY_POLICY, TableAssets, daily_partitions
+from pipeline_assets.assets.factory import (
+    RETRY_POLICY,
+    TableAssets,
+    daily_partitions,
+    warehouse_asset_args,
+)
 from pipeline_assets.autoload.report import (
     OUTCOME_TAG,
     load_outcomes,
@@ -104,20 +109,11 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
                                          **outcome_metadata(batch.outcomes)})  # fmt: skip
             return manifest
 
-    @dg.asset(
-        key=[table.target, target.schema, target.name],
-        group_name=table.group_name,
-        description=f"`{target}` in {target_conn.describe()}: {table.write_mode} of the rows of files dropped into "
-        f"{drops.url}, each file version loaded once (ledger), the good files of a run in one transaction.",
-        ins={"manifest": dg.AssetIn(key=staged.key)},
-        partitions_def=partitions_def,
-        backfill_policy=backfill_policy,
-        required_resource_keys={table.target, "stage"},
-        kinds={target_conn.kind},
-        metadata={"target_table": str(target), "write_mode": table.write_mode},
-        pool=f"warehouse_{table.target}",
-        retry_policy=RETRY_POLICY,
-    )
+    @dg.asset(**warehouse_asset_args(
+        table, project, staged, partitions_def,
+        f"`{target}` in {target_conn.describe()}: {table.write_mode} of the rows of files dropped into {drops.url}, "
+        "each file version loaded once (ledger), the good files of a run in one transaction.",
+    ))  # fmt: skip
     def loaded(context: dg.AssetExecutionContext, manifest: Manifest) -> dg.MaterializeResult:
         with user_errors():
             warehouse = getattr(context.resources, table.target).warehouse()

@@ -11,12 +11,16 @@ import pyarrow as pa
 from pipeline_assets.errors import PipelineError, TransientError
 from pipeline_assets.stage.reader import open_staged
 from pipeline_assets.warehouses.base import Warehouse
-from pipeline_assets.warehouses.transaction import TargetTable, Transaction
+from pipeline_assets.warehouses.transaction import (
+    ClientCopyTransaction,
+    TargetTable,
+    Transaction,
+)
 
 LOCK_WAIT_SECONDS = 120
 
 
-class DuckDBTransaction(Transaction):
+class DuckDBTransaction(ClientCopyTransaction):
     def __init__(self, conn: duckdb.DuckDBPyConnection, quote):
         self.conn, self.quote = conn, quote
 

@@ -10,14 +10,18 @@ from pipeline_assets.progress import Progress
 from pipeline_assets.stage.manifest import Manifest, StagedFile
 from pipeline_assets.stage.reader import open_staged
 from pipeline_assets.stage.stores import StageStore
-from pipeline_assets.warehouses.transaction import FileOutcome, TargetTable, Transaction
+from pipeline_assets.warehouses.transaction import (
+    ClientCopyTransaction,
+    FileOutcome,
+    TargetTable,
+)
 
 
 class _CannotSkip(PipelineError):
     """A file failed after rows of it may have been written, where nothing can undo just that file."""
 
 
-def copy_one_by_one(tx: Transaction, target: TargetTable, manifest: Manifest, files: list[StagedFile], store: StageStore,
+def copy_one_by_one(tx: ClientCopyTransaction, target: TargetTable, manifest: Manifest, files: list[StagedFile], store: StageStore,
                     progress: Progress | None, on_error: str, savepoint: Callable[[], AbstractContextManager] | None,
                     secrets: list[str | None]) -> list[FileOutcome]:  # fmt: skip
     """Each file through ``tx.copy_file``, its row count checked; under ``skip_file`` a bad file becomes a
@@ -38,7 +42,7 @@ def copy_one_by_one(tx: Transaction, target: TargetTable, manifest: Manifest, fi
     return outcomes
 
 
-def _copy_one(tx: Transaction, target: TargetTable, manifest: Manifest, staged: StagedFile, path: Path, on_error: str,
+def _copy_one(tx: ClientCopyTransaction, target: TargetTable, manifest: Manifest, staged: StagedFile, path: Path, on_error: str,
               savepoint: Callable[[], AbstractContextManager] | None) -> int:  # fmt: skip
     def copy() -> int:
         rows = tx.copy_file(target, path, manifest.format, manifest.arrow_schema, staged.uri)

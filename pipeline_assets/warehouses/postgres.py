@@ -9,7 +9,11 @@ import pyarrow as pa
 
 from pipeline_assets.stage.reader import open_staged
 from pipeline_assets.warehouses.base import Warehouse
-from pipeline_assets.warehouses.transaction import TargetTable, Transaction
+from pipeline_assets.warehouses.transaction import (
+    ClientCopyTransaction,
+    TargetTable,
+    Transaction,
+)
 
 # Arrow types the binary COPY writer cannot send as they are, and what they travel as instead.
 _INGEST_AS = {
@@ -18,7 +22,7 @@ _INGEST_AS = {
 }  # fmt: skip
 
 
-class PostgresTransaction(Transaction):
+class PostgresTransaction(ClientCopyTransaction):
     placeholder = "$?"  # replaced by $1, $2… in ``execute``
 
     def __init__(self, conn: adbc.Connection):

@@ -20,6 +20,7 @@ from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.warehouses.base import Warehouse
 from pipeline_assets.warehouses.file_copy import unreadable
 from pipeline_assets.warehouses.ledger import SCHEMA, TABLE, Ledger
+from pipeline_assets.warehouses.postgres import postgres_type
 from pipeline_assets.warehouses.redshift_copy import (
     LOAD_ERROR_SQL,
     check_column_order,
@@ -172,14 +173,5 @@ _ALIASES = {"timestamp": "timestamp without time zone", "timestamptz": "timestam
 def redshift_type(kind: pa.DataType) -> str:
     """Redshift's type for an Arrow type. JSON stays text (``JSON_PARSE`` makes it SUPER in a query): a Parquet
     string COPYed into a SUPER column would hold one string scalar, not the document."""
-    if pa.types.is_decimal(kind):
-        return f"numeric({kind.precision},{kind.scale})"
-    if pa.types.is_timestamp(kind):
-        return "timestamptz" if kind.tz else "timestamp"
-    simple = {
-        pa.bool_(): "boolean", pa.int8(): "smallint", pa.int16(): "smallint", pa.int32(): "integer", pa.int64(): "bigint",
-        pa.uint8(): "smallint", pa.uint16(): "integer", pa.uint32(): "bigint", pa.uint64(): "numeric(20,0)",
-        pa.float32(): "real", pa.float64(): "double precision", pa.date32(): "date", pa.time64("us"): "time",
-        pa.binary(): VARBYTE_MAX, pa.large_binary(): VARBYTE_MAX,
-    }  # fmt: skip
-    return simple.get(kind, VARCHAR_MAX)
+    spelling = postgres_type(kind)
+    return {"text": VARCHAR_MAX, "jsonb": VARCHAR_MAX, "bytea": VARBYTE_MAX}.get(spelling, spelling)

@@ -62,11 +62,15 @@ class Transaction(ABC):
     def execute_count(self, sql: str, params: list | tuple = ()) -> int:
         """Run one INSERT, UPDATE or DELETE with bound ``params``; return how many rows it changed."""
 
+
+
+class ClientCopyTransaction(Transaction):
+    """A transaction of a warehouse loaded through this process, file by file (PostgreSQL, DuckDB); warehouses whose
+    COPY reads the stage itself (Snowflake, Redshift) override ``Warehouse.copy_files`` instead."""
+
+    @abstractmethod
     def copy_file(self, target: TargetTable, path: Path, file_format: str, schema: pa.Schema, uri: str) -> int:
-        """Bulk-copy one staged file (a local ``path``; ``uri`` names it in errors) into ``target``; return the rows.
-        Only warehouses loaded through the client implement it; those whose COPY reads the stage override
-        ``Warehouse.copy_files`` instead."""
-        raise NotImplementedError(f"{type(self).__name__} copies from the stage itself")
+        """Bulk-copy one staged file (a local ``path``; ``uri`` names it in errors) into ``target``; return the rows."""
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
