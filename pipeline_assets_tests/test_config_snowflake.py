@@ -46,6 +46,12 @@ def test_a_valid_snowflake_project():
          "tables[1]: Snowflake refuses INCLUDE_QUERY_ID = TRUE with OVERWRITE = TRUE; set "
          "connections.snow.snowflake.unload.include_query_id false, or overwrite false, or path_strategy unique"),
         ([("kind: snowflake", "kind: snowflak")], "connections.snow.kind: got 'snowflak'"),
+        ([("storage_integration: s3_int}", "storage_integration: s3_int, protocol: ftp}")],
+         "connections.snow.snowflake.protocol: got 'ftp'"),
+        ([("storage_integration: s3_int}", "storage_integration: s3_int, unload: {max_file_mb: 0}}")],
+         "connections.snow.snowflake.unload.max_file_mb: Input should be greater than 0"),
+        ([("storage_integration: s3_int}", "storage_integration: s3_int, unload: {include_query_id: maybe}}")],
+         "connections.snow.snowflake.unload.include_query_id:"),
         ([("storage_integration: s3_int", "storage_integration: 's3_int; DROP TABLE x'")],
          "connections.snow.snowflake.storage_integration: a storage integration name is letters, digits and _"),
         ([("cursor: created_at, partitioning: daily, start_date: 2026-01-01}",
