@@ -24,10 +24,9 @@ test: install
 	scripts/ensure_sshd.sh
 	$(BIN)/pytest
 
-# The Dagster UI on the same instance the CLI records runs in.
+# The Dagster UI (and daemon) on the instance the CLI records runs in: the demo's, or $PIPELINE_ASSETS_CONFIG's own.
 ui: install
-	home=$${DAGSTER_HOME:-$(CURDIR)/.pipeline_assets/dagster_home}; mkdir -p "$$home"; \
-	DAGSTER_HOME="$$home" $(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/pipeline-assets ui
 
 benchmark: install
 	$(BIN)/python benchmarks/pg_to_pg.py --rows 1000000

@@ -1,5 +1,6 @@
 """Which configuration is in force: ``--config``, else $PIPELINE_ASSETS_CONFIG, else the embedded demo."""
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -27,3 +28,13 @@ def load_project(explicit: str | None = None) -> ProjectConfig:
 
         path = ensure_demo(home())
     return load_config(path)
+
+
+def default_dagster_home(explicit: str | None = None) -> Path:
+    """The Dagster instance a configuration records its runs in when $DAGSTER_HOME is unset: the demo's own, and one
+    per configuration file (named after it), so two configs never show each other's runs or partitions."""
+    path = config_path(explicit)
+    if path is None:
+        return home() / "dagster_home"
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+    return home() / "instances" / f"{path.stem}-{digest}"

@@ -13,7 +13,8 @@ def run_table(project: ProjectConfig, instance: dg.DagsterInstance, table: str, 
     assembly = assemble(project)
     assets = next(t for t in assembly.tables if t.table.asset_name == table)
     selection = [getattr(assets, only).key] if only else None
-    return launch_in_process(assembly.definitions, assembly.job_of[assets.loaded.key], assets, partition, instance,
+    days = [partition] if partition else []
+    return launch_in_process(assembly.definitions, assembly.job_of[assets.loaded.key], assets, days, instance,
                              limit=limit, selection=selection)  # fmt: skip
 
 

@@ -161,7 +161,7 @@ def test_incremental_merge_with_deletes(pg, pg_schema, wh_schema, s3_server, s3_
     execute(pg, f'UPDATE "{pg_schema}".items SET name = \'refreshed\' WHERE id < 100')  # rows a full refresh reads again
     assembly = assemble(config)
     (assets,) = assembly.tables
-    refresh = launch_in_process(assembly.definitions, assembly.job_of[assets.loaded.key], assets, None, instance,
+    refresh = launch_in_process(assembly.definitions, assembly.job_of[assets.loaded.key], assets, [], instance,
                                 tags={FULL_REFRESH_TAG: "true"})  # fmt: skip
     assert refresh.success, failure(refresh)
     assert redshift.copies[-1]["sql"].startswith(f'COPY "{wh_schema}"."items__pa_new" FROM '), "built aside, then swapped in"

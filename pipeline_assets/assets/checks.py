@@ -8,11 +8,16 @@ from decimal import Decimal, InvalidOperation, localcontext
 import dagster as dg
 import pyarrow as pa
 
-from pipeline_assets.assets.factory import TableAssets, partition_window
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (  # not exported; what the UI compares with
+    AssetCheckEvaluationTargetMaterializationData,
+)
+
+from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.assets.incremental import checked_window
+from pipeline_assets.assets.partitions import day_window, run_days
 from pipeline_assets.config import ProjectConfig
 from pipeline_assets.errors import user_errors
-from pipeline_assets.schema import TableSchema
+from pipeline_assets.schema import TableSchema, Window
 from pipeline_assets.warehouses import TargetTable
 
 ROWS, CHECKSUM, DUPLICATES, SCHEMA, FRESH = (
@@ -49,24 +54,12 @@ def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.A
             source = getattr(context.resources, table.source).source()
             warehouse = getattr(context.resources, table.target).warehouse()
             schema = source.discover(table.table)
-            _, window = partition_window(context)
-            if table.partitioning == "incremental":
-                window = checked_window(warehouse, table, target)
-            cursor_type = schema.column(table.cursor).arrow_type if window else None
-            measure = _measures(schema, table.primary_key)
-            expressions = ["count(*)", *(f"sum({source.quote(c)})" for c in measure)]
-            source_row = source.aggregate(table.table, schema, expressions, cursor=table.cursor, window=window)
-            expressions = ["count(*)", *(f"sum({warehouse.quote(c)})" for c in measure)]
-            target_row = warehouse.aggregate(target, expressions, cursor=table.cursor, window=window, cursor_type=cursor_type)
             selected = {key.name for key in context.selected_asset_check_keys}
-            if ROWS in selected:
-                yield _rows_result(assets, source_row, target_row)
-            if CHECKSUM in selected:
-                yield _checksum_result(assets, measure, schema, source_row, target_row)
-            if DUPLICATES in selected:
-                yield _duplicates_result(assets, warehouse, target, window, cursor_type)
-            if SCHEMA in selected:
-                yield _schema_result(assets, schema, warehouse.column_types(target), warehouse)
+            partitioned = assets.partitions_def is not None
+            for day in run_days(context, partitioned, table.asset_name):
+                window = checked_window(warehouse, table, target) if table.partitioning == "incremental" else day_window(day)
+                results = _compare_window(assets, source, warehouse, schema, window, selected)
+                yield from (_for_partition(context, r, day) for r in results) if partitioned else results
 
     freshness_hours = 26 if assets.partitions_def else 25
 
@@ -80,6 +73,50 @@ def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.A
             "expected_within_hours": freshness_hours})  # fmt: skip
 
     return [compare, fresh]
+
+
+def _compare_window(assets: TableAssets, source, warehouse, schema: TableSchema, window: Window | None,
+                    selected: set[str]) -> list[dg.AssetCheckResult]:  # fmt: skip
+    """The selected checks over the rows of ``window`` (every row when None), in source and target."""
+    table = assets.table
+    target = TargetTable(table.target_schema, table.target_name)
+    cursor_type = schema.column(table.cursor).arrow_type if window else None
+    measure = _measures(schema, table.primary_key)
+    expressions = ["count(*)", *(f"sum({source.quote(c)})" for c in measure)]
+    source_row = source.aggregate(table.table, schema, expressions, cursor=table.cursor, window=window)
+    expressions = ["count(*)", *(f"sum({warehouse.quote(c)})" for c in measure)]
+    target_row = warehouse.aggregate(target, expressions, cursor=table.cursor, window=window, cursor_type=cursor_type)
+    results = []
+    if ROWS in selected:
+        results.append(_rows_result(assets, source_row, target_row))
+    if CHECKSUM in selected:
+        results.append(_checksum_result(assets, measure, schema, source_row, target_row))
+    if DUPLICATES in selected:
+        results.append(_duplicates_result(assets, warehouse, target, window, cursor_type))
+    if SCHEMA in selected:
+        results.append(_schema_result(assets, schema, warehouse.column_types(target), warehouse))
+    return results
+
+
+def _for_partition(context: dg.AssetCheckExecutionContext, result: dg.AssetCheckResult, day: str) -> dg.AssetCheckEvaluation:
+    """``result`` as the evaluation of ``day``'s partition, against that day's latest materialization: a range run
+    checks each of its days on its own."""
+    spec = next(s for s in context.check_specs if s.name == result.check_name)
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=spec.asset_key, asset_partitions=[day]), limit=1
+    ).records
+    target = (
+        AssetCheckEvaluationTargetMaterializationData(
+            storage_id=records[0].storage_id, run_id=records[0].run_id, timestamp=records[0].timestamp
+        )
+        if records
+        else None
+    )
+    return dg.AssetCheckEvaluation(
+        asset_key=spec.asset_key, check_name=spec.name, passed=result.passed, metadata=result.metadata,
+        target_materialization_data=target, severity=result.severity, description=result.description,
+        blocking=spec.blocking, partition=day,
+    )  # fmt: skip
 
 
 def _measures(schema: TableSchema, primary_key: list[str]) -> list[str]:

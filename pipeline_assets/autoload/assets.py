@@ -7,12 +7,9 @@ from datetime import datetime
 import dagster as dg
 from pydantic import Field
 
-from pipeline_assets.assets.factory import (
-    RETRY_POLICY,
-    TableAssets,
-    daily_partitions,
-    warehouse_asset_args,
-)
+from pipeline_assets.assets.factory import RETRY_POLICY, TableAssets, warehouse_asset_args
+from pipeline_assets.assets.partitions import backfill_policy, daily_partitions, run_days
+from pipeline_assets.assets.per_day import for_each_day
 from pipeline_assets.autoload.report import (
     OUTCOME_TAG,
     load_outcomes,
@@ -33,11 +30,7 @@ from pipeline_assets.errors import PipelineError, TransientError, user_errors
 from pipeline_assets.progress import Progress
 from pipeline_assets.sources.files import list_files
 from pipeline_assets.stage import layout
-from pipeline_assets.stage.io_manager import (
-    OVERWRITE_KEY,
-    PATH_STRATEGY_KEY,
-    STAGE_PREFIX_KEY,
-)
+from pipeline_assets.stage.io_manager import STAGE_PREFIX_KEY, Staged
 from pipeline_assets.stage.manifest import Manifest, SourceOutcome
 from pipeline_assets.stage.staging import StageSettings
 from pipeline_assets.stage.tables import stage_prefix
@@ -60,10 +53,8 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     drops = project.connections[table.source]
     target_conn = project.connections[table.target]
     partitions_def = daily_partitions(files.start_date) if files.partition_key_pattern else None
-    backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=1) if partitions_def else None
     prefix = stage_prefix(table, project)
     target = TargetTable(table.target_schema, table.target_name)
-    policy = project.policy(table)
     settings_of = lambda stage: StageSettings(file_format=stage.file_format, compression=stage.compression,  # noqa: E731
                                               target_bytes=stage.target_bytes, path_strategy="unique", overwrite=False)  # fmt: skip
 
@@ -75,49 +66,57 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
         + f", each converted into {project.stage.format} files in {project.stage.url}; a file that fails is marked failed "
         f"in the ledger and retried by later runs (up to {files.max_retries} times).",
         partitions_def=partitions_def,
-        backfill_policy=backfill_policy,
+        backfill_policy=backfill_policy(table.days_per_run) if partitions_def else None,
         io_manager_key="stage_io_manager",
         required_resource_keys={table.source, table.target, "stage"},
         kinds={"s3" if drops.url.startswith("s3://") else "file", files.format},
-        metadata={STAGE_PREFIX_KEY: prefix, PATH_STRATEGY_KEY: policy.path_strategy, OVERWRITE_KEY: policy.overwrite,
-                  "source_pattern": f"{drops.url}/{files.pattern}"},  # fmt: skip
+        metadata={STAGE_PREFIX_KEY: prefix, "source_pattern": f"{drops.url}/{files.pattern}"},
         pool=f"source_{table.source}",
         retry_policy=RETRY_POLICY,
     )
-    def staged(context: dg.AssetExecutionContext, config: AutoloadConfig) -> Manifest:
+    def staged(context: dg.AssetExecutionContext, config: AutoloadConfig) -> Staged:
         with user_errors():
             drop_store = getattr(context.resources, table.source).store()
             warehouse = getattr(context.resources, table.target).warehouse()
             stage = context.resources.stage.store()
-            partition = context.partition_key if partitions_def else layout.UNPARTITIONED
-            chosen, reported = _choose(drop_store, warehouse, table, target, partition if partitions_def else None, config, context.log)
-            batch = Batch(convert=[d.file for d in chosen if d.action == LOAD], outcomes=reported)
-            batch.outcomes += [outcome(d.file, "skipped", error=SKIPPED_NOTE) for d in chosen if d.action == SKIP]
             settings = settings_of(context.resources.stage)
-            schema = stage_files(drop_store, stage, settings, files, prefix, partition, context.run.run_id, batch, context.log.info)
-            _record(warehouse, table, target, prefix, partition, context.run.run_id, batch.outcomes)
-            manifest = write_manifest(stage, settings, prefix, partition, context.run.run_id, schema, batch)
-            if manifest.files:
-                warehouse.record_staged(target, manifest)
-            failed = [o for o in batch.outcomes if o.status == "failed"]
-            if batch.convert and len(failed) == len(batch.convert):
-                which = "the run's only file" if len(failed) == 1 else f"all {len(failed)} files, e.g. the first,"
-                raise PipelineError(f"{table.asset_name}: {which} failed: {failed[0].error}")
-            context.add_output_metadata({"dagster/row_count": manifest.rows, "rows_extracted": manifest.rows,
-                                         "files": len(manifest.files), "bytes": manifest.bytes,
-                                         "stage_path": dg.MetadataValue.path(manifest.prefix),
-                                         **outcome_metadata(batch.outcomes)})  # fmt: skip
-            return manifest
+
+            def one_day(partition: str) -> tuple[Manifest, dict]:
+                day = partition if partitions_def else None
+                chosen, reported = _choose(drop_store, warehouse, table, target, day, config, context.log)
+                batch = Batch(convert=[d.file for d in chosen if d.action == LOAD], outcomes=reported)
+                batch.outcomes += [outcome(d.file, "skipped", error=SKIPPED_NOTE) for d in chosen if d.action == SKIP]
+                schema = stage_files(drop_store, stage, settings, files, prefix, partition, context.run.run_id, batch,
+                                     context.log.info)  # fmt: skip
+                _record(warehouse, table, target, prefix, partition, context.run.run_id, batch.outcomes)
+                manifest = write_manifest(stage, settings, prefix, partition, context.run.run_id, schema, batch)
+                if manifest.files:
+                    warehouse.record_staged(target, manifest)
+                failed = [o for o in batch.outcomes if o.status == "failed"]
+                if batch.convert and len(failed) == len(batch.convert):
+                    which = "the run's only file" if len(failed) == 1 else f"all {len(failed)} files, e.g. the first,"
+                    raise PipelineError(f"{table.asset_name}: {which} failed: {failed[0].error}")
+                return manifest, {"dagster/row_count": manifest.rows, "rows_extracted": manifest.rows,
+                                  "files": len(manifest.files), "bytes": manifest.bytes,
+                                  "stage_path": dg.MetadataValue.path(manifest.prefix),
+                                  **outcome_metadata(batch.outcomes)}  # fmt: skip
+
+            partitioned = partitions_def is not None
+            return for_each_day(context, run_days(context, partitioned, table.asset_name), partitioned, one_day)
 
     @dg.asset(**warehouse_asset_args(
         table, project, staged, partitions_def,
         f"`{target}` in {target_conn.describe()}: {table.write_mode} of the rows of files dropped into {drops.url}, "
         "each file version loaded once (ledger), the good files of a run in one transaction.",
     ))  # fmt: skip
-    def loaded(context: dg.AssetExecutionContext, manifest: Manifest) -> dg.MaterializeResult:
+    def loaded(context: dg.AssetExecutionContext, manifest: Staged) -> dg.MaterializeResult:
         with user_errors():
             warehouse = getattr(context.resources, table.target).warehouse()
-            return _load(context, warehouse, context.resources.stage.store(), table, target, manifest)
+            store = context.resources.stage.store()
+            partitioned = partitions_def is not None
+            for_each_day(context, run_days(context, partitioned, table.asset_name), partitioned,
+                         lambda day: (None, _load(context, warehouse, store, table, target, manifest[day])))  # fmt: skip
+        return dg.MaterializeResult()
 
     return TableAssets(table, staged, loaded, partitions_def)
 
@@ -165,7 +164,7 @@ def source_file(o: SourceOutcome) -> SourceFile:
     return SourceFile(o.key, o.uri, o.etag, o.bytes, datetime.fromisoformat(o.modified))
 
 
-def _load(context, warehouse: Warehouse, store, table: TableConfig, target: TargetTable, manifest: Manifest) -> dg.MaterializeResult:
+def _load(context, warehouse: Warehouse, store, table: TableConfig, target: TargetTable, manifest: Manifest) -> dict:
     """Load the staged files of the files the ledger does not list as loaded yet, and mark those loaded with them."""
     staged = [o for o in manifest.sources if o.status == "staged"]
     with warehouse.ledger() as ledger:
@@ -207,7 +206,7 @@ def _load(context, warehouse: Warehouse, store, table: TableConfig, target: Targ
                 "stage_path": dg.MetadataValue.path(manifest.prefix), **outcome_metadata(outcomes)}  # fmt: skip
     if result and result.schema_changes:
         metadata["schema_changes"] = "; ".join(result.schema_changes)
-    return dg.MaterializeResult(metadata=metadata)
+    return metadata
 
 
 def _mark_loaded(tx: Transaction, target: TargetTable, manifest: Manifest, todo: list[SourceOutcome], run_id: str) -> None:

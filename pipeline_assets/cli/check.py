@@ -25,10 +25,10 @@ def check(obj, tables, all_tables, partition, from_day, to_day) -> None:
     errors = []
     for unit in units:
         job = assembly.job_of[unit.table.loaded.key]
-        result = check_in_process(assembly.definitions, job, unit.table, unit.partition, context.instance)
-        outcomes += CheckOutcome.from_result(unit.table.table.asset_name, unit.partition, result)
+        result = check_in_process(assembly.definitions, job, unit.table, unit.days, context.instance)
+        outcomes += CheckOutcome.from_result(unit.table.table.asset_name, result)
         if failure_message(result):
-            errors.append(f"{unit.table.table.asset_name} {unit.partition or '-'}: {failure_message(result)}")
+            errors.append(f"{unit.label}: {failure_message(result)}")
     view = Table(title="checks")
     for column in ("table", "partition", "check", "result", "figures"):
         view.add_column(column, overflow="fold")

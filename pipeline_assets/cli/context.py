@@ -10,7 +10,7 @@ import dagster as dg
 
 from pipeline_assets.config import ProjectConfig, TableConfig, secret
 from pipeline_assets.errors import ConfigError, PipelineError
-from pipeline_assets.project import config_path, home, load_project
+from pipeline_assets.project import config_path, default_dagster_home, home, load_project
 from pipeline_assets.resources import DatabaseResource, StageResource
 from pipeline_assets.stage.tables import TableStage, table_stage
 from pipeline_assets.warehouses import Warehouse
@@ -29,11 +29,18 @@ def open_context(explicit_config: str | None) -> CommandContext:
         click.echo(f"No configuration given: using the embedded demo in {home()}", err=True)
     project = load_project(explicit_config)
     _check_secrets(project)
+    use_instance(explicit_config)
+    return CommandContext(project, dg.DagsterInstance.get())
+
+
+def use_instance(explicit_config: str | None) -> Path:
+    """Point $DAGSTER_HOME at the configuration's own instance unless it is set (saying so), and create the
+    instance's dagster.yaml if missing; returns the folder."""
     if not os.environ.get("DAGSTER_HOME"):
-        dagster_home = home() / "dagster_home"
+        dagster_home = default_dagster_home(explicit_config)
         dagster_home.mkdir(parents=True, exist_ok=True)
         os.environ["DAGSTER_HOME"] = str(dagster_home)
-        click.echo(f"DAGSTER_HOME not set: recording runs in {dagster_home}", err=True)
+        click.echo(f"DAGSTER_HOME not set: recording runs in {dagster_home} (this configuration's own instance)", err=True)
     instance_config = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
     if not instance_config.exists():
         instance_config.parent.mkdir(parents=True, exist_ok=True)
@@ -42,7 +49,7 @@ def open_context(explicit_config: str | None) -> CommandContext:
             "# Telemetry stays off in an instance made on your behalf; delete these lines to opt in.\n"
             "telemetry:\n  enabled: false\n"
         )
-    return CommandContext(project, dg.DagsterInstance.get())
+    return instance_config.parent
 
 
 def _check_secrets(project: ProjectConfig) -> None:

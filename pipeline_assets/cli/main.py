@@ -11,6 +11,7 @@ from pipeline_assets.cli.files import files
 from pipeline_assets.cli.ledger import ledger
 from pipeline_assets.cli.stage import stage
 from pipeline_assets.cli.sync import sync
+from pipeline_assets.cli.ui import ui
 from pipeline_assets.cli.watermark import watermark
 from pipeline_assets.errors import PipelineError, first_line
 
@@ -39,7 +40,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
         os.environ["PIPELINE_ASSETS_CONFIG"] = os.path.abspath(config_path)
 
 
-for command in (sync, check, watermark, stage, ledger, files):
+for command in (sync, check, watermark, stage, ledger, files, ui):
     cli.add_command(command)
 
 

@@ -40,20 +40,26 @@ def selected_tables(assembly, project, tables: tuple[str, ...], all_tables: bool
 
 @dataclass
 class Unit:
-    """One run: a table, and its partition (None for an unpartitioned table)."""
+    """One run: a table and the consecutive days it covers (``[]`` for an unpartitioned table), at most the
+    table's ``days_per_run``, like the runs a backfill launches."""
 
     table: TableAssets
-    partition: str | None
-    outcome: RunOutcome | None = field(default=None)
+    days: list[str]
+    outcomes: list[RunOutcome] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        span = self.days[0] if len(self.days) == 1 else f"{self.days[0]}..{self.days[-1]}" if self.days else ""
+        return f"{self.table.table.asset_name} {span}".strip()
 
 
 def plan(table: TableAssets, instance: dg.DagsterInstance, partition: str | None, from_day: str | None,
          to_day: str | None, default: str) -> list[Unit]:  # fmt: skip
     """The runs for ``table``: the named partition or range, else (``default``) the partitions not yet
-    materialized (``missing``) or those already materialized (``materialized``)."""
+    materialized (``missing``) or those already materialized (``materialized``), in runs of consecutive days."""
     partitions_def = table.partitions_def
     if partitions_def is None:
-        return [Unit(table, None)]
+        return [Unit(table, [])]
     name = table.table.asset_name
     keys = partitions_def.get_partition_keys()
     if partition or from_day or to_day:
@@ -64,9 +70,21 @@ def plan(table: TableAssets, instance: dg.DagsterInstance, partition: str | None
         first, last = first or keys[0], last or keys[-1]
         if first > last:
             raise PipelineError(f"--from {first} is after --to {last}")
-        return [Unit(table, k) for k in keys if first <= k <= last]
-    done = instance.get_materialized_partitions(table.loaded.key)
-    return [Unit(table, k) for k in keys if (k in done) == (default == "materialized")]
+        chosen = {k for k in keys if first <= k <= last}
+    else:
+        done = instance.get_materialized_partitions(table.loaded.key)
+        chosen = {k for k in keys if (k in done) == (default == "materialized")}
+    limit = len(keys) if table.table.days_per_run == "all" else int(table.table.days_per_run)
+    units: list[Unit] = []
+    for i, key in enumerate(keys):
+        if key not in chosen:
+            continue
+        follows = i > 0 and keys[i - 1] in chosen and units and len(units[-1].days) < limit
+        if follows:
+            units[-1].days.append(key)
+        else:
+            units.append(Unit(table, [key]))
+    return units
 
 
 def _day(value: str, option: str) -> str:

@@ -22,15 +22,18 @@ class CheckOutcome:
     details: str
 
     @classmethod
-    def from_result(cls, table: str, partition: str | None, result) -> list["CheckOutcome"]:
+    def from_result(cls, table: str, result) -> list["CheckOutcome"]:
+        """Every check evaluation of a run, each with the partition it judged."""
         return [
-            cls(table, partition, e.check_name, e.passed, ", ".join(f"{k}={v.value}" for k, v in e.metadata.items()))
+            cls(table, e.partition, e.check_name, e.passed, ", ".join(f"{k}={v.value}" for k, v in e.metadata.items()))
             for e in result.get_asset_check_evaluations()
         ]
 
 
 @dataclass(frozen=True)
 class RunOutcome:
+    """What one run did for one of its days (or for an unpartitioned table)."""
+
     table: str
     partition: str | None
     success: bool
@@ -47,28 +50,44 @@ class RunOutcome:
     def failed_checks(self) -> list[CheckOutcome]:
         return [c for c in self.checks if not c.passed]
 
-    @classmethod
-    def from_result(cls, table: TableAssets, partition: str | None, result, seconds: float) -> "RunOutcome":
-        staged = _metadata(result, table.staged)
-        loaded = _metadata(result, table.loaded)
-        return cls(
-            table=table.table.asset_name, partition=partition, success=result.success,
-            rows_extracted=staged.get("rows_extracted"), files=staged.get("files"), bytes=staged.get("bytes"),
-            rows_loaded=loaded.get("rows_loaded"), seconds=seconds, error=failure_message(result), run_id=result.run_id,
-            checks=tuple(CheckOutcome.from_result(table.table.asset_name, partition, result)),
-        )  # fmt: skip
+
+def outcomes_of(table: TableAssets, days: list[str], result, seconds: float, selection: dg.AssetKey | None) -> list[RunOutcome]:
+    """One outcome per day of the run (one for an unpartitioned table): a day succeeded when what the run was to
+    materialize for it was, so the days a range run committed before a failure count as done."""
+    name = table.table.asset_name
+    staged, loaded = _by_partition(result, table.staged), _by_partition(result, table.loaded)
+    checks = CheckOutcome.from_result(name, result)
+    error = failure_message(result)
+    checks_error = failure_message(result, steps_like="_checks")  # the checks could not run: the days are not proven
+    wanted = staged if selection == table.staged.key else loaded
+    outcomes: list[RunOutcome] = []
+    for day in days or [None]:
+        done = day in wanted and not checks_error
+        first_failure = all(o.success for o in outcomes)
+        s, w = staged.get(day, {}), loaded.get(day, {})
+        took = seconds if len(days) <= 1 else s.get("seconds", 0.0) + w.get("seconds", 0.0)
+        outcomes.append(RunOutcome(
+            table=name, partition=day, success=done, rows_extracted=s.get("rows_extracted"), files=s.get("files"),
+            bytes=s.get("bytes"), rows_loaded=w.get("rows_loaded"), seconds=took, run_id=result.run_id,
+            error=None if done else checks_error or (error or "run failed") if first_failure else "not run: an earlier day of its run failed",
+            checks=tuple(c for c in checks if c.partition in (day, None)),
+        ))  # fmt: skip
+    return outcomes
 
 
-def _metadata(result, assets_def: dg.AssetsDefinition) -> dict:
-    events = result.asset_materializations_for_node(assets_def.op.name)
-    return {k: v.value for k, v in events[-1].metadata.items()} if events else {}
+def _by_partition(result, assets_def: dg.AssetsDefinition) -> dict[str | None, dict]:
+    """Each partition's (None: the table's) latest materialization metadata in the run."""
+    return {
+        event.partition: {k: v.value for k, v in event.metadata.items()}
+        for event in result.asset_materializations_for_node(assets_def.op.name)
+    }
 
 
-def failure_message(result) -> str | None:
+def failure_message(result, steps_like: str = "") -> str | None:
     """The first step failure's one-line description (None for a successful run, or when the only failure is a
-    blocking check: the check results say more)."""
+    blocking check: the check results say more); only of steps whose key contains ``steps_like`` when given."""
     for event in result.all_events:
-        if event.is_step_failure:
+        if event.is_step_failure and steps_like in event.step_key:
             data = event.step_failure_data
             if data.user_failure_data and data.user_failure_data.description:
                 return data.user_failure_data.description
@@ -76,7 +95,7 @@ def failure_message(result) -> str | None:
             if "blocking asset check" in message:
                 continue
             return message.split(": ", 1)[-1] if message.startswith("dagster.") else message
-    return None if result.success or result.get_asset_check_evaluations() else "run failed"
+    return None if result.success or result.get_asset_check_evaluations() or steps_like else "run failed"
 
 
 class Report:
@@ -102,11 +121,15 @@ class Report:
                 unlisten()
                 self._live = None
 
-    def start(self, table: str, partition: str | None) -> None:
-        self._current, self._rows = f"{table} {partition or ''}".strip(), {}
+    def start(self, label: str) -> None:
+        self._current, self._rows = label, {}
         self._refresh()
 
-    def finish(self, outcome: RunOutcome) -> None:
+    def finish(self, outcomes: list[RunOutcome]) -> None:
+        for outcome in outcomes:
+            self._finish_one(outcome)
+
+    def _finish_one(self, outcome: RunOutcome) -> None:
         self.outcomes.append(outcome)
         if outcome.failed_checks and not outcome.error:
             line = f"CHECK   {outcome.table} {outcome.partition or '-'}: {', '.join(c.check for c in outcome.failed_checks)} failed"

@@ -14,7 +14,7 @@ from pipeline_assets.cli.partitions import (
     selected_tables,
     selection_options,
 )
-from pipeline_assets.cli.report import Report, RunOutcome
+from pipeline_assets.cli.report import Report, RunOutcome, outcomes_of
 from pipeline_assets.definitions import assemble
 from pipeline_assets.errors import PipelineError
 
@@ -49,24 +49,25 @@ def sync(obj, tables, all_tables, partition, from_day, to_day, limit, stage_only
     if not units:
         click.echo("Nothing to do: every partition is already materialized (name one with --partition).")
         return
-    report = Report(units_total=len(units), limit=limit)
+    report = Report(units_total=sum(max(1, len(u.days)) for u in units), limit=limit)
     with report.live():
         for unit in units:
-            report.start(unit.table.table.asset_name, unit.partition)
-            unit.outcome = run_unit(assembly, unit, context.instance, limit, verbose, steps, full_refresh)
-            report.finish(unit.outcome)
+            report.start(unit.label)
+            unit.outcomes = run_unit(assembly, unit, context.instance, limit, verbose, steps, full_refresh)
+            report.finish(unit.outcomes)
     report.summary()
-    if any(not u.outcome.success or u.outcome.failed_checks for u in units):
+    if any(not o.success or o.failed_checks for u in units for o in u.outcomes):
         raise SystemExit(1)
 
 
 def run_unit(assembly, unit: Unit, instance: dg.DagsterInstance, limit: int | None, verbose: bool, steps: str | None,
-             full_refresh: bool) -> RunOutcome:  # fmt: skip
+             full_refresh: bool) -> list[RunOutcome]:  # fmt: skip
+    """One Dagster run for the unit's days (the same range runs a backfill launches)."""
     started = time.monotonic()
     tags = {"pipeline_assets/trigger": "cli", **({FULL_REFRESH_TAG: "true"} if full_refresh else {})}
+    selection = getattr(unit.table, steps).key if steps else None
     result = launch_in_process(
-        assembly.definitions, assembly.job_of[unit.table.loaded.key], unit.table, unit.partition, instance,
-        limit=limit, log_level="INFO" if verbose else "CRITICAL", tags=tags,
-        selection=[getattr(unit.table, steps).key] if steps else None,
+        assembly.definitions, assembly.job_of[unit.table.loaded.key], unit.table, unit.days, instance,
+        limit=limit, log_level="INFO" if verbose else "CRITICAL", tags=tags, selection=[selection] if selection else None,
     )  # fmt: skip
-    return RunOutcome.from_result(unit.table, unit.partition, result, time.monotonic() - started)
+    return outcomes_of(unit.table, unit.days, result, time.monotonic() - started, selection)

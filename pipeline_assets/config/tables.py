@@ -1,7 +1,7 @@
 """``tables:``: each table replicated from a source connection into a warehouse connection."""
 
 from datetime import date
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -32,6 +32,9 @@ class TableConfig(_Model):
     primary_key: list[str] = []
     partitioning: Literal["daily", "incremental", "none"] = "none"
     start_date: date | None = None
+    days_per_run: Annotated[int, Field(ge=1)] | Literal["all"] = Field(
+        default=31, description="daily tables: the most days one backfill run covers (`all`: one run per backfill)"
+    )
     write_mode: Literal["append", "replace", "merge"] = "replace"
     lookback: str = Field(default="0s", description="incremental: re-read this far behind the watermark (late rows)")
     schema_policy: Literal["evolve", "freeze"] = "evolve"

@@ -20,7 +20,6 @@ class Extract:
     batches: Iterator[pa.RecordBatch]
     window: Window | None = None
     limit: int | None = None
-    on_staged: Callable[["Manifest"], None] | None = None  # records the files in the target's ledger
     cursor: str | None = None  # the column whose highest value the manifest records (the next watermark)
     keys: Iterator[pa.RecordBatch] | None = None  # every primary key at the source, for deleting what left it
     # instead of ``batches``: the source writes the files itself into a folder (an s3:// URI), overwriting or not,

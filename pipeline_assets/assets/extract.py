@@ -1,0 +1,144 @@
+"""What a staged asset does for one day (or for the whole table): read the source's rows of that window and
+write them to the stage as files plus a manifest, recorded in the target's ledger."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+
+from pipeline_assets.assets.incremental import extraction_window, state_key
+from pipeline_assets.assets.partitions import day_window
+from pipeline_assets.config import TableConfig
+from pipeline_assets.errors import PipelineError
+from pipeline_assets.resources import StageResource
+from pipeline_assets.schema import TableSchema
+from pipeline_assets.sources import Source
+from pipeline_assets.stage.manifest import Extract, Manifest
+from pipeline_assets.stage.staging import StageSettings, all_manifests, write_partition
+from pipeline_assets.stage.stores import StageStore
+from pipeline_assets.stage.unloaded import stage_unloaded
+from pipeline_assets.warehouses import TargetTable, Warehouse
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """Everything a table's staging run needs, opened once and shared by the days it covers."""
+
+    table: TableConfig
+    target: TargetTable
+    prefix: str
+    source: Source
+    warehouse: Warehouse
+    store: StageStore
+    settings: StageSettings
+    schema: TableSchema
+    run_id: str
+    limit: int | None
+    full_refresh: bool
+    log: Callable[[str], None]
+
+    @property
+    def incremental(self) -> bool:
+        return self.table.partitioning == "incremental"
+
+
+def preflight(
+    stage: StageResource, store: StageStore, log: dg.DagsterLogManager
+) -> None:
+    """Check the bucket's public-access block and default encryption, as ``stage.preflight`` asks."""
+    if stage.preflight == "off":
+        return
+    problems = store.security_problems()
+    if problems and stage.preflight == "strict":
+        raise PipelineError(
+            f"stage: {stage.url} fails the strict preflight: {'; '.join(problems)}; nothing was written"
+        )
+    for problem in problems:
+        log.warning(
+            f"stage {stage.url}: {problem} (stage.preflight: strict refuses to stage here)"
+        )
+
+
+def staged_by_run(run: Extraction, day: str) -> Manifest | None:
+    """The manifest this very run already wrote for ``day`` (a retried step does not extract it again)."""
+    mine = [
+        m for m in all_manifests(run.store, run.prefix, day) if m.run_id == run.run_id
+    ]
+    return mine[-1] if mine else None
+
+
+def stage_day(run: Extraction, day: str) -> tuple[Manifest, float]:
+    """Extract ``day``'s rows (``full``: the whole table, or an incremental table's rows since its watermark) into
+    files and a manifest of their own; record the files as ``staged`` in the ledger. Returns the manifest and seconds."""
+    table, source = run.table, run.source
+    window = (
+        extraction_window(run.warehouse, table, run.target, run.full_refresh)
+        if run.incremental
+        else day_window(day)
+    )
+    keys = None
+    if table.delete_missing:
+        key_schema = TableSchema(
+            table.table, tuple(run.schema.column(k) for k in table.primary_key)
+        )
+        keys = source.read(table.table, key_schema, batch_size=table.batch_size)
+    extract = Extract(day, run.schema.arrow_schema(), iter(()), window, run.limit, keys=keys,
+                      cursor=table.cursor if run.incremental else None)  # fmt: skip
+    started = time.monotonic()
+    if source.unloads:  # the source writes the files; the asked-for maximum may lag the rows, never lead them
+        if run.incremental:
+            (highest,) = source.aggregate(table.table, run.schema, [f"max({source.quote(table.cursor)})"],
+                                          cursor=table.cursor, window=window)  # fmt: skip
+            extract.cursor_max = highest.isoformat() if highest is not None else None
+
+        def unload(folder: str, overwrite: bool) -> list[tuple[str, int, int]]:
+            return source.unload(table.table, run.schema, folder=folder, store=run.store, overwrite=overwrite,
+                                 cursor=table.cursor, window=window, limit=run.limit)  # fmt: skip
+
+        extract.unload = unload
+        manifest, _ = stage_unloaded(
+            run.store, run.settings, run.prefix, extract, run.run_id
+        )
+    else:
+        extract.batches = source.read(table.table, run.schema, cursor=table.cursor, window=window,
+                                      batch_size=table.batch_size, limit=run.limit)  # fmt: skip
+        manifest, _ = write_partition(
+            run.store, run.settings, run.prefix, extract, run.run_id, run.log
+        )
+    run.warehouse.record_staged(run.target, manifest)
+    if run.incremental:
+        with run.warehouse.state() as state:
+            state.record_extraction(
+                state_key(table), str(run.target), "success", window.end
+            )
+    return manifest, time.monotonic() - started
+
+
+def stage_metadata(
+    manifest: Manifest, seconds: float
+) -> dict[str, dg.MetadataValue | int | float | str]:
+    """A staged materialization's metadata: what one staging run wrote."""
+    metadata: dict[str, dg.MetadataValue | int | float | str] = {
+        "dagster/row_count": manifest.rows,
+        "rows_extracted": manifest.rows,
+        "files": len(manifest.files),
+        "bytes": manifest.bytes,
+        "seconds": round(seconds, 3),
+        "rows_per_second": round(manifest.rows / seconds, 1) if seconds > 0 else 0.0,
+        "stage_path": dg.MetadataValue.path(manifest.prefix),
+        "format": manifest.format,
+        "staging_run": manifest.run_id,
+        "staged_files": dg.MetadataValue.md(
+            "| file | rows | bytes |\n|---|---:|---:|\n"
+            + "\n".join(
+                f"| `{f.uri.rsplit('/', 1)[-1]}` | {f.rows:,} | {f.bytes:,} |"
+                for f in manifest.files
+            )
+        ),
+    }
+    if manifest.window:
+        metadata["window"] = str(manifest.window)
+    if manifest.limit is not None:
+        metadata["limit"] = manifest.limit
+    return metadata
