@@ -5,7 +5,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from pipeline_assets.config import ConnectionConfig, S3Config, StageConfig, secret
 from pipeline_assets.config.models import SECRET_REF
@@ -57,6 +57,8 @@ class DatabaseResource(dg.ConfigurableResource):
     connect_timeout: int = 10
     snowflake: dict[str, Any] | None = Field(default=None, description="kind snowflake: account, warehouse, role, …")
     redshift: RedshiftSettings | None = None  # typed, unlike snowflake's map: it carries a secret as an EnvVar
+    _source: Source | None = PrivateAttr(default=None)
+    _warehouse: Warehouse | None = PrivateAttr(default=None)
 
     @classmethod
     def from_config(cls, name: str, config: ConnectionConfig, resolve: bool = False) -> "DatabaseResource":
@@ -73,10 +75,21 @@ class DatabaseResource(dg.ConfigurableResource):
         )  # fmt: skip
 
     def source(self) -> Source:
-        return open_source(self.name, self.connection_config(), self.password)
+        """The connection as a source; one per run, so its steps and days share a connection."""
+        if self._source is None:
+            self._source = open_source(self.name, self.connection_config(), self.password)
+        return self._source
 
     def warehouse(self) -> Warehouse:
-        return open_warehouse(self.name, self.connection_config(), self.password)
+        """The connection as a warehouse; one per run, so its steps and days share a connection."""
+        if self._warehouse is None:
+            self._warehouse = open_warehouse(self.name, self.connection_config(), self.password)
+        return self._warehouse
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        for opened in (self._source, self._warehouse):
+            if opened is not None:
+                opened.close()
 
 
 class StageResource(dg.ConfigurableResource):

@@ -59,7 +59,11 @@ def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.A
             for day in run_days(context, partitioned, table.asset_name):
                 window = checked_window(warehouse, table, target) if table.partitioning == "incremental" else day_window(day)
                 results = _compare_window(assets, source, warehouse, schema, window, selected)
-                yield from (_for_partition(context, r, day) for r in results) if partitioned else results
+                if partitioned:
+                    target_data = _latest_materialization(context, assets.loaded.key, day)
+                    yield from (_for_partition(context, r, day, target_data) for r in results)
+                else:
+                    yield from results
 
     freshness_hours = 26 if assets.partitions_def else 25
 
@@ -98,25 +102,39 @@ def _compare_window(assets: TableAssets, source, warehouse, schema: TableSchema,
     return results
 
 
-def _for_partition(context: dg.AssetCheckExecutionContext, result: dg.AssetCheckResult, day: str) -> dg.AssetCheckEvaluation:
-    """``result`` as the evaluation of ``day``'s partition, against that day's latest materialization: a range run
-    checks each of its days on its own."""
-    spec = next(s for s in context.check_specs if s.name == result.check_name)
+def _latest_materialization(
+    context: dg.AssetCheckExecutionContext, key: dg.AssetKey, day: str
+) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """The materialization of ``day`` that a check of that day judges (the newest)."""
     records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=spec.asset_key, asset_partitions=[day]), limit=1
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
     ).records
-    target = (
-        AssetCheckEvaluationTargetMaterializationData(
-            storage_id=records[0].storage_id, run_id=records[0].run_id, timestamp=records[0].timestamp
-        )
-        if records
-        else None
+    if not records:
+        return None
+    return AssetCheckEvaluationTargetMaterializationData(
+        storage_id=records[0].storage_id, run_id=records[0].run_id, timestamp=records[0].timestamp
     )
+
+
+def _for_partition(
+    context: dg.AssetCheckExecutionContext,
+    result: dg.AssetCheckResult,
+    day: str,
+    target: AssetCheckEvaluationTargetMaterializationData | None,
+) -> dg.AssetCheckEvaluation:
+    """``result`` as the evaluation of ``day``'s partition: a range run checks each of its days on its own."""
+    spec = next(s for s in context.check_specs if s.name == result.check_name)
     return dg.AssetCheckEvaluation(
-        asset_key=spec.asset_key, check_name=spec.name, passed=result.passed, metadata=result.metadata,
-        target_materialization_data=target, severity=result.severity, description=result.description,
-        blocking=spec.blocking, partition=day,
-    )  # fmt: skip
+        asset_key=spec.asset_key,
+        check_name=spec.name,
+        passed=result.passed,
+        metadata=result.metadata,
+        target_materialization_data=target,
+        severity=result.severity,
+        description=result.description,
+        blocking=spec.blocking,
+        partition=day,
+    )
 
 
 def _measures(schema: TableSchema, primary_key: list[str]) -> list[str]:

@@ -35,8 +35,4 @@ def for_each_day(context: dg.AssetExecutionContext, days: list[str], partitioned
         context.add_asset_metadata(
             done[day][1], partition_key=day if partitioned else None
         )
-        if len(days) > 1:
-            context.log.info(
-                f"{context.asset_key.to_user_string()} {day}: done ({len(done)} of {len(days)} days)"
-            )
     return {day: value for day, (value, _) in done.items()}

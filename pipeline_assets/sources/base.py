@@ -30,6 +30,9 @@ class Source(ABC):
         self.config = config
         self._password = password
 
+    def close(self) -> None:
+        """Close what the source keeps open between queries (nothing, unless a source keeps a connection)."""
+
     @abstractmethod
     def discover(self, table: str) -> TableSchema:
         """The columns of ``table`` ([schema.]name) from the source catalog; PipelineError if missing."""

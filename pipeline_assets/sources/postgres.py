@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 
+from pipeline_assets.reuse import IdleConnection
 from pipeline_assets.schema import Column, TableSchema, conform
 from pipeline_assets.sources.base import Source
 
@@ -54,6 +55,10 @@ class PostgresSource(Source):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._as_text: set[str] = set()
+        self._connections = IdleConnection(self.connect)
+
+    def close(self) -> None:
+        self._connections.close()
 
     def connect(self) -> adbc.Connection:
         try:
@@ -63,7 +68,7 @@ class PostgresSource(Source):
 
     def discover(self, table: str) -> TableSchema:
         schema, _, name = table.rpartition(".")
-        with self.connect() as conn, conn.cursor() as cur:
+        with self._connections.use() as conn, conn.cursor() as cur:
             try:
                 cur.execute(_CATALOG, (schema or None, name))
                 rows = cur.fetchall()
@@ -91,14 +96,14 @@ class PostgresSource(Source):
             cur.execute(f"SELECT {settings}", [value.isoformat() for value in params])
 
     def _query_one(self, sql: str, params: list) -> tuple:
-        with self.connect() as conn, conn.cursor() as cur:
+        with self._connections.use() as conn, conn.cursor() as cur:
             self._bind(cur, params)
             cur.execute(sql)
             return cur.fetchone()
 
     def _execute(self, sql: str, params: list, batch_size: int, schema: TableSchema) -> Iterator[pa.RecordBatch]:
         arrow_schema = schema.arrow_schema()
-        with self.connect() as conn, conn.cursor() as cur:
+        with self._connections.use() as conn, conn.cursor() as cur:
             try:
                 self._bind(cur, params)
                 cur.execute(sql)

@@ -57,7 +57,7 @@ class PostgresWarehouse(Warehouse):
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
-        with self.connect() as conn:
+        with self._connections.use() as conn:
             tx = PostgresTransaction(conn)
             try:
                 yield tx
