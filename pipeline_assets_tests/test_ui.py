@@ -6,12 +6,8 @@ materialization launched from its own buttons. Screenshots of each step go to te
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +19,9 @@ import yaml
 from playwright.sync_api import Page, expect, sync_playwright
 
 from pipeline_assets.demo.shop import ensure_demo
+from pipeline_assets_tests.daemon import free_port as _free_port
+from pipeline_assets_tests.daemon import stop_group as _stop_group
+from pipeline_assets_tests.daemon import wait_until_up as _wait_until_up
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
@@ -37,42 +36,6 @@ class Ui:
     dagster_home: Path
     tables: list[str]
     days: list[str]  # every daily partition, oldest first; days[0] is the one the CLI synced
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop_group(proc: subprocess.Popen) -> None:
-    """Stop `dagster dev` and everything it spawned (webserver, daemon, code servers, runs): TERM, then KILL."""
-    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            proc.poll()  # reap the leader so the group can empty
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
-
-
-def _wait_until_up(proc: subprocess.Popen, url: str, log: Path, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"dagster dev exited with {proc.returncode}: {log.read_text()[-2000:]}", pytrace=False)
-        try:
-            with urllib.request.urlopen(f"{url}/server_info", timeout=5):
-                return
-        except OSError:
-            time.sleep(1)
-    pytest.fail(f"dagster dev did not answer on {url} within {timeout:.0f}s: {log.read_text()[-2000:]}", pytrace=False)
 
 
 @pytest.fixture(scope="module")
