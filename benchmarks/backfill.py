@@ -53,7 +53,7 @@ def ensure_source(pg, rows_per_day: int) -> None:
         cur.execute(
             f"""CREATE TABLE {SOURCE}.events AS
             SELECT d * 100000 + r AS id, %s::timestamptz + d * interval '1 day' + r * (86399 / %s) * interval '1 second'
-                   AS created_at, (r % 97) AS customer_id, ((d * 7919 + r) % 100000) / 100.0::numeric(12,2) AS amount,
+                   AS created_at, (r %% 97) AS customer_id, ((d * 7919 + r) %% 100000) / 100.0::numeric(12,2) AS amount,
                    'note ' || r AS note
             FROM generate_series(0, 364) d, generate_series(1, %s) r""",
             [f"{DAYS[0]} 00:00:00+00", rows_per_day, rows_per_day],
@@ -137,7 +137,10 @@ def run_case(name: str, root: Path, days: list[str], pg) -> dict:
 
 def server_runs(server, backfill_id: str) -> list:
     with server.instance() as instance:
-        return [instance.get_run_record_by_id(r.run_id) for r in instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))]
+        return [
+            instance.get_run_record_by_id(r.run_id)
+            for r in instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        ]
 
 
 def main() -> None:
@@ -161,7 +164,9 @@ def main() -> None:
     for r in results:
         per_day = r["seconds"] / r["days"]
         work = r["work"] / r["days"]
-        print(f"| {r['case']} | {r['days']} | {r['runs']} | {r['seconds']:.1f} | {per_day:.2f} | {work:.2f} | {per_day - work:.2f} |")
+        print(
+            f"| {r['case']} | {r['days']} | {r['runs']} | {r['seconds']:.1f} | {per_day:.2f} | {work:.2f} | {per_day - work:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -17,9 +17,7 @@ from pipeline_assets.definitions import assemble
 from pipeline_assets_tests.conftest import pg_connection, project, write_config
 from pipeline_assets_tests.runs import failure
 
-FIRST = datetime.now(timezone.utc).date() - timedelta(
-    days=8
-)  # the last of the 8 days is yesterday: complete
+FIRST = datetime.now(timezone.utc).date() - timedelta(days=8)  # the last of the 8 days is yesterday: complete
 DAYS = [(FIRST + timedelta(days=n)).isoformat() for n in range(8)]
 
 
@@ -66,13 +64,7 @@ def _materialized(result: dg.ExecuteInProcessResult, key: list[str]) -> dict[str
 def test_a_range_run_loads_each_day_as_its_own_unit(events, instance, tmp_path):
     assembly = assemble(project(tmp_path, _body(tmp_path, events, write_mode="append")))
     (table,) = assembly.tables
-    result = launch_in_process(
-        assembly.definitions,
-        assembly.job_of[table.loaded.key],
-        table,
-        DAYS[1:4],
-        instance,
-    )
+    result = _run(assembly, DAYS[1:4], instance)
     assert result.success, failure(result)
     assert result.dagster_run.tags["dagster/asset_partition_range_start"] == DAYS[1]
 
@@ -84,66 +76,33 @@ def test_a_range_run_loads_each_day_as_its_own_unit(events, instance, tmp_path):
     for day in DAYS[1:4]:
         assert loaded[day]["window"] == staged[day]["window"]
         assert loaded[day]["window"].startswith(f"[{day}T00:00:00+00:00, ")
-        assert (
-            staged[day]["rows_extracted"]
-            == loaded[day]["rows_loaded"]
-            == loaded[day]["dagster/row_count"]
-            == 50
-        )
+        assert staged[day]["rows_extracted"] == loaded[day]["rows_loaded"] == loaded[day]["dagster/row_count"] == 50
         assert f"/{day}/run_" in staged[day]["stage_path"]
-    assert _per_day(tmp_path) == {day: 50 for day in DAYS[1:4]}, (
-        "only the run's days, each once"
-    )
-    assert not list((tmp_path / "stage" / "app").glob("*/full")), (
-        "nothing staged as the whole table"
-    )
+    assert _per_day(tmp_path) == {day: 50 for day in DAYS[1:4]}, "only the run's days, each once"
+    assert not list((tmp_path / "stage" / "app").glob("*/full")), "nothing staged as the whole table"
 
-    checks = [
-        e for e in result.get_asset_check_evaluations() if e.check_name != "fresh"
-    ]
-    assert {(e.partition, e.check_name) for e in checks} == {
-        (day, name) for day in DAYS[1:4]
-        for name in ("rows_match_source", "checksum_matches_source", "no_duplicate_keys", "schema_matches_source")
-    }  # fmt: skip
+    checks = [e for e in result.get_asset_check_evaluations() if e.check_name != "fresh"]
+    names = ("rows_match_source", "checksum_matches_source", "no_duplicate_keys", "schema_matches_source")
+    assert {(e.partition, e.check_name) for e in checks} == {(day, name) for day in DAYS[1:4] for name in names}
     assert all(e.passed for e in checks)
     assert instance.get_materialized_partitions(table.loaded.key) == set(DAYS[1:4])
 
-    again = launch_in_process(
-        assembly.definitions,
-        assembly.job_of[table.loaded.key],
-        table,
-        DAYS[2:5],
-        instance,
-    )
+    again = _run(assembly, DAYS[2:5], instance)
     assert again.success, failure(again)
-    assert _per_day(tmp_path) == {day: 50 for day in DAYS[1:5]}, (
-        "an append table re-run over loaded days gains nothing"
-    )
+    assert _per_day(tmp_path) == {day: 50 for day in DAYS[1:5]}, "an append table re-run over loaded days gains nothing"
 
 
-def test_a_failing_day_keeps_the_days_before_it_and_the_rerun_does_the_rest(
-    pg, events, instance, tmp_path
-):
+def test_a_failing_day_keeps_the_days_before_it_and_the_rerun_does_the_rest(pg, events, instance, tmp_path):
     with pg.cursor() as cur:  # a NULL key stops a merge: day 4 cannot load
-        cur.execute(
-            f"ALTER TABLE {_quoted(events)} DROP CONSTRAINT events_pkey, ALTER COLUMN id DROP NOT NULL"
-        )
+        cur.execute(f"ALTER TABLE {_quoted(events)} DROP CONSTRAINT events_pkey, ALTER COLUMN id DROP NOT NULL")
         cur.execute(f"UPDATE {_quoted(events)} SET id = NULL WHERE id = 3007")
     config = project(tmp_path, _body(tmp_path, events, write_mode="merge"))
     assembly = assemble(config)
     (table,) = assembly.tables
-    result = launch_in_process(
-        assembly.definitions,
-        assembly.job_of[table.loaded.key],
-        table,
-        DAYS[1:6],
-        instance,
-    )
+    result = _run(assembly, DAYS[1:6], instance)
     assert not result.success
     assert "NULL" in failure(result) and "id" in failure(result)
-    assert instance.get_materialized_partitions(table.loaded.key) == set(DAYS[1:3]), (
-        "days 2 and 3 committed and shown"
-    )
+    assert instance.get_materialized_partitions(table.loaded.key) == set(DAYS[1:3]), "days 2 and 3 committed and shown"
     assert instance.get_materialized_partitions(table.staged.key) == set(DAYS[1:6])
     assert _per_day(tmp_path) == {DAYS[1]: 50, DAYS[2]: 50}
 
@@ -157,11 +116,7 @@ def test_a_failing_day_keeps_the_days_before_it_and_the_rerun_does_the_rest(
         env={"DAGSTER_HOME": str(instance.root_directory)},
     )
     assert out.exit_code == 0, out.output
-    ran = {
-        line.split()[2].rstrip(":")
-        for line in out.output.splitlines()
-        if line.startswith("ok ")
-    }
+    ran = {line.split()[2].rstrip(":") for line in out.output.splitlines() if line.startswith("ok ")}
     assert ran == {DAYS[0], *DAYS[3:]}, "only the days not loaded yet"
     assert _per_day(tmp_path) == {
         **{day: 50 for day in DAYS if day != DAYS[3]},
@@ -175,9 +130,7 @@ def test_sync_from_to_launches_range_runs_of_days_per_run(events, tmp_path):
     out = CliRunner().invoke(cli, ["--config", str(path), "sync", "-t", "events", "--from", DAYS[0], "--to", DAYS[6]],
                              env={"DAGSTER_HOME": str(home)})  # fmt: skip
     assert out.exit_code == 0, out.output
-    assert sum(line.startswith("ok ") for line in out.output.splitlines()) == 7, (
-        "one summary line per day"
-    )
+    assert sum(line.startswith("ok ") for line in out.output.splitlines()) == 7, "one summary line per day"
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
         assert len(runs) == 3, "7 days in runs of at most 3"
@@ -187,38 +140,31 @@ def test_sync_from_to_launches_range_runs_of_days_per_run(events, tmp_path):
     assert _per_day(tmp_path) == {day: 50 for day in DAYS[:7]}
 
 
-def test_a_daily_asset_launched_without_a_partition_is_refused(
-    events, instance, tmp_path
-):
+def test_a_daily_asset_launched_without_a_partition_is_refused(events, instance, tmp_path):
     assembly = assemble(project(tmp_path, _body(tmp_path, events)))
     (table,) = assembly.tables
     job = assembly.definitions.resolve_job_def(assembly.job_of[table.loaded.key])
-    result = job.execute_in_process(
-        instance=instance, raise_on_error=False, asset_selection=[table.staged.key]
-    )
+    result = job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=[table.staged.key])
     assert not result.success
     assert failure(result) == (
         "events is partitioned by day: launch it for a partition or a range of partitions (a run without one would "
         "read the whole table)"
     )
-    assert not (tmp_path / "stage").exists() or not any(
-        (tmp_path / "stage").rglob("*.parquet")
-    )
+    assert not (tmp_path / "stage").exists() or not any((tmp_path / "stage").rglob("*.parquet"))
 
 
 def test_the_schedule_asks_for_the_last_complete_utc_day(events, tmp_path):
-    assembly = assemble(
-        project(
-            tmp_path, {**_body(tmp_path, events), "schedule": {"hour": 0, "minute": 30}}
-        )
-    )
+    assembly = assemble(project(tmp_path, {**_body(tmp_path, events), "schedule": {"hour": 0, "minute": 30}}))
     schedule = assembly.definitions.resolve_schedule_def("app_daily_schedule")
     today = datetime.now(timezone.utc).date()
     tick = datetime(today.year, today.month, today.day, 0, 30, tzinfo=timezone.utc)
-    (request,) = schedule.evaluate_tick(
-        dg.build_schedule_context(scheduled_execution_time=tick)
-    ).run_requests
+    (request,) = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick)).run_requests
     assert request.partition_key == DAYS[-1] == (today - timedelta(days=1)).isoformat()
+
+
+def _run(assembly, days: list[str], instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    (table,) = assembly.tables
+    return launch_in_process(assembly.definitions, assembly.job_of[table.loaded.key], table, days, instance)
 
 
 def _quoted(table: str) -> str:

@@ -43,9 +43,7 @@ class Extraction:
         return self.table.partitioning == "incremental"
 
 
-def preflight(
-    stage: StageResource, store: StageStore, log: dg.DagsterLogManager
-) -> None:
+def preflight(stage: StageResource, store: StageStore, log: dg.DagsterLogManager) -> None:
     """Check the bucket's public-access block and default encryption, as ``stage.preflight`` asks."""
     if stage.preflight == "off":
         return
@@ -55,16 +53,12 @@ def preflight(
             f"stage: {stage.url} fails the strict preflight: {'; '.join(problems)}; nothing was written"
         )
     for problem in problems:
-        log.warning(
-            f"stage {stage.url}: {problem} (stage.preflight: strict refuses to stage here)"
-        )
+        log.warning(f"stage {stage.url}: {problem} (stage.preflight: strict refuses to stage here)")
 
 
 def staged_by_run(run: Extraction, day: str) -> Manifest | None:
     """The manifest this very run already wrote for ``day`` (a retried step does not extract it again)."""
-    mine = [
-        m for m in all_manifests(run.store, run.prefix, day) if m.run_id == run.run_id
-    ]
+    mine = [m for m in all_manifests(run.store, run.prefix, day) if m.run_id == run.run_id]
     return mine[-1] if mine else None
 
 
@@ -73,15 +67,11 @@ def stage_day(run: Extraction, day: str) -> tuple[Manifest, float]:
     files and a manifest of their own; record the files as ``staged`` in the ledger. Returns the manifest and seconds."""
     table, source = run.table, run.source
     window = (
-        extraction_window(run.warehouse, table, run.target, run.full_refresh)
-        if run.incremental
-        else day_window(day)
+        extraction_window(run.warehouse, table, run.target, run.full_refresh) if run.incremental else day_window(day)
     )
     keys = None
     if table.delete_missing:
-        key_schema = TableSchema(
-            table.table, tuple(run.schema.column(k) for k in table.primary_key)
-        )
+        key_schema = TableSchema(table.table, tuple(run.schema.column(k) for k in table.primary_key))
         keys = source.read(table.table, key_schema, batch_size=table.batch_size)
     extract = Extract(day, run.schema.arrow_schema(), iter(()), window, run.limit, keys=keys,
                       cursor=table.cursor if run.incremental else None)  # fmt: skip
@@ -97,27 +87,19 @@ def stage_day(run: Extraction, day: str) -> tuple[Manifest, float]:
                                  cursor=table.cursor, window=window, limit=run.limit)  # fmt: skip
 
         extract.unload = unload
-        manifest, _ = stage_unloaded(
-            run.store, run.settings, run.prefix, extract, run.run_id
-        )
+        manifest, _ = stage_unloaded(run.store, run.settings, run.prefix, extract, run.run_id)
     else:
         extract.batches = source.read(table.table, run.schema, cursor=table.cursor, window=window,
                                       batch_size=table.batch_size, limit=run.limit)  # fmt: skip
-        manifest, _ = write_partition(
-            run.store, run.settings, run.prefix, extract, run.run_id, run.log
-        )
+        manifest, _ = write_partition(run.store, run.settings, run.prefix, extract, run.run_id, run.log)
     run.warehouse.record_staged(run.target, manifest)
     if run.incremental:
         with run.warehouse.state() as state:
-            state.record_extraction(
-                state_key(table), str(run.target), "success", window.end
-            )
+            state.record_extraction(state_key(table), str(run.target), "success", window.end)
     return manifest, time.monotonic() - started
 
 
-def stage_metadata(
-    manifest: Manifest, seconds: float
-) -> dict[str, dg.MetadataValue | int | float | str]:
+def stage_metadata(manifest: Manifest, seconds: float) -> dict[str, dg.MetadataValue | int | float | str]:
     """A staged materialization's metadata: what one staging run wrote."""
     metadata: dict[str, dg.MetadataValue | int | float | str] = {
         "dagster/row_count": manifest.rows,
@@ -131,10 +113,7 @@ def stage_metadata(
         "staging_run": manifest.run_id,
         "staged_files": dg.MetadataValue.md(
             "| file | rows | bytes |\n|---|---:|---:|\n"
-            + "\n".join(
-                f"| `{f.uri.rsplit('/', 1)[-1]}` | {f.rows:,} | {f.bytes:,} |"
-                for f in manifest.files
-            )
+            + "\n".join(f"| `{f.uri.rsplit('/', 1)[-1]}` | {f.rows:,} | {f.bytes:,} |" for f in manifest.files)
         ),
     }
     if manifest.window:

@@ -47,9 +47,7 @@ class Loaded:
     """One staging run loaded: its manifest, the load's result and the watermark before and after."""
 
     manifest: Manifest
-    result: (
-        LoadResult | None
-    )  # None: this run loaded it already, before a retry of its step
+    result: LoadResult | None  # None: this run loaded it already, before a retry of its step
     before: datetime | None = None
     after: datetime | None = None
 
@@ -60,9 +58,7 @@ def load_day(run: Loading, manifest: Manifest) -> list[Loaded]:
         return [Loaded(manifest, None)]
     batch = [manifest]
     if run.incremental and not run.full_refresh and manifest.run_id != run.run_id:
-        batch = pending_manifests(
-            run.store, run.warehouse, run.table, run.target, run.prefix
-        ) or [manifest]
+        batch = pending_manifests(run.store, run.warehouse, run.table, run.target, run.prefix) or [manifest]
     return [_load_one(run, m) for m in batch]
 
 
@@ -71,26 +67,18 @@ def _loaded_by(run: Loading, manifest: Manifest) -> bool:
     if not manifest.files:
         return False
     with run.warehouse.ledger() as ledger:
-        records = ledger.records(
-            run.target, partition=manifest.partition, statuses=("loaded",)
-        )
+        records = ledger.records(run.target, partition=manifest.partition, statuses=("loaded",))
     mine = {(r.file_uri, r.etag) for r in records if r.load_run_id == run.run_id}
     return all((f.uri, f.etag) in mine for f in manifest.files)
 
 
 def _load_one(run: Loading, manifest: Manifest) -> Loaded:
     table = run.table
-    before = (
-        check_loadable(run.warehouse, table, manifest, run.full_refresh)
-        if run.incremental
-        else None
-    )
+    before = check_loadable(run.warehouse, table, manifest, run.full_refresh) if run.incremental else None
     after: list[datetime | None] = []
     move_watermark: Callable | None = None
     if run.incremental:
-        move_watermark = lambda tx: after.append(
-            advance(tx, table, run.target, manifest, run.context)
-        )  # noqa: E731
+        move_watermark = lambda tx: after.append(advance(tx, table, run.target, manifest, run.context))  # noqa: E731
     keyed = run.incremental or table.write_mode in (
         "merge",
         "append",

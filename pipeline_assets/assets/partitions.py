@@ -37,9 +37,7 @@ def run_days(
     asset would load days the UI still shows as missing."""
     if not partitioned:
         return [layout.UNPARTITIONED]
-    if not (
-        context.has_partition_key or context.has_partition_key_range
-    ):  # the range API holds ranges only
+    if not (context.has_partition_key or context.has_partition_key_range):  # the range API holds ranges only
         raise PipelineError(
             f"{table} is partitioned by day: launch it for a partition or a range of partitions (a run without one would read "
             "the whole table)"
@@ -49,6 +47,4 @@ def run_days(
 
 def day_window(day: str) -> Window | None:
     """The cursor window of a daily partition (None for ``full``, the unpartitioned table)."""
-    return (
-        None if day == layout.UNPARTITIONED else Window.for_day(date.fromisoformat(day))
-    )
+    return None if day == layout.UNPARTITIONED else Window.for_day(date.fromisoformat(day))

@@ -32,7 +32,5 @@ def for_each_day(context: dg.AssetExecutionContext, days: list[str], partitioned
                         )
                     )
             raise
-        context.add_asset_metadata(
-            done[day][1], partition_key=day if partitioned else None
-        )
+        context.add_asset_metadata(done[day][1], partition_key=day if partitioned else None)
     return {day: value for day, (value, _) in done.items()}

@@ -29,9 +29,7 @@ from pipeline_assets.project import config_path, load_project
 @click.pass_obj
 def ui(obj, host: str, port: int) -> None:
     """Start `dagster dev` (webserver and daemon: backfills, schedules, sensors) on this configuration's instance."""
-    load_project(
-        obj["config_path"]
-    )  # a bad config is one line here, not a code location error in the UI
+    load_project(obj["config_path"])  # a bad config is one line here, not a code location error in the UI
     dagster_home = use_instance(obj["config_path"])
     path = config_path(obj["config_path"])
     click.echo(

@@ -15,9 +15,7 @@ from pipeline_assets.stage.staging import latest_manifest
 # Definition metadata of a staged asset: where its table's files live in the stage.
 STAGE_PREFIX_KEY = "stage_prefix"
 
-Staged = dict[
-    str, Manifest
-]  # partition key ("full" when unpartitioned) -> its staging run's manifest
+Staged = dict[str, Manifest]  # partition key ("full" when unpartitioned) -> its staging run's manifest
 
 
 class StageIOManager(dg.ConfigurableIOManager):
@@ -32,19 +30,10 @@ class StageIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> Staged:
         with user_errors():
             table_prefix = context.upstream_output.definition_metadata[STAGE_PREFIX_KEY]
-            days = (
-                list(context.asset_partition_keys)
-                if context.has_asset_partitions
-                else [layout.UNPARTITIONED]
-            )
+            days = list(context.asset_partition_keys) if context.has_asset_partitions else [layout.UNPARTITIONED]
             try:
                 producing_run = context.upstream_output.run_id
-            except (
-                dg.DagsterInvariantViolationError
-            ):  # staged by an earlier run: take the latest complete one
+            except dg.DagsterInvariantViolationError:  # staged by an earlier run: take the latest complete one
                 producing_run = None
             store = self.stage.store()
-            return {
-                day: latest_manifest(store, table_prefix, day, prefer_run=producing_run)
-                for day in days
-            }
+            return {day: latest_manifest(store, table_prefix, day, prefer_run=producing_run) for day in days}
