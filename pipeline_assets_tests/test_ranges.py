@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from pipeline_assets.assets.launch import launch_in_process
 from pipeline_assets.cli.main import cli
 from pipeline_assets.definitions import assemble
+from pipeline_assets.project import default_dagster_home
 from pipeline_assets_tests.conftest import pg_connection, project, write_config
 from pipeline_assets_tests.runs import failure
 
@@ -170,3 +171,19 @@ def _run(assembly, days: list[str], instance: dg.DagsterInstance) -> dg.ExecuteI
 def _quoted(table: str) -> str:
     schema, name = table.split(".")
     return f'"{schema}"."{name}"'
+
+
+def test_the_demo_and_each_config_record_in_instances_of_their_own(events, tmp_path):
+    """Unless DAGSTER_HOME is set, a config's runs never land in the demo's instance (or another config's)."""
+    path = write_config(tmp_path, _body(tmp_path, events))
+    other = tmp_path / "other" / "pipeline.yaml"
+    other.parent.mkdir()
+    other.write_text(path.read_text())
+    demo, mine = default_dagster_home(None), default_dagster_home(str(path))
+    assert len({demo, mine, default_dagster_home(str(other))}) == 3
+    out = CliRunner().invoke(cli, ["--config", str(path), "sync", "-t", "events", "--partition", DAYS[0]])
+    assert out.exit_code == 0, out.output
+    assert f"recording runs in {mine}" in out.output
+    with dg.DagsterInstance.from_config(str(mine)) as instance:
+        assert len(instance.get_runs()) == 1
+    assert not demo.exists(), "the demo's instance was not touched"
