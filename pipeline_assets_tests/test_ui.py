@@ -1,24 +1,33 @@
 """The Dagster UI, tested as a person would: a real `dagster dev` and Debian's Chromium driven by Playwright.
 
 One webserver serves every test of this module. The demo is generated, one day of `orders` is synced by the CLI,
-and the UI must show the assets, that day's partition as materialized (the others missing), and run a
-materialization launched from its own buttons. Screenshots of each step go to test-artifacts/ui/."""
+and the UI must show the assets, that day's partition as materialized (the others missing), run a
+materialization launched from its own buttons, and have the daemon run a range backfill chosen in its partitions
+dialog, loading exactly those days into the warehouse. Screenshots of each step go to test-artifacts/ui/."""
 
+import math
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 import yaml
 from playwright.sync_api import Page, expect, sync_playwright
 
+from pipeline_assets.config.tables import TableConfig
 from pipeline_assets.demo.shop import ensure_demo
+from pipeline_assets_tests.daemon import DagsterDev
 from pipeline_assets_tests.daemon import free_port as _free_port
 from pipeline_assets_tests.daemon import stop_group as _stop_group
 from pipeline_assets_tests.daemon import wait_until_up as _wait_until_up
@@ -28,6 +37,8 @@ SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 UI_TIMEOUT_MS = 60_000  # the machine is slow; a person would wait too
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+BACKFILL_TIMEOUT = 600.0  # the daemon looks for backfills every 30 s, then the runs start their own processes
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,8 @@ class Ui:
     dagster_home: Path
     tables: list[str]
     days: list[str]  # every daily partition, oldest first; days[0] is the one the CLI synced
+    config: Path  # the demo's configuration file: its SQLite source, DuckDB warehouse and tables
+    server: DagsterDev  # the running `dagster dev`, for waits on the instance and GraphQL
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +64,8 @@ def ui(tmp_path_factory) -> Iterator[Ui]:
     env = {**os.environ, "PIPELINE_ASSETS_HOME": str(home), "DAGSTER_HOME": str(dagster_home),
            "DAGSTER_DISABLE_TELEMETRY": "1"}  # fmt: skip
     env.pop("PIPELINE_ASSETS_CONFIG", None)
-    demo = yaml.safe_load(ensure_demo(home).read_text())
+    config = ensure_demo(home)
+    demo = yaml.safe_load(config.read_text())
     first = date.fromisoformat(str(demo["tables"][0]["start_date"]))
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     days = [(first + timedelta(days=n)).isoformat() for n in range((yesterday - first).days + 1)]
@@ -66,7 +80,8 @@ def ui(tmp_path_factory) -> Iterator[Ui]:
                                 cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
         _wait_until_up(proc, url, log)
-        yield Ui(url, dagster_home, [t["table"] for t in demo["tables"]], days)
+        server = DagsterDev(url, dagster_home, log, proc)
+        yield Ui(url, dagster_home, [t["table"] for t in demo["tables"]], days, config, server)
     finally:
         _stop_group(proc)
 
@@ -167,3 +182,122 @@ def test_materialize_launched_from_the_ui_succeeds(ui: Ui, page: Page) -> None:
     expect(page.get_by_text("Materialized", exact=True)).to_have_count(2)
     expect(page.get_by_text("Never materialized", exact=True)).to_have_count(2)  # products, untouched
     _shot(page, "08-catalog-after")
+
+
+def _window(day: str) -> str:
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    return f"[{start.isoformat()}, {(start + timedelta(days=1)).isoformat()})"
+
+
+def _comparable(value: object) -> object:
+    """SQLite holds decimals as REAL and timestamps as ISO text; DuckDB as DECIMAL and TIMESTAMP: compare by value."""
+    if isinstance(value, float | Decimal):
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?", value):
+        return datetime.fromisoformat(value)
+    return value
+
+
+def _rows_by_day(cursor: duckdb.DuckDBPyConnection | sqlite3.Cursor, column: str) -> dict[str, list[tuple]]:
+    """The rows of an executed ``SELECT *``, comparable, sorted, by the UTC day of their ``column``."""
+    index = [d[0] for d in cursor.description].index(column)
+    days: dict[str, list[tuple]] = {}
+    for row in cursor.fetchall():
+        row = tuple(map(_comparable, row))
+        days.setdefault(row[index].date().isoformat(), []).append(row)
+    return {day: sorted(rows) for day, rows in days.items()}
+
+
+def _warehouse_rows_by_day(path: Path, table: str, column: str) -> dict[str, list[tuple]]:
+    """``table``'s rows in the DuckDB warehouse by day, read-only; a run holds the file's lock only while it loads."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with duckdb.connect(str(path), read_only=True) as conn:
+                return _rows_by_day(conn.execute(f"SELECT * FROM {table}"), column)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def test_range_backfill_clicked_in_the_browser_loads_exactly_its_days(ui: Ui, page: Page) -> None:
+    """Tick both `orders` assets in the catalog, press *Materialize selected*, type three missing days into the
+    partitions dialog and launch the backfill: the daemon runs them in one range run, each day gets a materialization
+    of its own with its window, and the warehouse holds exactly the source's rows of the synced and chosen days."""
+    synced, chosen = ui.days[0], ui.days[2:5]
+    untouched = [d for d in ui.days if d != synced and d not in chosen]
+    keys = ["stage/shop/orders", "warehouse/shop/orders"]
+    asset_keys = {dg.AssetKey(k.split("/")) for k in keys}
+    demo = yaml.safe_load(ui.config.read_text())
+    table = TableConfig.model_validate(next(t for t in demo["tables"] if t["table"] == "orders"))
+    with closing(sqlite3.connect(demo["connections"][table.source]["path"])) as source:
+        expected = _rows_by_day(source.execute(f"SELECT * FROM {table.table}"), table.cursor)
+    assert all(len(expected[day]) > 100 for day in ui.days), {d: len(r) for d, r in expected.items()}  # ~900 a day
+
+    page.goto("/assets")
+    for key in keys:
+        checkbox = page.get_by_test_id(f"checkbox-{key}")
+        page.locator("label").filter(has=checkbox).click()
+        expect(checkbox).to_be_checked()
+    page.get_by_role("button", name="Materialize selected (2)").click()  # partitioned: the partitions dialog opens
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Launch runs to materialize 2 assets", exact=True)).to_be_visible()
+    selection = dialog.get_by_placeholder("No matching partitions")
+    selection.fill(f"[{chosen[0]}...{chosen[-1]}]")
+    selection.press("Enter")
+    expect(dialog.get_by_text(f"{len(chosen)} partitions", exact=True)).to_be_visible()
+    _shot(page, "09-backfill-dialog")
+
+    dialog.get_by_role("button", name="Launch backfill").click()
+    toast = page.get_by_role("listitem").filter(has_text="Created backfill")
+    expect(toast).to_be_visible()
+    _shot(page, "10-backfill-launched")
+    backfill_id = toast.inner_text().split("Created backfill", 1)[1].split()[0]
+    toast.get_by_role("link", name="View").click()
+    expect(page).to_have_url(re.compile(f"/runs/b/{backfill_id}"))
+
+    backfill = ui.server.wait_backfill(backfill_id, BACKFILL_TIMEOUT)
+    failures = ui.server.failures(backfill.runs)
+    assert backfill.status == "COMPLETED_SUCCESS" and not failures, (backfill.status, backfill.error, failures)
+    page.reload()
+    badge = page.get_by_text("Succeeded", exact=True).and_(page.locator("span"))  # not the column's header link
+    expect(badge).to_be_visible()  # the backfill's status
+    expect(page.get_by_text("100% completed", exact=True)).to_have_count(len(keys))  # each asset's progress bar
+    expect(page.get_by_text(f"{chosen[0]}...{chosen[-1]}", exact=True)).to_be_visible()  # its partition selection
+    _shot(page, "11-backfill-succeeded")
+
+    with ui.server.instance() as instance:
+        launched = instance.get_backfill(backfill_id)
+        assert launched.tags.get("dagster/from_ui") == "true", launched.tags
+        assert set(launched.asset_selection) == asset_keys, launched.asset_selection
+        runs, ranges = backfill.runs, [(r.tags.get(RANGE_START), r.tags.get(RANGE_END)) for r in backfill.runs]
+        assert all(start and end for start, end in ranges), f"not range runs: {[dict(r.tags) for r in runs]}"
+        covered = sorted(d for start, end in ranges for d in ui.days if start <= d <= end)
+        assert covered == chosen, f"the runs' ranges {ranges} cover {covered}, not once each of {chosen}"
+        assert len(runs) == math.ceil(len(chosen) / table.days_per_run) < len(chosen), ranges
+        run_ids = {r.run_id for r in runs}
+        for key in asset_keys:
+            records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=1000).records
+            mine = [r for r in records if r.run_id in run_ids]
+            described = [(r.partition_key, r.asset_materialization.metadata.get("window")) for r in mine]
+            assert sorted(r.partition_key for r in mine) == chosen, f"{key.to_user_string()}: {described}"
+            for record in mine:
+                metadata = {k: v.value for k, v in record.asset_materialization.metadata.items()}
+                assert metadata.get("window") == _window(record.partition_key), (key, record.partition_key, metadata)
+                if key.path[0] == "warehouse":
+                    assert metadata.get("rows_loaded") == len(expected[record.partition_key]), (key, metadata)
+
+    actual = _warehouse_rows_by_day(
+        Path(demo["connections"][table.target]["path"]), f"{table.target_schema}.{table.target_name}", table.cursor
+    )
+    for day in [synced, *chosen]:
+        assert actual.get(day) == expected[day], (
+            f"{day}: the warehouse holds {len(actual.get(day, []))} rows, the source {len(expected[day])}"
+        )
+    assert set(actual) == {synced, *chosen}, f"days held: {sorted(actual)}; never loaded: {untouched}"
+
+    page.goto("/assets/warehouse/shop/orders?view=partitions")
+    expect(page.get_by_role("checkbox", name=f"Materialized ({1 + len(chosen)})")).to_be_checked()
+    expect(page.get_by_role("checkbox", name=f"Missing ({len(untouched)})")).to_be_checked()
+    _shot(page, "12-partitions-after-backfill")
