@@ -21,8 +21,12 @@ from pipeline_assets.schema import TableSchema, Window
 from pipeline_assets.warehouses import TargetTable
 
 ROWS, CHECKSUM, DUPLICATES, SCHEMA, FRESH = (
-    "rows_match_source", "checksum_matches_source", "no_duplicate_keys", "schema_matches_source", "fresh",
-)  # fmt: skip
+    "rows_match_source",
+    "checksum_matches_source",
+    "no_duplicate_keys",
+    "schema_matches_source",
+    "fresh",
+)
 PARTITION_CHECKS = (ROWS, CHECKSUM, DUPLICATES, SCHEMA)
 DESCRIPTIONS = {
     ROWS: "The partition holds as many rows in the warehouse as in the source (a source that grew after the load is "
@@ -39,16 +43,24 @@ def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.A
     table = assets.table
     target = TargetTable(table.target_schema, table.target_name)
     specs = [
-        dg.AssetCheckSpec(name, asset=assets.loaded.key, description=DESCRIPTIONS[name], partitions_def=assets.partitions_def,
-                          blocking=name in (ROWS, DUPLICATES))  # fmt: skip
+        dg.AssetCheckSpec(
+            name,
+            asset=assets.loaded.key,
+            description=DESCRIPTIONS[name],
+            partitions_def=assets.partitions_def,
+            blocking=name in (ROWS, DUPLICATES),
+        )
         for name in PARTITION_CHECKS
         if name != DUPLICATES or table.primary_key
     ]
 
     @dg.multi_asset_check(
-        specs=specs, name=f"{assets.loaded.op.name}__checks", can_subset=True,
-        required_resource_keys={table.source, table.target}, pool=f"warehouse_{table.target}",
-    )  # fmt: skip
+        specs=specs,
+        name=f"{assets.loaded.op.name}__checks",
+        can_subset=True,
+        required_resource_keys={table.source, table.target},
+        pool=f"warehouse_{table.target}",
+    )
     def compare(context: dg.AssetCheckExecutionContext):
         with user_errors():
             source = getattr(context.resources, table.source).source()
@@ -57,7 +69,9 @@ def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.A
             selected = {key.name for key in context.selected_asset_check_keys}
             partitioned = assets.partitions_def is not None
             for day in run_days(context, partitioned, table.asset_name):
-                window = checked_window(warehouse, table, target) if table.partitioning == "incremental" else day_window(day)
+                window = (
+                    checked_window(warehouse, table, target) if table.partitioning == "incremental" else day_window(day)
+                )
                 results = _compare_window(assets, source, warehouse, schema, window, selected)
                 if partitioned:
                     target_data = _latest_materialization(context, assets.loaded.key, day)
@@ -72,15 +86,21 @@ def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.A
         event = context.instance.get_latest_materialization_event(assets.loaded.key)
         age_hours = (time.time() - event.timestamp) / 3600 if event else None
         passed = age_hours is not None and age_hours <= freshness_hours
-        return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata={
-            "hours_since_last_load": round(age_hours, 2) if age_hours is not None else "never loaded",
-            "expected_within_hours": freshness_hours})  # fmt: skip
+        return dg.AssetCheckResult(
+            passed=passed,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "hours_since_last_load": round(age_hours, 2) if age_hours is not None else "never loaded",
+                "expected_within_hours": freshness_hours,
+            },
+        )
 
     return [compare, fresh]
 
 
-def _compare_window(assets: TableAssets, source, warehouse, schema: TableSchema, window: Window | None,
-                    selected: set[str]) -> list[dg.AssetCheckResult]:  # fmt: skip
+def _compare_window(
+    assets: TableAssets, source, warehouse, schema: TableSchema, window: Window | None, selected: set[str]
+) -> list[dg.AssetCheckResult]:
     """The selected checks over the rows of ``window`` (every row when None), in source and target."""
     table = assets.table
     target = TargetTable(table.target_schema, table.target_name)
@@ -161,11 +181,18 @@ def _rows_result(assets: TableAssets, source_row: tuple, target_row: tuple | Non
     if target_row is None:
         description = "the warehouse table does not exist"
     elif difference > 0:
-        description = f"the source holds {difference} more rows than the warehouse (late data? re-materialize the partition)"
+        description = (
+            f"the source holds {difference} more rows than the warehouse (late data? re-materialize the partition)"
+        )
     elif difference < 0:
         description = f"the warehouse holds {-difference} rows more than the source"
-    return dg.AssetCheckResult(asset_key=assets.loaded.key, check_name=ROWS, passed=difference == 0 and target_row is not None,
-                               metadata=metadata, description=description)  # fmt: skip
+    return dg.AssetCheckResult(
+        asset_key=assets.loaded.key,
+        check_name=ROWS,
+        passed=difference == 0 and target_row is not None,
+        metadata=metadata,
+        description=description,
+    )
 
 
 def _checksum_result(assets, measure, schema, source_row, target_row) -> dg.AssetCheckResult:
@@ -192,11 +219,16 @@ def _duplicates_result(assets: TableAssets, warehouse, target: TargetTable, wind
     key = assets.table.primary_key
     columns = ", ".join(warehouse.quote(k) for k in key)
     distinct = f"count(DISTINCT ({columns}))" if len(key) > 1 else f"count(DISTINCT {columns})"
-    row = warehouse.aggregate(target, [f"count(*) - {distinct}"], cursor=assets.table.cursor, window=window,
-                              cursor_type=cursor_type)  # fmt: skip
+    row = warehouse.aggregate(
+        target, [f"count(*) - {distinct}"], cursor=assets.table.cursor, window=window, cursor_type=cursor_type
+    )
     duplicated = int(row[0]) if row else 0
-    return dg.AssetCheckResult(asset_key=assets.loaded.key, check_name=DUPLICATES, passed=row is not None and duplicated == 0,
-                               metadata={"duplicate_rows": duplicated, "key": ", ".join(key)})  # fmt: skip
+    return dg.AssetCheckResult(
+        asset_key=assets.loaded.key,
+        check_name=DUPLICATES,
+        passed=row is not None and duplicated == 0,
+        metadata={"duplicate_rows": duplicated, "key": ", ".join(key)},
+    )
 
 
 def _schema_result(assets, schema: TableSchema, actual: dict[str, str], warehouse) -> dg.AssetCheckResult:
@@ -208,7 +240,11 @@ def _schema_result(assets, schema: TableSchema, actual: dict[str, str], warehous
         elif actual[field.name] != expected:
             problems.append(f"{field.name}: {actual[field.name]}, expected {expected}")
     return dg.AssetCheckResult(
-        asset_key=assets.loaded.key, check_name=SCHEMA, passed=not problems and bool(actual),
-        metadata={"problems": "; ".join(problems) or ("table missing" if not actual else "none"),
-                  "columns_checked": len(schema.columns)},
-    )  # fmt: skip
+        asset_key=assets.loaded.key,
+        check_name=SCHEMA,
+        passed=not problems and bool(actual),
+        metadata={
+            "problems": "; ".join(problems) or ("table missing" if not actual else "none"),
+            "columns_checked": len(schema.columns),
+        },
+    )

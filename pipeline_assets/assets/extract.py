@@ -73,24 +73,41 @@ def stage_day(run: Extraction, day: str) -> tuple[Manifest, float]:
     if table.delete_missing:
         key_schema = TableSchema(table.table, tuple(run.schema.column(k) for k in table.primary_key))
         keys = source.read(table.table, key_schema, batch_size=table.batch_size)
-    extract = Extract(day, run.schema.arrow_schema(), iter(()), window, run.limit, keys=keys,
-                      cursor=table.cursor if run.incremental else None)  # fmt: skip
+    extract = Extract(
+        day,
+        run.schema.arrow_schema(),
+        iter(()),
+        window,
+        run.limit,
+        keys=keys,
+        cursor=table.cursor if run.incremental else None,
+    )
     started = time.monotonic()
     if source.unloads:  # the source writes the files; the asked-for maximum may lag the rows, never lead them
         if run.incremental:
-            (highest,) = source.aggregate(table.table, run.schema, [f"max({source.quote(table.cursor)})"],
-                                          cursor=table.cursor, window=window)  # fmt: skip
+            (highest,) = source.aggregate(
+                table.table, run.schema, [f"max({source.quote(table.cursor)})"], cursor=table.cursor, window=window
+            )
             extract.cursor_max = highest.isoformat() if highest is not None else None
 
         def unload(folder: str, overwrite: bool) -> list[tuple[str, int, int]]:
-            return source.unload(table.table, run.schema, folder=folder, store=run.store, overwrite=overwrite,
-                                 cursor=table.cursor, window=window, limit=run.limit)  # fmt: skip
+            return source.unload(
+                table.table,
+                run.schema,
+                folder=folder,
+                store=run.store,
+                overwrite=overwrite,
+                cursor=table.cursor,
+                window=window,
+                limit=run.limit,
+            )
 
         extract.unload = unload
         manifest, _ = stage_unloaded(run.store, run.settings, run.prefix, extract, run.run_id)
     else:
-        extract.batches = source.read(table.table, run.schema, cursor=table.cursor, window=window,
-                                      batch_size=table.batch_size, limit=run.limit)  # fmt: skip
+        extract.batches = source.read(
+            table.table, run.schema, cursor=table.cursor, window=window, batch_size=table.batch_size, limit=run.limit
+        )
         manifest, _ = write_partition(run.store, run.settings, run.prefix, extract, run.run_id, run.log)
     run.warehouse.record_staged(run.target, manifest)
     if run.incremental:

@@ -70,14 +70,25 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
             preflight(stage, store, context.log)
             source = getattr(context.resources, table.source).source()
             run = Extraction(
-                table=table, target=target, prefix=prefix, source=source,
-                warehouse=getattr(context.resources, table.target).warehouse(), store=store,
-                settings=StageSettings(file_format=stage.file_format, compression=stage.compression,
-                                       target_bytes=stage.target_bytes, path_strategy=policy.path_strategy,
-                                       overwrite=policy.overwrite),
-                schema=source.discover(table.table), run_id=context.run.run_id, limit=config.limit,
-                full_refresh=is_full_refresh(context), log=context.log.info,
-            )  # fmt: skip
+                table=table,
+                target=target,
+                prefix=prefix,
+                source=source,
+                warehouse=getattr(context.resources, table.target).warehouse(),
+                store=store,
+                settings=StageSettings(
+                    file_format=stage.file_format,
+                    compression=stage.compression,
+                    target_bytes=stage.target_bytes,
+                    path_strategy=policy.path_strategy,
+                    overwrite=policy.overwrite,
+                ),
+                schema=source.discover(table.table),
+                run_id=context.run.run_id,
+                limit=config.limit,
+                full_refresh=is_full_refresh(context),
+                log=context.log.info,
+            )
 
             def one_day(day: str):
                 again = staged_by_run(run, day) if context.retry_number > 0 else None
@@ -93,17 +104,28 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
             staged,
             partitions_def,
             f"`{target}` in {target_conn.describe()}: {table.write_mode} of the staged `{table.table}` rows"
-            + (", each partition in a transaction of its own." if partitioned else ", reloaded whole in one transaction."),
+            + (
+                ", each partition in a transaction of its own."
+                if partitioned
+                else ", reloaded whole in one transaction."
+            ),
         )
     )
     def loaded(context: dg.AssetExecutionContext, manifest: Staged) -> dg.MaterializeResult:
         with user_errors():
             run = Loading(
-                context=context, table=table, target=target, prefix=prefix, store=context.resources.stage.store(),
-                warehouse=getattr(context.resources, table.target).warehouse(), full_refresh=is_full_refresh(context),
-            )  # fmt: skip
+                context=context,
+                table=table,
+                target=target,
+                prefix=prefix,
+                store=context.resources.stage.store(),
+                warehouse=getattr(context.resources, table.target).warehouse(),
+                full_refresh=is_full_refresh(context),
+            )
             if run.full_refresh and partitioned:
-                raise PipelineError(f"{table.asset_name} is daily: refresh it by re-materializing partitions (--from/--to)")
+                raise PipelineError(
+                    f"{table.asset_name} is daily: refresh it by re-materializing partitions (--from/--to)"
+                )
             days = run_days(context, partitioned, table.asset_name)
 
             def one_day(day: str):

@@ -84,11 +84,18 @@ def _load_one(run: Loading, manifest: Manifest) -> Loaded:
         "append",
     )  # append with a key: only keys not there yet
     result = run.warehouse.load(
-        run.target, manifest, run.store, mode="full_refresh" if run.full_refresh else table.write_mode, cursor=table.cursor,
-        run_id=run.run_id, schema_policy=table.schema_policy, on_error=table.on_error,
+        run.target,
+        manifest,
+        run.store,
+        mode="full_refresh" if run.full_refresh else table.write_mode,
+        cursor=table.cursor,
+        run_id=run.run_id,
+        schema_policy=table.schema_policy,
+        on_error=table.on_error,
         progress=Progress(f"{run.target} {manifest.partition}", "loaded", run.context.log.info, total=manifest.rows),
-        keys=tuple(table.primary_key) if keyed else (), before_commit=move_watermark,
-    )  # fmt: skip
+        keys=tuple(table.primary_key) if keyed else (),
+        before_commit=move_watermark,
+    )
     return Loaded(manifest, result, before, after[0] if after else None)
 
 

@@ -14,8 +14,9 @@ T = TypeVar("T")
 Metadata = dict[str, object]
 
 
-def for_each_day(context: dg.AssetExecutionContext, days: list[str], partitioned: bool,
-                 work: Callable[[str], tuple[T, Metadata]]) -> dict[str, T]:  # fmt: skip
+def for_each_day(
+    context: dg.AssetExecutionContext, days: list[str], partitioned: bool, work: Callable[[str], tuple[T, Metadata]]
+) -> dict[str, T]:
     """``work(day)`` for each day, oldest first, stopping at the first failure; returns each day's value."""
     done: dict[str, tuple[T, Metadata]] = {}
     for day in days:

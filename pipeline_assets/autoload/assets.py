@@ -43,8 +43,11 @@ SKIPPED_NOTE = "a new version of a file already processed; allow_overwrites is f
 class AutoloadConfig(dg.Config):
     """Launch-time options of a files table's staging run."""
 
-    files: list[list[str]] = Field(default=[], description="[key, etag] pairs the discovery sensor chose; empty: the "
-                                   "oldest files the ledger has not loaded, up to the table's per-run bounds")  # fmt: skip
+    files: list[list[str]] = Field(
+        default=[],
+        description="[key, etag] pairs the discovery sensor chose; empty: the "
+        "oldest files the ledger has not loaded, up to the table's per-run bounds",
+    )
     limit: int | None = Field(default=None, gt=0, description="take at most this many files")
 
 
@@ -55,8 +58,13 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     partitions_def = daily_partitions(files.start_date) if files.partition_key_pattern else None
     prefix = stage_prefix(table, project)
     target = TargetTable(table.target_schema, table.target_name)
-    settings_of = lambda stage: StageSettings(file_format=stage.file_format, compression=stage.compression,  # noqa: E731
-                                              target_bytes=stage.target_bytes, path_strategy="unique", overwrite=False)  # fmt: skip
+    settings_of = lambda stage: StageSettings(
+        file_format=stage.file_format,
+        compression=stage.compression,  # noqa: E731
+        target_bytes=stage.target_bytes,
+        path_strategy="unique",
+        overwrite=False,
+    )
 
     @dg.asset(
         key=["stage", table.source, table.asset_name],
@@ -86,8 +94,9 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
                 chosen, reported = _choose(drop_store, warehouse, table, target, day, config, context.log)
                 batch = Batch(convert=[d.file for d in chosen if d.action == LOAD], outcomes=reported)
                 batch.outcomes += [outcome(d.file, "skipped", error=SKIPPED_NOTE) for d in chosen if d.action == SKIP]
-                schema = stage_files(drop_store, stage, settings, files, prefix, partition, context.run.run_id, batch,
-                                     context.log.info)  # fmt: skip
+                schema = stage_files(
+                    drop_store, stage, settings, files, prefix, partition, context.run.run_id, batch, context.log.info
+                )
                 _record(warehouse, table, target, prefix, partition, context.run.run_id, batch.outcomes)
                 manifest = write_manifest(stage, settings, prefix, partition, context.run.run_id, schema, batch)
                 if manifest.files:
@@ -96,33 +105,53 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
                 if batch.convert and len(failed) == len(batch.convert):
                     which = "the run's only file" if len(failed) == 1 else f"all {len(failed)} files, e.g. the first,"
                     raise PipelineError(f"{table.asset_name}: {which} failed: {failed[0].error}")
-                return manifest, {"dagster/row_count": manifest.rows, "rows_extracted": manifest.rows,
-                                  "files": len(manifest.files), "bytes": manifest.bytes,
-                                  "stage_path": dg.MetadataValue.path(manifest.prefix),
-                                  **outcome_metadata(batch.outcomes)}  # fmt: skip
+                return manifest, {
+                    "dagster/row_count": manifest.rows,
+                    "rows_extracted": manifest.rows,
+                    "files": len(manifest.files),
+                    "bytes": manifest.bytes,
+                    "stage_path": dg.MetadataValue.path(manifest.prefix),
+                    **outcome_metadata(batch.outcomes),
+                }
 
             partitioned = partitions_def is not None
             return for_each_day(context, run_days(context, partitioned, table.asset_name), partitioned, one_day)
 
-    @dg.asset(**warehouse_asset_args(
-        table, project, staged, partitions_def,
-        f"`{target}` in {target_conn.describe()}: {table.write_mode} of the rows of files dropped into {drops.url}, "
-        "each file version loaded once (ledger), the good files of a run in one transaction.",
-    ))  # fmt: skip
+    @dg.asset(
+        **warehouse_asset_args(
+            table,
+            project,
+            staged,
+            partitions_def,
+            f"`{target}` in {target_conn.describe()}: {table.write_mode} of the rows of files dropped into {drops.url}, "
+            "each file version loaded once (ledger), the good files of a run in one transaction.",
+        )
+    )
     def loaded(context: dg.AssetExecutionContext, manifest: Staged) -> dg.MaterializeResult:
         with user_errors():
             warehouse = getattr(context.resources, table.target).warehouse()
             store = context.resources.stage.store()
             partitioned = partitions_def is not None
-            for_each_day(context, run_days(context, partitioned, table.asset_name), partitioned,
-                         lambda day: (None, _load(context, warehouse, store, table, target, manifest[day])))  # fmt: skip
+            for_each_day(
+                context,
+                run_days(context, partitioned, table.asset_name),
+                partitioned,
+                lambda day: (None, _load(context, warehouse, store, table, target, manifest[day])),
+            )
         return dg.MaterializeResult()
 
     return TableAssets(table, staged, loaded, partitions_def)
 
 
-def _choose(drop_store, warehouse: Warehouse, table: TableConfig, target: TargetTable, partition: str | None,
-            config: AutoloadConfig, log) -> tuple[list, list[SourceOutcome]]:  # fmt: skip
+def _choose(
+    drop_store,
+    warehouse: Warehouse,
+    table: TableConfig,
+    target: TargetTable,
+    partition: str | None,
+    config: AutoloadConfig,
+    log,
+) -> tuple[list, list[SourceOutcome]]:
     """The files this run takes (the sensor's list, else the oldest the ledger has not loaded, bounded) and outcomes
     to report for requested files that need nothing (loaded meanwhile, out of retries)."""
     files = table.files
@@ -132,22 +161,34 @@ def _choose(drop_store, warehouse: Warehouse, table: TableConfig, target: Target
         listed = [f for f in listed if (f.key, f.etag) in wanted]
         gone = wanted - {(f.key, f.etag) for f in listed}
         if gone:
-            log.warning(f"{len(gone)} requested files are gone or changed since the sensor listed them, e.g. {sorted(gone)[0][0]}")
+            log.warning(
+                f"{len(gone)} requested files are gone or changed since the sensor listed them, e.g. {sorted(gone)[0][0]}"
+            )
     with warehouse.ledger() as ledger:
         books = SourceLedger(ledger.tx)
         books.ensure()
         records = books.records(target, uris=[f.uri for f in listed])
     decisions = sorted(decide(listed, records, files), key=lambda d: (d.file.modified, d.file.key))
-    reported = [outcome(d.file, "already loaded" if d.action == DONE else d.action) for d in decisions
-                if wanted and d.action in (DONE, GIVEN_UP)]  # fmt: skip
+    reported = [
+        outcome(d.file, "already loaded" if d.action == DONE else d.action)
+        for d in decisions
+        if wanted and d.action in (DONE, GIVEN_UP)
+    ]
     chosen = [d for d in decisions if d.action in (LOAD, SKIP)]
     if not wanted:
         chosen = (batches(chosen, files.max_files_per_run, files.max_bytes_per_run) or [[]])[0]
     return chosen[: config.limit] if config.limit else chosen, reported
 
 
-def _record(warehouse: Warehouse, table: TableConfig, target: TargetTable, prefix: str, partition: str, run_id: str,
-            outcomes: list[SourceOutcome]) -> None:  # fmt: skip
+def _record(
+    warehouse: Warehouse,
+    table: TableConfig,
+    target: TargetTable,
+    prefix: str,
+    partition: str,
+    run_id: str,
+    outcomes: list[SourceOutcome],
+) -> None:
     """Note each converted, failed or skipped file in the ledger (loads mark theirs ``loaded`` with the rows)."""
     with warehouse.ledger() as ledger:
         books = SourceLedger(ledger.tx)
@@ -156,8 +197,17 @@ def _record(warehouse: Warehouse, table: TableConfig, target: TargetTable, prefi
         warehouse.lock_writes(ledger.tx, target)
         for o in outcomes:
             if o.status in ("staged", "failed", "skipped"):
-                books.set(target, source_file(o), o.status, table=prefix, partition=partition, run_id=run_id,
-                          rows=o.rows if o.status == "staged" else None, error=o.error, failed=o.status == "failed")  # fmt: skip
+                books.set(
+                    target,
+                    source_file(o),
+                    o.status,
+                    table=prefix,
+                    partition=partition,
+                    run_id=run_id,
+                    rows=o.rows if o.status == "staged" else None,
+                    error=o.error,
+                    failed=o.status == "failed",
+                )
 
 
 def source_file(o: SourceOutcome) -> SourceFile:
@@ -182,42 +232,78 @@ def _load(context, warehouse: Warehouse, store, table: TableConfig, target: Targ
         run_id = context.run.run_id
         try:
             result = warehouse.load(
-                target, part, store, mode=table.write_mode, cursor=table.cursor, run_id=run_id,
-                keys=tuple(table.primary_key) if table.write_mode == "merge" else (), schema_policy=table.schema_policy,
+                target,
+                part,
+                store,
+                mode=table.write_mode,
+                cursor=table.cursor,
+                run_id=run_id,
+                keys=tuple(table.primary_key) if table.write_mode == "merge" else (),
+                schema_policy=table.schema_policy,
                 on_error=table.on_error,
                 progress=Progress(f"{target} {manifest.partition}", "loaded", context.log.info, total=part.rows),
                 before_commit=lambda tx: _mark_loaded(tx, target, manifest, todo, run_id),
-            )  # fmt: skip
+            )
         except TransientError:
             raise
         except PipelineError as exc:
             with warehouse.ledger() as ledger:
                 for o in todo:
-                    SourceLedger(ledger.tx).set(target, source_file(o), "failed", table=manifest.table, partition=manifest.partition,
-                                                run_id=manifest.run_id, error=str(exc), failed=True)  # fmt: skip
+                    SourceLedger(ledger.tx).set(
+                        target,
+                        source_file(o),
+                        "failed",
+                        table=manifest.table,
+                        partition=manifest.partition,
+                        run_id=manifest.run_id,
+                        error=str(exc),
+                        failed=True,
+                    )
             context.instance.add_run_tags(context.run.run_id, {OUTCOME_TAG: "failed"})
             raise
     outcomes = load_outcomes(manifest.sources, done)
     state = run_outcome(outcomes)
     context.instance.add_run_tags(context.run.run_id, {OUTCOME_TAG: state})
     rows = result.rows_loaded if result else 0
-    metadata = {"dagster/row_count": rows, "rows_loaded": rows, "rows_replaced": result.rows_deleted if result else 0,
-                "outcome": state, "write_mode": table.write_mode, "staging_run": manifest.run_id,
-                "stage_path": dg.MetadataValue.path(manifest.prefix), **outcome_metadata(outcomes)}  # fmt: skip
+    metadata = {
+        "dagster/row_count": rows,
+        "rows_loaded": rows,
+        "rows_replaced": result.rows_deleted if result else 0,
+        "outcome": state,
+        "write_mode": table.write_mode,
+        "staging_run": manifest.run_id,
+        "stage_path": dg.MetadataValue.path(manifest.prefix),
+        **outcome_metadata(outcomes),
+    }
     if result and result.schema_changes:
         metadata["schema_changes"] = "; ".join(result.schema_changes)
     return metadata
 
 
-def _mark_loaded(tx: Transaction, target: TargetTable, manifest: Manifest, todo: list[SourceOutcome], run_id: str) -> None:
+def _mark_loaded(
+    tx: Transaction, target: TargetTable, manifest: Manifest, todo: list[SourceOutcome], run_id: str
+) -> None:
     """Inside the load's transaction (after its lock): refuse if another run loaded one of these files meanwhile,
     else mark them loaded, so the ledger and the rows commit together."""
     books = SourceLedger(tx)  # its columns were ensured before the load (a CREATE here would commit on Snowflake)
-    raced = [r for r in books.records(target, uris=[o.uri for o in todo]) if r.status in PROCESSED
-             and (r.uri, r.etag) in {(o.uri, o.etag) for o in todo}]  # fmt: skip
+    raced = [
+        r
+        for r in books.records(target, uris=[o.uri for o in todo])
+        if r.status in PROCESSED and (r.uri, r.etag) in {(o.uri, o.etag) for o in todo}
+    ]
     if raced:
-        raise TransientError(f"{raced[0].uri} was loaded by run {raced[0].load_run_id} while this run loaded it; "
-                             "rolled back, the retry leaves it out")  # fmt: skip
+        raise TransientError(
+            f"{raced[0].uri} was loaded by run {raced[0].load_run_id} while this run loaded it; "
+            "rolled back, the retry leaves it out"
+        )
     for o in todo:
-        books.set(target, source_file(o), "loaded", table=manifest.table, partition=manifest.partition, run_id=manifest.run_id,
-                  rows=o.rows, load_run_id=run_id)  # fmt: skip
+        books.set(
+            target,
+            source_file(o),
+            "loaded",
+            table=manifest.table,
+            partition=manifest.partition,
+            run_id=manifest.run_id,
+            rows=o.rows,
+            load_run_id=run_id,
+        )

@@ -27,8 +27,15 @@ def selection_options(command: Callable) -> Callable:
     return command
 
 
-def selected_tables(assembly, project, tables: tuple[str, ...], all_tables: bool, partition: str | None,
-                    from_day: str | None, to_day: str | None) -> list[TableAssets]:  # fmt: skip
+def selected_tables(
+    assembly,
+    project,
+    tables: tuple[str, ...],
+    all_tables: bool,
+    partition: str | None,
+    from_day: str | None,
+    to_day: str | None,
+) -> list[TableAssets]:
     """The tables the options name, after checking the options make sense together."""
     if bool(tables) == all_tables:
         raise PipelineError("choose tables with -t TABLE (repeatable) or --all")
@@ -53,8 +60,14 @@ class Unit:
         return f"{self.table.table.asset_name} {span}".strip()
 
 
-def plan(table: TableAssets, instance: dg.DagsterInstance, partition: str | None, from_day: str | None,
-         to_day: str | None, default: str) -> list[Unit]:  # fmt: skip
+def plan(
+    table: TableAssets,
+    instance: dg.DagsterInstance,
+    partition: str | None,
+    from_day: str | None,
+    to_day: str | None,
+    default: str,
+) -> list[Unit]:
     """The runs for ``table``: the named partition or range, else (``default``) the partitions not yet
     materialized (``missing``) or those already materialized (``materialized``), in runs of consecutive days."""
     partitions_def = table.partitions_def
@@ -63,7 +76,9 @@ def plan(table: TableAssets, instance: dg.DagsterInstance, partition: str | None
     name = table.table.asset_name
     keys = partitions_def.get_partition_keys()
     if partition or from_day or to_day:
-        first = _day(partition or from_day, "--partition" if partition else "--from") if (partition or from_day) else None
+        first = (
+            _day(partition or from_day, "--partition" if partition else "--from") if (partition or from_day) else None
+        )
         last = _day(partition or to_day, "--partition" if partition else "--to") if (partition or to_day) else None
         for day in {first, last} - {None}:
             _check_in_range(name, day, table.table.start_date, keys)
@@ -98,4 +113,6 @@ def _check_in_range(table: str, day: str, start: date, keys: list[str]) -> None:
     if day < start.isoformat():
         raise PipelineError(f"partition {day} is before the start date {start.isoformat()} of table {table!r}")
     if not keys or day > keys[-1]:
-        raise PipelineError(f"partition {day} of table {table!r} is not complete yet (last complete day: {keys[-1] if keys else 'none'})")
+        raise PipelineError(
+            f"partition {day} of table {table!r} is not complete yet (last complete day: {keys[-1] if keys else 'none'})"
+        )

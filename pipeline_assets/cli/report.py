@@ -51,7 +51,9 @@ class RunOutcome:
         return [c for c in self.checks if not c.passed]
 
 
-def outcomes_of(table: TableAssets, days: list[str], result, seconds: float, selection: dg.AssetKey | None) -> list[RunOutcome]:
+def outcomes_of(
+    table: TableAssets, days: list[str], result, seconds: float, selection: dg.AssetKey | None
+) -> list[RunOutcome]:
     """One outcome per day of the run (one for an unpartitioned table): a day succeeded when what the run was to
     materialize for it was, so the days a range run committed before a failure count as done."""
     name = table.table.asset_name
@@ -66,12 +68,25 @@ def outcomes_of(table: TableAssets, days: list[str], result, seconds: float, sel
         first_failure = all(o.success for o in outcomes)
         s, w = staged.get(day, {}), loaded.get(day, {})
         took = seconds if len(days) <= 1 else s.get("seconds", 0.0) + w.get("seconds", 0.0)
-        outcomes.append(RunOutcome(
-            table=name, partition=day, success=done, rows_extracted=s.get("rows_extracted"), files=s.get("files"),
-            bytes=s.get("bytes"), rows_loaded=w.get("rows_loaded"), seconds=took, run_id=result.run_id,
-            error=None if done else checks_error or (error or "run failed") if first_failure else "not run: an earlier day of its run failed",
-            checks=tuple(c for c in checks if c.partition in (day, None)),
-        ))  # fmt: skip
+        outcomes.append(
+            RunOutcome(
+                table=name,
+                partition=day,
+                success=done,
+                rows_extracted=s.get("rows_extracted"),
+                files=s.get("files"),
+                bytes=s.get("bytes"),
+                rows_loaded=w.get("rows_loaded"),
+                seconds=took,
+                run_id=result.run_id,
+                error=None
+                if done
+                else checks_error or (error or "run failed")
+                if first_failure
+                else "not run: an earlier day of its run failed",
+                checks=tuple(c for c in checks if c.partition in (day, None)),
+            )
+        )
     return outcomes
 
 
@@ -155,14 +170,33 @@ class Report:
 
     def summary(self) -> None:
         table = Table(title="sync summary")
-        for column in ("table", "partition", "rows extracted", "files", "bytes", "rows loaded", "seconds", "checks", "status"):
-            table.add_column(column, justify="right" if column not in ("table", "partition", "checks", "status") else "left")
+        for column in (
+            "table",
+            "partition",
+            "rows extracted",
+            "files",
+            "bytes",
+            "rows loaded",
+            "seconds",
+            "checks",
+            "status",
+        ):
+            table.add_column(
+                column, justify="right" if column not in ("table", "partition", "checks", "status") else "left"
+            )
         for o in self.outcomes:
             checks = f"{len(o.checks) - len(o.failed_checks)}/{len(o.checks)} passed" if o.checks else "-"
             table.add_row(
-                o.table, o.partition or "-", _n(o.rows_extracted), _n(o.files), _n(o.bytes), _n(o.rows_loaded),
-                f"{o.seconds:.1f}", checks, "ok" if o.success and not o.failed_checks else "FAILED",
-            )  # fmt: skip
+                o.table,
+                o.partition or "-",
+                _n(o.rows_extracted),
+                _n(o.files),
+                _n(o.bytes),
+                _n(o.rows_loaded),
+                f"{o.seconds:.1f}",
+                checks,
+                "ok" if o.success and not o.failed_checks else "FAILED",
+            )
         Console(width=120).print(table)
         failed = [o for o in self.outcomes if o.error]
         if self.limit:

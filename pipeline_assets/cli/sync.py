@@ -28,8 +28,9 @@ from pipeline_assets.errors import PipelineError
 @click.option("--yes", is_flag=True, help="confirm --full-refresh without asking")
 @click.option("--verbose", is_flag=True, help="show Dagster's log")
 @click.pass_obj
-def sync(obj, tables, all_tables, partition, from_day, to_day, limit, stage_only, load_only, full_refresh, yes,
-         verbose) -> None:  # fmt: skip
+def sync(
+    obj, tables, all_tables, partition, from_day, to_day, limit, stage_only, load_only, full_refresh, yes, verbose
+) -> None:
     """Extract, stage and load tables. Without partition options, a daily table loads every partition the
     Dagster instance has not materialized yet; an incremental table loads what is new since its watermark."""
     if sum((stage_only, load_only, full_refresh)) > 1:
@@ -42,7 +43,9 @@ def sync(obj, tables, all_tables, partition, from_day, to_day, limit, stage_only
     if full_refresh:
         daily = [t.table.asset_name for t in selected if t.partitions_def]
         if daily:
-            raise PipelineError(f"--full-refresh is for incremental and unpartitioned tables; {daily[0]} is daily (use --from/--to)")
+            raise PipelineError(
+                f"--full-refresh is for incremental and unpartitioned tables; {daily[0]} is daily (use --from/--to)"
+            )
         confirm(f"rebuild {', '.join(t.table.asset_name for t in selected)} from every source row?", yes, "--yes")
     steps = "staged" if stage_only else "loaded" if load_only else None
     units = [u for t in selected for u in plan(t, context.instance, partition, from_day, to_day, default="missing")]
@@ -60,14 +63,28 @@ def sync(obj, tables, all_tables, partition, from_day, to_day, limit, stage_only
         raise SystemExit(1)
 
 
-def run_unit(assembly, unit: Unit, instance: dg.DagsterInstance, limit: int | None, verbose: bool, steps: str | None,
-             full_refresh: bool) -> list[RunOutcome]:  # fmt: skip
+def run_unit(
+    assembly,
+    unit: Unit,
+    instance: dg.DagsterInstance,
+    limit: int | None,
+    verbose: bool,
+    steps: str | None,
+    full_refresh: bool,
+) -> list[RunOutcome]:
     """One Dagster run for the unit's days (the same range runs a backfill launches)."""
     started = time.monotonic()
     tags = {"pipeline_assets/trigger": "cli", **({FULL_REFRESH_TAG: "true"} if full_refresh else {})}
     selection = getattr(unit.table, steps).key if steps else None
     result = launch_in_process(
-        assembly.definitions, assembly.job_of[unit.table.loaded.key], unit.table, unit.days, instance,
-        limit=limit, log_level="INFO" if verbose else "CRITICAL", tags=tags, selection=[selection] if selection else None,
-    )  # fmt: skip
+        assembly.definitions,
+        assembly.job_of[unit.table.loaded.key],
+        unit.table,
+        unit.days,
+        instance,
+        limit=limit,
+        log_level="INFO" if verbose else "CRITICAL",
+        tags=tags,
+        selection=[selection] if selection else None,
+    )
     return outcomes_of(unit.table, unit.days, result, time.monotonic() - started, selection)
