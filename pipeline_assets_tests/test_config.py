@@ -43,6 +43,8 @@ def test_defaults_expansion_and_relative_paths(tmp_path, monkeypatch):
         (("partitioning: daily", "partitioning: hourly"), "tables[0].partitioning: got 'hourly'; input should be 'daily', 'incremental' or 'none'"),
         (("table: sales.orders", "table: a.b.c"), "tables[0].table: expected table or schema.table"),
         (("start_date: 2026-01-01", "start_date: 2026-02-30"), "tables[0].start_date:"),
+        (("start_date: 2026-01-01", "start_date: 2026-01-01, days_per_run: 0"), "tables[0].days_per_run: expected a number of days (1 or more) or all, got 0"),
+        (("start_date: 2026-01-01", "start_date: 2026-01-01, days_per_run: many"), "tables[0].days_per_run: expected a number of days (1 or more) or all, got 'many'"),
         (("{kind: duckdb, path: warehouse.duckdb}", "{kind: duckdb}"), "connections.dw: a duckdb connection needs path"),
         (("stage: {url: stage}", "stage: {url: stage, orphan_grace: 2x}"), "stage.orphan_grace: expected a number and a unit"),
         (("stage: {url: stage}", "stage: {url: stage, retention_days: 0}"), "stage.retention_days: Input should be greater than 0"),

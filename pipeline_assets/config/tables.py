@@ -1,7 +1,7 @@
 """``tables:``: each table replicated from a source connection into a warehouse connection."""
 
 from datetime import date
-from typing import Annotated, Literal, Self
+from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -32,7 +32,7 @@ class TableConfig(_Model):
     primary_key: list[str] = []
     partitioning: Literal["daily", "incremental", "none"] = "none"
     start_date: date | None = None
-    days_per_run: Annotated[int, Field(ge=1)] | Literal["all"] = Field(
+    days_per_run: int | Literal["all"] = Field(
         default=31, description="daily tables: the most days one backfill run covers (`all`: one run per backfill)"
     )
     write_mode: Literal["append", "replace", "merge"] = "replace"
@@ -63,6 +63,13 @@ class TableConfig(_Model):
         return value
 
     _check_lookback = field_validator("lookback")(duration)
+
+    @field_validator("days_per_run", mode="before")
+    @classmethod
+    def _days_per_run(cls, value: object) -> object:
+        if value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError(f"expected a number of days (1 or more) or all, got {value!r}")
 
     @model_validator(mode="after")
     def _partitioning(self) -> Self:

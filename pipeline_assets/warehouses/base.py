@@ -21,7 +21,6 @@ from pipeline_assets.errors import (
     redact,
 )
 from pipeline_assets.progress import Progress
-from pipeline_assets.reuse import IdleConnection
 from pipeline_assets.schema import Window
 from pipeline_assets.sql import quote_identifier
 from pipeline_assets.stage.manifest import Manifest, StagedFile
@@ -48,15 +47,9 @@ class Warehouse(ABC):
     def __init__(self, name: str, config: ConnectionConfig, password: str | None):
         self.name, self.config, self._password = name, config, password
         self._redacted = [password]  # secrets scrubbed from every error (a COPY may also carry the stage's keys)
-        self._connections = IdleConnection(self.connect)
-
-    def connect(self):
-        """A new connection (warehouses whose transactions share one between uses)."""
-        raise NotImplementedError
 
     def close(self) -> None:
-        """Close the connection kept between transactions, if any."""
-        self._connections.close()
+        """Close what the warehouse keeps open between transactions (nothing, unless it keeps a connection)."""
 
     @abstractmethod
     @contextmanager

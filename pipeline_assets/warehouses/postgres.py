@@ -7,6 +7,7 @@ from pathlib import Path
 import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 
+from pipeline_assets.reuse import IdleConnection
 from pipeline_assets.stage.reader import open_staged
 from pipeline_assets.warehouses.base import Warehouse
 from pipeline_assets.warehouses.transaction import (
@@ -51,6 +52,13 @@ class PostgresWarehouse(Warehouse):
     """Creates tables from the staged schema and loads them with ``COPY … FROM STDIN (FORMAT binary)``."""
 
     widening_ladders = (("smallint", "integer", "bigint"), ("real", "double precision"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._connections = IdleConnection(self.connect)
+
+    def close(self) -> None:
+        self._connections.close()
 
     def connect(self) -> adbc.Connection:
         return adbc.connect(self.config.postgres_url(self._password), autocommit=False)
