@@ -100,10 +100,10 @@ def staged(mode: str, source: str, target: str, compression: str | None) -> tupl
 def run_child(mode: str, table: str, target: str, stage: str, compression: str) -> None:
     """The staged path itself, as the stage asset (``extract``) and the warehouse asset (``load``) call the engine."""
     from pipeline_assets.config import ConnectionConfig, StageConfig
-    from pipeline_assets.schema import Window
+    from pipeline_assets.core.schema import Window
+    from pipeline_assets.core.target import TargetTable
     from pipeline_assets.sources.postgres import PostgresSource
     from pipeline_assets.stage.local import LocalStore
-    from pipeline_assets.warehouses import TargetTable
     from pipeline_assets.warehouses.postgres import PostgresWarehouse
 
     config = ConnectionConfig(kind="postgres", host="127.0.0.1", port=5432, user="postgres", database="test")
@@ -126,8 +126,8 @@ def run_child(mode: str, table: str, target: str, stage: str, compression: str) 
 
 def extract(source, schema, store, stage_config, table: str, window):
     """What the stage asset and ``StageIOManager.handle_output`` do for one partition."""
-    from pipeline_assets.stage import layout
-    from pipeline_assets.stage.manifest import Extract
+    from pipeline_assets.core import layout
+    from pipeline_assets.core.manifest import Extract
     from pipeline_assets.stage.staging import StageSettings, write_partition
 
     partition = window.start.date().isoformat() if window else layout.UNPARTITIONED

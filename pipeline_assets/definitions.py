@@ -7,6 +7,7 @@ import dagster as dg
 
 from pipeline_assets.assets.checks import build_table_checks
 from pipeline_assets.assets.factory import TableAssets, build_table_assets
+from pipeline_assets.assets.io_manager import StageIOManager
 from pipeline_assets.assets.jobs import build_jobs
 from pipeline_assets.autoload.assets import build_files_assets
 from pipeline_assets.autoload.wiring import build_autoloader
@@ -14,7 +15,6 @@ from pipeline_assets.config import ProjectConfig
 from pipeline_assets.project import load_project
 from pipeline_assets.resources import DatabaseResource, FilesResource, StageResource
 from pipeline_assets.sensors.housekeeping import build_housekeeping
-from pipeline_assets.stage.io_manager import StageIOManager
 
 # backfill_policy is "beta" in Dagster 1.13; it is the supported way to choose runs per partition. Partitioned
 # check specs are "preview"; they are what makes a check's result belong to one partition.

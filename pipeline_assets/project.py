@@ -22,9 +22,7 @@ def config_path(explicit: str | None = None) -> Path | None:
 def load_project(explicit: str | None = None) -> ProjectConfig:
     path = config_path(explicit)
     if path is None:
-        from pipeline_assets.demo.shop import (
-            ensure_demo,  # the demo's generator is only needed without a config
-        )
+        from pipeline_assets.demo.shop import ensure_demo  # the demo's generator is only needed without a config
 
         path = ensure_demo(home())
     return load_config(path)

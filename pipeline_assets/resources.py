@@ -10,10 +10,10 @@ from pydantic import Field, PrivateAttr
 from pipeline_assets.config import ConnectionConfig, S3Config, StageConfig, secret
 from pipeline_assets.config.models import SECRET_REF
 from pipeline_assets.config.redshift import RedshiftOptions
+from pipeline_assets.core.store import StageStore
 from pipeline_assets.sources import Source, open_source
 from pipeline_assets.stage.local import LocalStore
 from pipeline_assets.stage.s3 import S3Store
-from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.warehouses import Warehouse, open_warehouse
 
 

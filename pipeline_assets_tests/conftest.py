@@ -16,11 +16,7 @@ import yaml
 from pipeline_assets.config import ProjectConfig, load_config
 from pipeline_assets.warehouses import WAREHOUSES
 from pipeline_assets_tests.s3_server import S3Server, seaweedfs
-from pipeline_assets_tests.snowflake_server import (
-    PASSWORD_ENV,
-    SnowflakeServer,
-    fakesnow_server,
-)
+from pipeline_assets_tests.snowflake_server import PASSWORD_ENV, SnowflakeServer, fakesnow_server
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "database": "test"}
@@ -109,11 +105,8 @@ def snowflake(snowflake_server, monkeypatch) -> SnowflakeServer:
 def redshift(pg, s3_server, monkeypatch):
     """Route ``kind: redshift`` to the emulated-COPY warehouse on PostgreSQL (see redshift_emulator.py); yields what
     its COPYs saw."""
-    from pipeline_assets_tests.redshift_emulator import (  # it imports this module
-        EmulatedRedshift,
-        Emulation,
-        install,
-    )
+    # imported here: the emulator imports this module
+    from pipeline_assets_tests.redshift_emulator import EmulatedRedshift, Emulation, install
 
     emulation = Emulation(s3_server.client(), f"pa_rs_sys_{uuid.uuid4().hex[:8]}")
     install(pg, emulation)

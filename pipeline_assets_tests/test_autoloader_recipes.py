@@ -8,13 +8,7 @@ from click.testing import CliRunner
 from pipeline_assets.cli.main import cli
 from pipeline_assets.definitions import assemble
 from pipeline_assets_tests.conftest import project, write_config
-from pipeline_assets_tests.drops import (
-    csv_file,
-    files_body,
-    pg_value,
-    source_records,
-    tick_until_quiet,
-)
+from pipeline_assets_tests.drops import csv_file, files_body, pg_value, source_records, tick_until_quiet
 from pipeline_assets_tests.runs import failure
 
 JOBS = {"fresh_start": ("files_fresh_start", "drop_table_keep_ledger"), "full_reprocess": ("files_full_reprocess", "drop_table_clear_ledger"),

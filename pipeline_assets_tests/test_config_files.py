@@ -3,7 +3,7 @@
 import pytest
 
 from pipeline_assets.config import load_config, parse_config
-from pipeline_assets.errors import ConfigError
+from pipeline_assets.core.errors import ConfigError
 
 FILES = """
 connections:

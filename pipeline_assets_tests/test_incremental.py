@@ -15,14 +15,8 @@ from click.testing import CliRunner
 
 from pipeline_assets.cli.main import cli
 from pipeline_assets.config import load_config
-from pipeline_assets.errors import PipelineError
-from pipeline_assets_tests.conftest import (
-    PG,
-    mysql_connection,
-    pg_connection,
-    s3_stage,
-    write_config,
-)
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets_tests.conftest import PG, mysql_connection, pg_connection, s3_stage, write_config
 from pipeline_assets_tests.redshift_emulator import redshift_connection
 from pipeline_assets_tests.runs import failure, metadata, run_table
 

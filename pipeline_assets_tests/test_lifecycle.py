@@ -15,12 +15,7 @@ from click.testing import CliRunner
 
 from pipeline_assets.cli.main import cli
 from pipeline_assets.definitions import assemble
-from pipeline_assets_tests.conftest import (
-    pg_connection,
-    project,
-    s3_stage,
-    write_config,
-)
+from pipeline_assets_tests.conftest import pg_connection, project, s3_stage, write_config
 from pipeline_assets_tests.runs import failure, metadata, run_table
 
 DAY = "2026-01-01"

@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.stage.manifest import StagedFile
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.manifest import StagedFile
 from pipeline_assets.warehouses.snowflake import _outcomes
 from pipeline_assets_tests.conftest import pg_connection, project, s3_stage
 from pipeline_assets_tests.redshift_emulator import redshift_connection
@@ -116,8 +116,8 @@ def test_a_corrupt_file_aborts_or_is_skipped_and_recorded(warehouse, request, pg
 
 
 def _ledger(config, wh_schema: str) -> dict[str, tuple]:
+    from pipeline_assets.core.target import TargetTable
     from pipeline_assets.resources import DatabaseResource
-    from pipeline_assets.warehouses import TargetTable
 
     warehouse = DatabaseResource.from_config("dw", config.connections["dw"], resolve=True).warehouse()
     with warehouse.ledger() as ledger:

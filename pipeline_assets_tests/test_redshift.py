@@ -13,20 +13,10 @@ from pipeline_assets.assets.incremental import FULL_REFRESH_TAG
 from pipeline_assets.assets.launch import launch_in_process
 from pipeline_assets.definitions import assemble
 from pipeline_assets.resources import StageResource
+from pipeline_assets.sensors.table_stage import table_stage
 from pipeline_assets.stage.lifecycle import DONE, delete, select
-from pipeline_assets.stage.tables import table_stage
-from pipeline_assets_tests.conftest import (
-    PG,
-    pg_connection,
-    project,
-    s3_stage,
-)
-from pipeline_assets_tests.redshift_emulator import (
-    EmulatedRedshift,
-    execute,
-    query,
-    redshift_connection,
-)
+from pipeline_assets_tests.conftest import PG, pg_connection, project, s3_stage
+from pipeline_assets_tests.redshift_emulator import EmulatedRedshift, execute, query, redshift_connection
 from pipeline_assets_tests.runs import failure, metadata, run_table
 from pipeline_assets_tests.sshd import sshd
 

@@ -12,19 +12,14 @@ from sqlglot import exp
 
 from pipeline_assets.cli.main import cli
 from pipeline_assets.config import parse_config
-from pipeline_assets.errors import ConfigError
-from pipeline_assets.stage.manifest import StagedFile
+from pipeline_assets.core.errors import ConfigError
+from pipeline_assets.core.manifest import StagedFile
 from pipeline_assets.warehouses.ledger import _DDL as LEDGER_DDL
 from pipeline_assets.warehouses.redshift import bookkeeping_ddl, redshift_type
 from pipeline_assets.warehouses.redshift_copy import copy_manifest, copy_statement
 from pipeline_assets.warehouses.state import _DDL as STATE_DDL
 from pipeline_assets_tests.conftest import pg_connection, write_config
-from pipeline_assets_tests.redshift_emulator import (
-    ROLE,
-    execute,
-    query,
-    redshift_connection,
-)
+from pipeline_assets_tests.redshift_emulator import ROLE, execute, query, redshift_connection
 
 
 def test_copy_statement_and_manifest_text():

@@ -9,12 +9,7 @@ from decimal import Decimal
 
 import duckdb
 
-from pipeline_assets_tests.conftest import (
-    mysql_connection,
-    pg_connection,
-    project,
-    s3_stage,
-)
+from pipeline_assets_tests.conftest import mysql_connection, pg_connection, project, s3_stage
 from pipeline_assets_tests.runs import metadata, run_table
 
 DAYS = [f"2026-01-0{d}" for d in range(1, 7)]

@@ -6,13 +6,8 @@ from click.testing import CliRunner
 from sqlglot import exp
 
 from pipeline_assets.cli.main import cli
-from pipeline_assets.warehouses.snowflake_sql import copy_into_sql, unload_sql
-from pipeline_assets_tests.conftest import (
-    pg_connection,
-    project,
-    s3_stage,
-    write_config,
-)
+from pipeline_assets.connect.snowflake_sql import copy_into_sql, unload_sql
+from pipeline_assets_tests.conftest import pg_connection, project, s3_stage, write_config
 from pipeline_assets_tests.runs import failure, metadata, run_table
 
 DAYS = ["2026-02-01", "2026-02-02", "2026-02-03"]

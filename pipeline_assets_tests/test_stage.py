@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline_assets.errors import PipelineError
+from pipeline_assets.core.errors import PipelineError
 from pipeline_assets.resources import StageResource
 from pipeline_assets.stage.local import LocalStore
 from pipeline_assets.stage.staging import latest_manifest
@@ -56,7 +56,7 @@ def test_latest_manifest_prefers_the_producing_run_then_the_newest(tmp_path):
 
 def _manifest_json(run: str) -> bytes:
     schema = pa.schema([pa.field("id", pa.int64())])
-    from pipeline_assets.stage.manifest import Manifest
+    from pipeline_assets.core.manifest import Manifest
 
     return Manifest("src", "src/s_t", "2026-01-01", run, "parquet", "x", (), schema).to_json().encode()
 

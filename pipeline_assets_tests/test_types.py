@@ -8,12 +8,7 @@ import duckdb
 import pymysql
 import pytest
 
-from pipeline_assets_tests.conftest import (
-    MYSQL,
-    mysql_connection,
-    pg_connection,
-    project,
-)
+from pipeline_assets_tests.conftest import MYSQL, mysql_connection, pg_connection, project
 from pipeline_assets_tests.runs import failure, run_table
 
 UNICODE = ["", "plain", "Zoë Søren Łódź", "日本語テキスト", "emoji 🚀👩‍🚀", "עברית RTL", "e\u0301 combining", "tab\tnew\nline", "quote ' \" \\"]

@@ -7,18 +7,17 @@ from decimal import Decimal, InvalidOperation, localcontext
 
 import dagster as dg
 import pyarrow as pa
-
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (  # not exported; what the UI compares with
     AssetCheckEvaluationTargetMaterializationData,
 )
 
 from pipeline_assets.assets.factory import TableAssets
+from pipeline_assets.assets.failures import user_errors
 from pipeline_assets.assets.incremental import checked_window
 from pipeline_assets.assets.partitions import day_window, run_days
 from pipeline_assets.config import ProjectConfig
-from pipeline_assets.errors import user_errors
-from pipeline_assets.schema import TableSchema, Window
-from pipeline_assets.warehouses import TargetTable
+from pipeline_assets.core.schema import TableSchema, Window
+from pipeline_assets.core.target import TargetTable
 
 ROWS, CHECKSUM, DUPLICATES, SCHEMA, FRESH = (
     "rows_match_source",

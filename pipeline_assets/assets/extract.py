@@ -10,15 +10,16 @@ import dagster as dg
 from pipeline_assets.assets.incremental import extraction_window, state_key
 from pipeline_assets.assets.partitions import day_window
 from pipeline_assets.config import TableConfig
-from pipeline_assets.errors import PipelineError
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.manifest import Extract, Manifest
+from pipeline_assets.core.schema import TableSchema
+from pipeline_assets.core.store import StageStore
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.resources import StageResource
-from pipeline_assets.schema import TableSchema
 from pipeline_assets.sources import Source
-from pipeline_assets.stage.manifest import Extract, Manifest
 from pipeline_assets.stage.staging import StageSettings, all_manifests, write_partition
-from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.stage.unloaded import stage_unloaded
-from pipeline_assets.warehouses import TargetTable, Warehouse
+from pipeline_assets.warehouses import Warehouse
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,16 @@ import dagster as dg
 from pydantic import Field
 
 from pipeline_assets.assets.extract import Extraction, preflight, stage_day, stage_metadata, staged_by_run
+from pipeline_assets.assets.failures import user_errors
 from pipeline_assets.assets.incremental import is_full_refresh
+from pipeline_assets.assets.io_manager import STAGE_PREFIX_KEY, Staged
 from pipeline_assets.assets.load import Loading, load_day, load_metadata
 from pipeline_assets.assets.partitions import backfill_policy, daily_partitions, run_days
 from pipeline_assets.assets.per_day import for_each_day
 from pipeline_assets.config import ProjectConfig, TableConfig
-from pipeline_assets.errors import PipelineError, user_errors
-from pipeline_assets.stage.io_manager import STAGE_PREFIX_KEY, Staged
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.stage.staging import StageSettings
-from pipeline_assets.stage.tables import stage_prefix
-from pipeline_assets.warehouses import TargetTable
 
 # Transient failures (a dropped connection, a throttled S3 call) are retried; PipelineErrors are not.
 RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -43,7 +43,7 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     target_conn = project.connections[table.target]
     partitions_def = daily_partitions(table.start_date) if table.partitioning == "daily" else None
     partitioned = partitions_def is not None
-    prefix = stage_prefix(table, project)
+    prefix = project.stage_prefix(table)
     target = TargetTable(table.target_schema, table.target_name)
     policy = project.policy(table)
     window_note = f", one UTC day of `{table.cursor}` per partition" if partitioned else ""

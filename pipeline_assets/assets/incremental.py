@@ -9,13 +9,14 @@ from datetime import date, datetime, timedelta, timezone
 
 from pipeline_assets.config import TableConfig
 from pipeline_assets.config.durations import parse_duration
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.schema import Window
-from pipeline_assets.stage import layout
-from pipeline_assets.stage.manifest import Manifest
+from pipeline_assets.core import layout
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.manifest import Manifest
+from pipeline_assets.core.schema import Window
+from pipeline_assets.core.store import StageStore
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.stage.staging import all_manifests
-from pipeline_assets.stage.stores import StageStore
-from pipeline_assets.warehouses import TargetTable, Transaction, Warehouse
+from pipeline_assets.warehouses import Transaction, Warehouse
 from pipeline_assets.warehouses.state import Watermarks
 
 FULL_REFRESH_TAG = "pipeline_assets/full_refresh"

@@ -7,17 +7,14 @@ from datetime import datetime
 
 import dagster as dg
 
-from pipeline_assets.assets.incremental import (
-    advance,
-    check_loadable,
-    pending_manifests,
-)
+from pipeline_assets.assets.incremental import advance, check_loadable, pending_manifests
 from pipeline_assets.config import TableConfig
-from pipeline_assets.progress import Progress
-from pipeline_assets.schema import SOURCE_TYPE_KEY
-from pipeline_assets.stage.manifest import Manifest
-from pipeline_assets.stage.stores import StageStore
-from pipeline_assets.warehouses import TargetTable, Warehouse
+from pipeline_assets.core.manifest import Manifest
+from pipeline_assets.core.progress import Progress
+from pipeline_assets.core.schema import SOURCE_TYPE_KEY
+from pipeline_assets.core.store import StageStore
+from pipeline_assets.core.target import TargetTable
+from pipeline_assets.warehouses import Warehouse
 from pipeline_assets.warehouses.transaction import LoadResult
 
 

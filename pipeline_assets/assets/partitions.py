@@ -9,9 +9,9 @@ from datetime import date
 
 import dagster as dg
 
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.schema import Window
-from pipeline_assets.stage import layout
+from pipeline_assets.core import layout
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.schema import Window
 
 
 def daily_partitions(start: date) -> dg.DailyPartitionsDefinition:

@@ -8,34 +8,23 @@ import dagster as dg
 from pydantic import Field
 
 from pipeline_assets.assets.factory import RETRY_POLICY, TableAssets, warehouse_asset_args
+from pipeline_assets.assets.failures import user_errors
+from pipeline_assets.assets.io_manager import STAGE_PREFIX_KEY, Staged
 from pipeline_assets.assets.partitions import backfill_policy, daily_partitions, run_days
 from pipeline_assets.assets.per_day import for_each_day
-from pipeline_assets.autoload.report import (
-    OUTCOME_TAG,
-    load_outcomes,
-    outcome_metadata,
-    run_outcome,
-)
-from pipeline_assets.autoload.selection import (
-    DONE,
-    GIVEN_UP,
-    LOAD,
-    SKIP,
-    batches,
-    decide,
-)
+from pipeline_assets.autoload.report import OUTCOME_TAG, load_outcomes, outcome_metadata, run_outcome
+from pipeline_assets.autoload.selection import DONE, GIVEN_UP, LOAD, SKIP, batches, decide
 from pipeline_assets.autoload.staging import Batch, outcome, stage_files, write_manifest
 from pipeline_assets.config import ProjectConfig, TableConfig
-from pipeline_assets.errors import PipelineError, TransientError, user_errors
-from pipeline_assets.progress import Progress
+from pipeline_assets.core.errors import PipelineError, TransientError
+from pipeline_assets.core.manifest import Manifest, SourceOutcome
+from pipeline_assets.core.progress import Progress
+from pipeline_assets.core.records import SourceFile
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.sources.files import list_files
-from pipeline_assets.stage import layout
-from pipeline_assets.stage.io_manager import STAGE_PREFIX_KEY, Staged
-from pipeline_assets.stage.manifest import Manifest, SourceOutcome
 from pipeline_assets.stage.staging import StageSettings
-from pipeline_assets.stage.tables import stage_prefix
-from pipeline_assets.warehouses import TargetTable, Transaction, Warehouse
-from pipeline_assets.warehouses.source_ledger import PROCESSED, SourceFile, SourceLedger
+from pipeline_assets.warehouses import Transaction, Warehouse
+from pipeline_assets.warehouses.source_ledger import PROCESSED, SourceLedger
 
 SKIPPED_NOTE = "a new version of a file already processed; allow_overwrites is false"
 
@@ -56,7 +45,7 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     drops = project.connections[table.source]
     target_conn = project.connections[table.target]
     partitions_def = daily_partitions(files.start_date) if files.partition_key_pattern else None
-    prefix = stage_prefix(table, project)
+    prefix = project.stage_prefix(table)
     target = TargetTable(table.target_schema, table.target_name)
     settings_of = lambda stage: StageSettings(
         file_format=stage.file_format,

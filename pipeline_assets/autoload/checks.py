@@ -4,8 +4,8 @@ the ledger says it loaded."""
 import dagster as dg
 
 from pipeline_assets.assets.factory import TableAssets
-from pipeline_assets.errors import user_errors
-from pipeline_assets.warehouses import TargetTable
+from pipeline_assets.assets.failures import user_errors
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.source_ledger import SourceLedger
 
 NO_FAILED, ROWS = "no_failed_files", "rows_match_files"

@@ -6,10 +6,11 @@ import dagster as dg
 from pydantic import Field
 
 from pipeline_assets.assets.factory import TableAssets
+from pipeline_assets.assets.failures import user_errors
 from pipeline_assets.autoload import recipes
 from pipeline_assets.config import ProjectConfig
-from pipeline_assets.errors import PipelineError, user_errors
-from pipeline_assets.warehouses import TargetTable
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.target import TargetTable
 
 
 class RecipeConfig(dg.Config):

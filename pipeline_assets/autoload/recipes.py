@@ -15,9 +15,10 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from pipeline_assets.config import TableConfig
-from pipeline_assets.errors import PipelineError
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.sensors import IN_PROGRESS
-from pipeline_assets.warehouses import TargetTable, Warehouse
+from pipeline_assets.warehouses import Warehouse
 from pipeline_assets.warehouses.source_ledger import SourceLedger, SourceRecord
 
 RECIPES = ("fresh_start", "full_reprocess", "backfill")

@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from pipeline_assets.stage.manifest import SourceOutcome
+from pipeline_assets.core.manifest import SourceOutcome
 
 OUTCOME_TAG = "pipeline_assets/outcome"
 _SHOWN = 200  # rows of the per-file table; the counts cover every file

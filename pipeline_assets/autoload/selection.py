@@ -5,7 +5,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pipeline_assets.config.files import FilesTableConfig
-from pipeline_assets.warehouses.source_ledger import PROCESSED, SourceFile, SourceRecord
+from pipeline_assets.core.records import SourceFile
+from pipeline_assets.warehouses.source_ledger import PROCESSED, SourceRecord
 
 LOAD, SKIP, DONE, GIVEN_UP, IN_FLIGHT = "load", "skip", "done", "given up", "in flight"
 RunFinished = Callable[[str], bool]  # run id -> whether that run is over (so a file it left 'staged' is free again)

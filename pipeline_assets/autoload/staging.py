@@ -11,15 +11,15 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipeline_assets.config.files import SOURCE_FILE, SOURCE_MODIFIED, FilesTableConfig
-from pipeline_assets.errors import PipelineError, TransientError
-from pipeline_assets.progress import Progress
+from pipeline_assets.core import layout
+from pipeline_assets.core.errors import PipelineError, TransientError
+from pipeline_assets.core.manifest import Manifest, SourceOutcome, StagedFile
+from pipeline_assets.core.progress import Progress
+from pipeline_assets.core.records import SourceFile
+from pipeline_assets.core.store import StageStore
 from pipeline_assets.sources.files import declared_schema, infer_schema, read_file
-from pipeline_assets.stage import layout
-from pipeline_assets.stage.manifest import Manifest, SourceOutcome, StagedFile
 from pipeline_assets.stage.staging import StageSettings
-from pipeline_assets.stage.stores import StageStore
 from pipeline_assets.stage.writer import RollingWriter
-from pipeline_assets.warehouses.source_ledger import SourceFile
 
 
 @dataclass

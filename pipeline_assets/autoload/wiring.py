@@ -7,8 +7,8 @@ import dagster as dg
 from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.autoload.checks import build_files_checks
 from pipeline_assets.autoload.jobs import build_load_job, build_recipe_jobs
+from pipeline_assets.autoload.sensor import build_autoload_sensor
 from pipeline_assets.config import ProjectConfig
-from pipeline_assets.sensors.autoloader import build_autoload_sensor
 
 
 @dataclass(frozen=True)

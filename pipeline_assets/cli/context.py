@@ -9,10 +9,10 @@ import click
 import dagster as dg
 
 from pipeline_assets.config import ProjectConfig, TableConfig, secret
-from pipeline_assets.errors import ConfigError, PipelineError
+from pipeline_assets.core.errors import ConfigError, PipelineError
 from pipeline_assets.project import config_path, default_dagster_home, home, load_project
 from pipeline_assets.resources import DatabaseResource, StageResource
-from pipeline_assets.stage.tables import TableStage, table_stage
+from pipeline_assets.sensors.table_stage import TableStage, table_stage
 from pipeline_assets.warehouses import Warehouse
 
 

@@ -7,9 +7,9 @@ import click
 from pipeline_assets.autoload import recipes
 from pipeline_assets.autoload.jobs import load_job_name
 from pipeline_assets.cli.context import confirm, open_context, warehouse_for
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.definitions import assemble
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.warehouses import TargetTable
 from pipeline_assets.warehouses.source_ledger import SourceLedger
 
 _table_option = click.option("-t", "--table", required=True, help="a files table")

@@ -5,7 +5,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline_assets.cli.context import open_context, table_stages
-from pipeline_assets.errors import PipelineError
+from pipeline_assets.core.errors import PipelineError
 from pipeline_assets.warehouses.ledger import IN_TARGET, STATUSES
 
 

@@ -13,7 +13,7 @@ from pipeline_assets.cli.stage import stage
 from pipeline_assets.cli.sync import sync
 from pipeline_assets.cli.ui import ui
 from pipeline_assets.cli.watermark import watermark
-from pipeline_assets.errors import PipelineError, first_line
+from pipeline_assets.core.errors import PipelineError, first_line
 
 
 class Commands(click.Group):

@@ -9,7 +9,7 @@ import dagster as dg
 
 from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.cli.report import RunOutcome
-from pipeline_assets.errors import PipelineError
+from pipeline_assets.core.errors import PipelineError
 
 _SELECTION = [
     click.option("-t", "--table", "tables", multiple=True, metavar="TABLE", help="a configured table (repeatable)"),

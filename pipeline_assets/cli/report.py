@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from pipeline_assets import progress
 from pipeline_assets.assets.factory import TableAssets
+from pipeline_assets.core import progress
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,10 @@ import click
 
 from pipeline_assets.cli.context import confirm, open_context, table_stages
 from pipeline_assets.config.durations import parse_duration
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.stage.lifecycle import (
-    AWAITING,
-    DONE,
-    ORPHAN,
-    Entry,
-    delete,
-    select,
-)
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.sensors.table_stage import TableStage, run_status_lookup
+from pipeline_assets.stage.lifecycle import AWAITING, DONE, ORPHAN, Entry, delete, select
 from pipeline_assets.stage.s3 import S3Store
-from pipeline_assets.stage.tables import TableStage, run_status_lookup
 
 
 @click.group()

@@ -7,8 +7,8 @@ import click
 from pipeline_assets.assets.incremental import as_utc, state_key
 from pipeline_assets.cli.context import confirm, open_context, warehouse_for
 from pipeline_assets.config import ProjectConfig, TableConfig
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.warehouses import TargetTable
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.target import TargetTable
 
 
 @click.group()

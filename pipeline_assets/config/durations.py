@@ -3,7 +3,7 @@
 import re
 from datetime import timedelta
 
-from pipeline_assets.errors import PipelineError
+from pipeline_assets.core.errors import PipelineError
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from pipeline_assets.config.models import SECRET_FIELDS, SECRET_REF, ProjectConfig
-from pipeline_assets.errors import ConfigError
+from pipeline_assets.core.errors import ConfigError
 
 CONFIG_ENV_VAR = "PIPELINE_ASSETS_CONFIG"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -20,7 +20,8 @@ from pipeline_assets.config.base import (
 from pipeline_assets.config.connections import ConnectionConfig
 from pipeline_assets.config.stage import S3Config, StageConfig, StagePolicy
 from pipeline_assets.config.tables import TableConfig
-from pipeline_assets.errors import ConfigError
+from pipeline_assets.core import layout
+from pipeline_assets.core.errors import ConfigError
 
 __all__ = ["SECRET_FIELDS", "SECRET_REF", "ConnectionConfig", "ProjectConfig", "S3Config", "StageConfig", "TableConfig"]
 
@@ -45,6 +46,12 @@ class ProjectConfig(_Model):
             if not re.match(NAME_PATTERN, name) or name in ("stage", "stage_io_manager", "io_manager"):
                 raise ValueError(f"connection name {name!r} must be letters, digits and _ (not a reserved name)")
         return value
+
+    def stage_prefix(self, table: TableConfig) -> str:
+        """The table's own stage folder: named by its asset name, so two tables reading one source table never share
+        files."""
+        schema = table.source_schema or self.connections[table.source].database or "main"
+        return layout.table_prefix(table.source, schema, table.asset_name)
 
     @model_validator(mode="after")
     def _references(self) -> Self:

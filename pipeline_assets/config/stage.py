@@ -6,7 +6,7 @@ from pydantic import Field, field_validator, model_validator
 
 from pipeline_assets.config.base import _Model, _secret_ref
 from pipeline_assets.config.durations import parse_duration
-from pipeline_assets.errors import PipelineError
+from pipeline_assets.core.errors import PipelineError
 
 PathStrategy = Literal["unique", "fixed"]
 Cleanup = Literal["never", "after_partition", "after_all"]

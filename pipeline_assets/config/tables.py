@@ -6,11 +6,7 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from pipeline_assets.config.base import _Model
-from pipeline_assets.config.files import (
-    FILES_OVERWRITE_REFUSED,
-    SOURCE_MODIFIED,
-    FilesTableConfig,
-)
+from pipeline_assets.config.files import FILES_OVERWRITE_REFUSED, SOURCE_MODIFIED, FilesTableConfig
 from pipeline_assets.config.stage import Cleanup, PathStrategy, duration
 
 OVERWRITE_REFUSED = (

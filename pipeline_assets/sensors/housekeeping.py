@@ -12,10 +12,10 @@ import dagster as dg
 
 from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.config import ProjectConfig
+from pipeline_assets.core import layout
 from pipeline_assets.sensors import IN_PROGRESS
-from pipeline_assets.stage import layout
+from pipeline_assets.sensors.table_stage import TableStage, run_status_lookup, table_stage
 from pipeline_assets.stage.lifecycle import DONE, ORPHAN, Entry, delete, select
-from pipeline_assets.stage.tables import TableStage, run_status_lookup, table_stage
 
 JOB_NAME = "stage_housekeeping"
 

@@ -1,20 +1,21 @@
-"""Sources: databases that rows are read from, each behind the same ``Source`` interface."""
+"""Sources: databases that rows are read from, one module per kind behind the ``Source`` interface.
+
+Imports ``core`` and ``config`` (and ``connect`` for Snowflake), never ``stage`` or ``warehouses``. A kind's module,
+and so its driver, is imported only when a connection of that kind is opened."""
 
 from pipeline_assets.config import ConnectionConfig
+from pipeline_assets.core.registry import Registry
 from pipeline_assets.sources.base import Source
-from pipeline_assets.sources.duckdb import DuckDBSource
-from pipeline_assets.sources.mysql import MySQLSource
-from pipeline_assets.sources.postgres import PostgresSource
-from pipeline_assets.sources.snowflake import SnowflakeSource
-from pipeline_assets.sources.sqlite import SQLiteSource
 
-SOURCES: dict[str, type[Source]] = {
-    "postgres": PostgresSource,
-    "mysql": MySQLSource,
-    "sqlite": SQLiteSource,
-    "duckdb": DuckDBSource,
-    "snowflake": SnowflakeSource,
-}
+SOURCES: Registry[Source] = Registry(
+    {
+        "postgres": "pipeline_assets.sources.postgres:PostgresSource",
+        "mysql": "pipeline_assets.sources.mysql:MySQLSource",
+        "sqlite": "pipeline_assets.sources.sqlite:SQLiteSource",
+        "duckdb": "pipeline_assets.sources.duckdb:DuckDBSource",
+        "snowflake": "pipeline_assets.sources.snowflake:SnowflakeSource",
+    }
+)
 
 
 def open_source(name: str, config: ConnectionConfig, password: str | None) -> Source:

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from pipeline_assets.config import ConnectionConfig
-from pipeline_assets.errors import PipelineError, driver_error, first_line, redact
-from pipeline_assets.schema import Column, TableSchema, Window, conform
-from pipeline_assets.sql import quote_identifier
+from pipeline_assets.core.errors import PipelineError, driver_error, first_line, redact
+from pipeline_assets.core.schema import Column, TableSchema, Window, conform
+from pipeline_assets.core.sql import quote_identifier
 
 
 class Source(ABC):

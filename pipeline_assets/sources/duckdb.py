@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import duckdb
 import pyarrow as pa
 
-from pipeline_assets.schema import Column, TableSchema, conform
+from pipeline_assets.core.schema import Column, TableSchema, conform
 from pipeline_assets.sources.base import Source
 
 

@@ -14,16 +14,11 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from pipeline_assets.config.files import (
-    DECIMAL_TYPE,
-    SOURCE_FILE,
-    SOURCE_MODIFIED,
-    FilesTableConfig,
-)
-from pipeline_assets.errors import PipelineError, first_line
-from pipeline_assets.schema import conform, storage_type
-from pipeline_assets.stage.stores import StageStore
-from pipeline_assets.warehouses.source_ledger import SourceFile
+from pipeline_assets.config.files import DECIMAL_TYPE, SOURCE_FILE, SOURCE_MODIFIED, FilesTableConfig
+from pipeline_assets.core.errors import PipelineError, first_line
+from pipeline_assets.core.records import SourceFile
+from pipeline_assets.core.schema import conform, storage_type
+from pipeline_assets.core.store import StageStore
 
 READ_BATCH_ROWS = 65_536
 _TYPES = {

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pymysql
 import pymysql.cursors
 
-from pipeline_assets.schema import Column, TableSchema
+from pipeline_assets.core.schema import Column, TableSchema
 from pipeline_assets.sources.base import Source, rows_to_batch
 
 _COLUMNS = """

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 
-from pipeline_assets.reuse import IdleConnection
-from pipeline_assets.schema import Column, TableSchema, conform
+from pipeline_assets.core.reuse import IdleConnection
+from pipeline_assets.core.schema import Column, TableSchema, conform
 from pipeline_assets.sources.base import Source
 
 _CATALOG = """

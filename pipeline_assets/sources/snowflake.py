@@ -6,16 +6,12 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from pipeline_assets.errors import PipelineError, driver_error, first_line, redact
-from pipeline_assets.schema import Column, TableSchema, Window, conform
-from pipeline_assets.snowflake_access import (
-    snowflake_resource,
-    stage_access,
-    unload_encryption,
-)
+from pipeline_assets.connect.snowflake import snowflake_resource, stage_access, unload_encryption
+from pipeline_assets.connect.snowflake_sql import unload_sql
+from pipeline_assets.core.errors import PipelineError, driver_error, first_line, redact
+from pipeline_assets.core.schema import Column, TableSchema, Window, conform
+from pipeline_assets.core.store import StageStore
 from pipeline_assets.sources.base import Source
-from pipeline_assets.stage.stores import StageStore
-from pipeline_assets.warehouses.snowflake_sql import unload_sql
 
 _CATALOG = ("SELECT column_name, data_type, numeric_precision, numeric_scale, is_nullable FROM information_schema.columns "
             "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position")  # fmt: skip

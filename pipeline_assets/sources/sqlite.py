@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pyarrow as pa
 
-from pipeline_assets.schema import Column, TableSchema
+from pipeline_assets.core.schema import Column, TableSchema
 from pipeline_assets.sources.base import Source, rows_to_batch
 
 _AFFINITY = [

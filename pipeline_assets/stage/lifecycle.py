@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pipeline_assets.stage import layout
-from pipeline_assets.stage.stores import StageStore, Upload
-from pipeline_assets.warehouses.ledger import LedgerRecord
+from pipeline_assets.core import layout
+from pipeline_assets.core.records import LedgerRecord
+from pipeline_assets.core.store import StageStore, Upload
 
 DONE, AWAITING, LIVE, ORPHAN = "done", "awaiting load", "live", "orphan"
 RunStatus = Callable[[str], str | None]  # run id -> Dagster run status name, None when unknown

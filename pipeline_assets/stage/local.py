@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.stage.stores import StageStore, StoredObject, Upload
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.store import StageStore, StoredObject, Upload
 
 
 class LocalStore(StageStore):

@@ -9,8 +9,8 @@ from pathlib import Path
 from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline_assets.errors import PipelineError, driver_error, first_line
-from pipeline_assets.stage.stores import StageStore, StoredObject, Upload
+from pipeline_assets.core.errors import PipelineError, driver_error, first_line
+from pipeline_assets.core.store import StageStore, StoredObject, Upload
 
 
 class S3Store(StageStore):

@@ -6,11 +6,11 @@ from datetime import datetime, timezone
 
 import pyarrow.compute as pc
 
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.progress import Progress
-from pipeline_assets.stage import layout
-from pipeline_assets.stage.manifest import Extract, Manifest, StagedFile
-from pipeline_assets.stage.stores import StageStore
+from pipeline_assets.core import layout
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.manifest import Extract, Manifest, StagedFile
+from pipeline_assets.core.progress import Progress
+from pipeline_assets.core.store import StageStore
 from pipeline_assets.stage.writer import RollingWriter
 
 

@@ -4,11 +4,11 @@ already there; what remains is to find them, record their ETags, and commit them
 import time
 from datetime import datetime, timezone
 
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.stage import layout
-from pipeline_assets.stage.manifest import Extract, Manifest, StagedFile
+from pipeline_assets.core import layout
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.manifest import Extract, Manifest, StagedFile
+from pipeline_assets.core.store import StageStore
 from pipeline_assets.stage.staging import StageSettings, write_keys
-from pipeline_assets.stage.stores import StageStore
 
 
 def stage_unloaded(store: StageStore, settings: StageSettings, table_prefix: str, extract: Extract,

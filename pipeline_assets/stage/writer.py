@@ -7,10 +7,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.schema import storage_type
-from pipeline_assets.stage.manifest import StagedFile
-from pipeline_assets.stage.stores import StageStore
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.manifest import StagedFile
+from pipeline_assets.core.schema import storage_type
+from pipeline_assets.core.store import StageStore
 
 
 class RollingWriter:

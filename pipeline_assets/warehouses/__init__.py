@@ -1,23 +1,26 @@
-"""Warehouses: where staged files are loaded, one module per kind behind the ``Warehouse`` base."""
+"""Warehouses: where staged files are loaded, one module per kind behind the ``Warehouse`` base.
+
+Imports ``core`` and ``config`` (and ``connect`` for Snowflake), never ``sources`` or ``stage``: staged files reach a
+warehouse as a ``Manifest`` and a ``StageStore``. A kind's module, and so its driver, is imported only when a
+connection of that kind is opened."""
 
 from pipeline_assets.config import ConnectionConfig
+from pipeline_assets.core.registry import Registry
 from pipeline_assets.warehouses.base import Warehouse
-from pipeline_assets.warehouses.duckdb import DuckDBWarehouse
-from pipeline_assets.warehouses.postgres import PostgresWarehouse
-from pipeline_assets.warehouses.redshift import RedshiftWarehouse
-from pipeline_assets.warehouses.snowflake import SnowflakeWarehouse
-from pipeline_assets.warehouses.transaction import LoadResult, TargetTable, Transaction
+from pipeline_assets.warehouses.transaction import LoadResult, Transaction
 
-WAREHOUSES: dict[str, type[Warehouse]] = {
-    "postgres": PostgresWarehouse,
-    "duckdb": DuckDBWarehouse,
-    "snowflake": SnowflakeWarehouse,
-    "redshift": RedshiftWarehouse,
-}
+WAREHOUSES: Registry[Warehouse] = Registry(
+    {
+        "postgres": "pipeline_assets.warehouses.postgres:PostgresWarehouse",
+        "duckdb": "pipeline_assets.warehouses.duckdb:DuckDBWarehouse",
+        "snowflake": "pipeline_assets.warehouses.snowflake:SnowflakeWarehouse",
+        "redshift": "pipeline_assets.warehouses.redshift:RedshiftWarehouse",
+    }
+)
 
 
 def open_warehouse(name: str, config: ConnectionConfig, password: str | None) -> Warehouse:
     return WAREHOUSES[config.kind](name, config, password)
 
 
-__all__ = ["WAREHOUSES", "LoadResult", "TargetTable", "Transaction", "Warehouse", "open_warehouse"]
+__all__ = ["WAREHOUSES", "LoadResult", "Transaction", "Warehouse", "open_warehouse"]

@@ -14,27 +14,18 @@ from contextlib import AbstractContextManager, contextmanager
 import pyarrow as pa
 
 from pipeline_assets.config import ConnectionConfig
-from pipeline_assets.errors import (
-    PipelineError,
-    driver_error,
-    first_line,
-    redact,
-)
-from pipeline_assets.progress import Progress
-from pipeline_assets.schema import Window
-from pipeline_assets.sql import quote_identifier
-from pipeline_assets.stage.manifest import Manifest, StagedFile
-from pipeline_assets.stage.stores import StageStore
+from pipeline_assets.core.errors import PipelineError, driver_error, first_line, redact
+from pipeline_assets.core.manifest import Manifest, StagedFile
+from pipeline_assets.core.progress import Progress
+from pipeline_assets.core.schema import Window
+from pipeline_assets.core.sql import quote_identifier
+from pipeline_assets.core.store import StageStore
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.evolution import evolve
 from pipeline_assets.warehouses.file_copy import copy_one_by_one
 from pipeline_assets.warehouses.ledger import IN_TARGET, Ledger
 from pipeline_assets.warehouses.state import Watermarks
-from pipeline_assets.warehouses.transaction import (
-    FileOutcome,
-    LoadResult,
-    TargetTable,
-    Transaction,
-)
+from pipeline_assets.warehouses.transaction import FileOutcome, LoadResult, Transaction
 from pipeline_assets.warehouses.write_modes import full_refresh, upsert, work_tables
 
 

@@ -8,14 +8,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipeline_assets.errors import PipelineError, TransientError
-from pipeline_assets.stage.reader import open_staged
+from pipeline_assets.core.errors import PipelineError, TransientError
+from pipeline_assets.core.reader import open_staged
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.base import Warehouse
-from pipeline_assets.warehouses.transaction import (
-    ClientCopyTransaction,
-    TargetTable,
-    Transaction,
-)
+from pipeline_assets.warehouses.transaction import ClientCopyTransaction, Transaction
 
 LOCK_WAIT_SECONDS = 120
 

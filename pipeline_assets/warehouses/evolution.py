@@ -7,8 +7,9 @@ import re
 
 import pyarrow as pa
 
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.warehouses.transaction import TargetTable, Transaction
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.target import TargetTable
+from pipeline_assets.warehouses.transaction import Transaction
 
 _DECIMAL = re.compile(r"^(numeric|decimal)\((\d+),(\d+)\)$", re.IGNORECASE)
 

@@ -5,16 +5,13 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from pipeline_assets.errors import PipelineError, first_line, is_transient, redact
-from pipeline_assets.progress import Progress
-from pipeline_assets.stage.manifest import Manifest, StagedFile
-from pipeline_assets.stage.reader import open_staged
-from pipeline_assets.stage.stores import StageStore
-from pipeline_assets.warehouses.transaction import (
-    ClientCopyTransaction,
-    FileOutcome,
-    TargetTable,
-)
+from pipeline_assets.core.errors import PipelineError, first_line, is_transient, redact
+from pipeline_assets.core.manifest import Manifest, StagedFile
+from pipeline_assets.core.progress import Progress
+from pipeline_assets.core.reader import open_staged
+from pipeline_assets.core.store import StageStore
+from pipeline_assets.core.target import TargetTable
+from pipeline_assets.warehouses.transaction import ClientCopyTransaction, FileOutcome
 
 
 class _CannotSkip(PipelineError):

@@ -10,35 +10,18 @@ happened to the file itself.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime, timezone
 
-from pipeline_assets.stage.manifest import Manifest, StagedFile
-from pipeline_assets.warehouses.transaction import FileOutcome, TargetTable, Transaction
+from pipeline_assets.core.manifest import Manifest, StagedFile
+from pipeline_assets.core.records import LedgerRecord
+from pipeline_assets.core.target import TargetTable
+from pipeline_assets.warehouses.transaction import FileOutcome, Transaction
 
 SCHEMA, TABLE = "_pipeline_assets", "loaded_files"
 STATUSES = ("staged", "loaded", "superseded", "failed", "skipped", "cleared", "deleted")
 # Whose rows are in the target (as far as the ledger knows): never load these again, never clear them silently.
 IN_TARGET = ("loaded", "deleted")
-
-
-@dataclass(frozen=True)
-class LedgerRecord:
-    target_table: str
-    file_uri: str
-    etag: str
-    bytes: int
-    rows: int
-    stage_table: str
-    partition_key: str
-    run_id: str
-    staged_at: datetime | None
-    loaded_at: datetime | None
-    load_run_id: str | None
-    status: str
-    error: str | None
-    updated_at: datetime
-    rows_loaded: int | None = None
 
 
 COLUMNS = [f.name for f in fields(LedgerRecord)]

@@ -7,14 +7,11 @@ from pathlib import Path
 import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 
-from pipeline_assets.reuse import IdleConnection
-from pipeline_assets.stage.reader import open_staged
+from pipeline_assets.core.reader import open_staged
+from pipeline_assets.core.reuse import IdleConnection
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.base import Warehouse
-from pipeline_assets.warehouses.transaction import (
-    ClientCopyTransaction,
-    TargetTable,
-    Transaction,
-)
+from pipeline_assets.warehouses.transaction import ClientCopyTransaction, Transaction
 
 # Arrow types the binary COPY writer cannot send as they are, and what they travel as instead.
 _INGEST_AS = {

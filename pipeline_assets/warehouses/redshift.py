@@ -12,11 +12,12 @@ from contextlib import contextmanager
 import psycopg2
 import pyarrow as pa
 
-from pipeline_assets.errors import PipelineError, driver_error, first_line, redact
-from pipeline_assets.progress import Progress
-from pipeline_assets.stage import layout
-from pipeline_assets.stage.manifest import Manifest, StagedFile
-from pipeline_assets.stage.stores import StageStore
+from pipeline_assets.core import layout
+from pipeline_assets.core.errors import PipelineError, driver_error, first_line, redact
+from pipeline_assets.core.manifest import Manifest, StagedFile
+from pipeline_assets.core.progress import Progress
+from pipeline_assets.core.store import StageStore
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.base import Warehouse
 from pipeline_assets.warehouses.file_copy import unreadable
 from pipeline_assets.warehouses.ledger import SCHEMA, TABLE, Ledger
@@ -28,7 +29,7 @@ from pipeline_assets.warehouses.redshift_copy import (
     copy_statement,
     describe_load_error,
 )
-from pipeline_assets.warehouses.transaction import FileOutcome, TargetTable, Transaction
+from pipeline_assets.warehouses.transaction import FileOutcome, Transaction
 from pipeline_assets.warehouses.tunnel import endpoint
 
 VARCHAR_MAX = "varchar(65535)"  # Redshift's TEXT is varchar(256); lengths count bytes, 65535 is the most

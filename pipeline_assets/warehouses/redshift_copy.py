@@ -7,9 +7,9 @@ import json
 
 import pyarrow as pa
 
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.stage.manifest import StagedFile
-from pipeline_assets.warehouses.transaction import TargetTable
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.manifest import StagedFile
+from pipeline_assets.core.target import TargetTable
 
 # How RollingWriter writes CSV: a header line, strings in double quotes, NULL as an empty unquoted field.
 CSV_OPTIONS = "FORMAT AS CSV IGNOREHEADER 1 DATEFORMAT 'auto' TIMEFORMAT 'auto' EMPTYASNULL"

@@ -11,15 +11,16 @@ from contextlib import contextmanager
 
 import pyarrow as pa
 
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.progress import Progress
-from pipeline_assets.snowflake_access import snowflake_resource, stage_access
-from pipeline_assets.stage.manifest import Manifest, StagedFile
-from pipeline_assets.stage.stores import StageStore
+from pipeline_assets.connect.snowflake import snowflake_resource, stage_access
+from pipeline_assets.connect.snowflake_sql import copy_into_sql, snowflake_type
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.manifest import Manifest, StagedFile
+from pipeline_assets.core.progress import Progress
+from pipeline_assets.core.store import StageStore
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.base import Warehouse
 from pipeline_assets.warehouses.ledger import SCHEMA
-from pipeline_assets.warehouses.snowflake_sql import copy_into_sql, snowflake_type
-from pipeline_assets.warehouses.transaction import FileOutcome, TargetTable, Transaction
+from pipeline_assets.warehouses.transaction import FileOutcome, Transaction
 from pipeline_assets.warehouses.write_modes import build_aside
 
 MAX_FILES_PER_COPY = 1000  # Snowflake's limit on a FILES list

@@ -10,8 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from pipeline_assets.core.records import SourceFile
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.ledger import SCHEMA, TABLE, Ledger, column_sql
-from pipeline_assets.warehouses.transaction import TargetTable, Transaction
+from pipeline_assets.warehouses.transaction import Transaction
 
 _TABLE = f'"{SCHEMA}"."{TABLE}"'
 _ADDED = {"attempts": "INTEGER", "origin": "TEXT", "source_modified": "TIMESTAMPTZ"}
@@ -34,17 +36,6 @@ class SourceRecord:
     attempts: int
     modified: datetime | None
     updated_at: datetime
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    """One version of a dropped file, as listed."""
-
-    key: str
-    uri: str
-    etag: str
-    bytes: int
-    modified: datetime
 
 
 def _now() -> datetime:

@@ -8,18 +8,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline_assets.stage.manifest import StagedFile
+from pipeline_assets.core.manifest import StagedFile
+from pipeline_assets.core.target import TargetTable
 
 ON_ERROR = ("abort", "skip_file", "continue")
-
-
-@dataclass(frozen=True)
-class TargetTable:
-    schema: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.schema}.{self.name}"
 
 
 @dataclass(frozen=True)

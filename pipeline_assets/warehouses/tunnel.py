@@ -7,7 +7,7 @@ import paramiko
 from sshtunnel import BaseSSHTunnelForwarderError, SSHTunnelForwarder
 
 from pipeline_assets.config import ConnectionConfig, secret
-from pipeline_assets.errors import PipelineError, driver_error, first_line
+from pipeline_assets.core.errors import PipelineError, driver_error, first_line
 
 
 class _Forwarder(SSHTunnelForwarder):

@@ -6,12 +6,13 @@ from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.progress import Progress
-from pipeline_assets.stage.manifest import Manifest, StagedFile
-from pipeline_assets.stage.stores import StageStore
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.manifest import Manifest, StagedFile
+from pipeline_assets.core.progress import Progress
+from pipeline_assets.core.store import StageStore
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.ledger import SCHEMA
-from pipeline_assets.warehouses.transaction import FileOutcome, TargetTable, Transaction
+from pipeline_assets.warehouses.transaction import FileOutcome, Transaction
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ run of days staged earlier)."""
 
 import dagster as dg
 
-from pipeline_assets.errors import user_errors
+from pipeline_assets.assets.failures import user_errors
+from pipeline_assets.core import layout
+from pipeline_assets.core.manifest import Manifest
 from pipeline_assets.resources import StageResource
-from pipeline_assets.stage import layout
-from pipeline_assets.stage.manifest import Manifest
 from pipeline_assets.stage.staging import latest_manifest
 
 # Definition metadata of a staged asset: where its table's files live in the stage.

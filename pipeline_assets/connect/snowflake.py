@@ -1,14 +1,20 @@
 """How this project reaches Snowflake, shared by the Snowflake source and warehouse: a dagster-snowflake
 ``SnowflakeResource`` for the session, and the clause that lets Snowflake itself read or write the stage bucket."""
 
-from dagster_snowflake import SnowflakeResource
+from typing import TYPE_CHECKING
 
 from pipeline_assets.config import ConnectionConfig
-from pipeline_assets.errors import PipelineError
-from pipeline_assets.stage.stores import StageStore
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.store import StageStore
+
+if TYPE_CHECKING:
+    from dagster_snowflake import SnowflakeResource
 
 
-def snowflake_resource(config: ConnectionConfig, password: str | None) -> SnowflakeResource:
+def snowflake_resource(config: ConnectionConfig, password: str | None) -> "SnowflakeResource":
+    """dagster-snowflake's resource for ``config``: it owns the connector's session settings (imported on first use)."""
+    from dagster_snowflake import SnowflakeResource
+
     options = config.snowflake
     extra = {"protocol": options.protocol}
     if config.host:

@@ -15,9 +15,9 @@ import dagster as dg
 
 from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.autoload.selection import LOAD, SKIP, batches, decide, run_key
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.sensors import IN_PROGRESS
 from pipeline_assets.sources.files import list_files
-from pipeline_assets.warehouses import TargetTable
 from pipeline_assets.warehouses.source_ledger import SourceLedger
 
 RECONCILE_EVERY = timedelta(hours=1)

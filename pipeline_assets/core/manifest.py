@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from pipeline_assets.schema import Window
+from pipeline_assets.core.schema import Window
 
 
 @dataclass

@@ -1,10 +1,7 @@
 """The one exception users see, and the scrubbing that keeps secrets out of its text."""
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from urllib.parse import quote
-
-import dagster as dg
 
 
 class PipelineError(Exception):
@@ -65,13 +62,3 @@ def first_line(exc: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(exc).__name__
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Inside Dagster code: report a PipelineError as a step failure with its one-line description. Only a
-    TransientError is retried by the step's RetryPolicy; a wrong column stays wrong."""
-    try:
-        yield
-    except PipelineError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=isinstance(exc, TransientError)) from None

@@ -6,8 +6,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pipeline_assets.errors import PipelineError, first_line
-from pipeline_assets.schema import storage_type
+from pipeline_assets.core.errors import PipelineError, first_line
+from pipeline_assets.core.schema import storage_type
 
 # Small batches keep the loader's working set (and the warehouse driver's copy buffer) small; the reader's
 # thread pool is not used: a load is bound by the warehouse, and on few cores the threads only add CPU and memory.

@@ -8,11 +8,11 @@ import dagster as dg
 
 from pipeline_assets.config import ProjectConfig, TableConfig
 from pipeline_assets.config.durations import parse_duration
-from pipeline_assets.stage import layout
+from pipeline_assets.core.records import LedgerRecord
+from pipeline_assets.core.store import StageStore
+from pipeline_assets.core.target import TargetTable
 from pipeline_assets.stage.lifecycle import Entry, RunStatus, survey
-from pipeline_assets.stage.stores import StageStore
-from pipeline_assets.warehouses import TargetTable, Warehouse
-from pipeline_assets.warehouses.ledger import LedgerRecord
+from pipeline_assets.warehouses import Warehouse
 
 
 @dataclass
@@ -39,14 +39,8 @@ class TableStage:
                 ledger.set_status(self.target, uris, "deleted")
 
 
-def stage_prefix(table: TableConfig, project: ProjectConfig) -> str:
-    """The table's own folder: named by its asset name, so two tables reading one source table never share files."""
-    schema = table.source_schema or project.connections[table.source].database or "main"
-    return layout.table_prefix(table.source, schema, table.asset_name)
-
-
 def table_stage(table: TableConfig, project: ProjectConfig, store: StageStore, warehouse: Warehouse) -> TableStage:
-    return TableStage(table.asset_name, stage_prefix(table, project), TargetTable(table.target_schema, table.target_name),
+    return TableStage(table.asset_name, project.stage_prefix(table), TargetTable(table.target_schema, table.target_name),
                       store, warehouse, parse_duration(project.stage.orphan_grace))  # fmt: skip
 
 

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline_assets.errors import PipelineError
+from pipeline_assets.core.errors import PipelineError
 
 SOURCE_TYPE_KEY = b"pipeline_assets.source_type"
 

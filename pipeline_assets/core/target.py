@@ -1,0 +1,12 @@
+"""The table a load writes to."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TargetTable:
+    schema: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}"
