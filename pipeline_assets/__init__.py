@@ -12,3 +12,17 @@ if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
     except NotImplementedError:  # a pyarrow build without jemalloc keeps its default
         pass
+
+
+def __getattr__(name: str) -> object:
+    """``pipeline_assets.ReplicationComponent``, imported on first use: importing the package stays free of Dagster."""
+    if name == "ReplicationComponent":
+        from pipeline_assets.component import ReplicationComponent
+
+        return ReplicationComponent
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # dg finds the components of a registry module through dir(), so the lazy name is listed here too
+    return [*globals(), "ReplicationComponent"]

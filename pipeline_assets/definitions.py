@@ -11,22 +11,27 @@ from pipeline_assets.assets.io_manager import StageIOManager
 from pipeline_assets.assets.jobs import build_jobs
 from pipeline_assets.autoload.assets import build_files_assets
 from pipeline_assets.autoload.wiring import build_autoloader
+from pipeline_assets.component import ReplicationComponent
 from pipeline_assets.config import ProjectConfig
-from pipeline_assets.project import load_project
 from pipeline_assets.resources import DatabaseResource, FilesResource, StageResource
 from pipeline_assets.sensors.housekeeping import build_housekeeping
 
 # backfill_policy is "beta" in Dagster 1.13; it is the supported way to choose runs per partition. Partitioned
 # check specs are "preview"; they are what makes a check's result belong to one partition.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
-warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning)
+warnings.filterwarnings(
+    "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning
+)
 
 
 def build_resources(project: ProjectConfig) -> dict[str, object]:
     stage = StageResource.from_config(project.stage)
     used = {t.source for t in project.tables} | {t.target for t in project.tables}
-    databases = {name: (FilesResource if conn.kind == "files" else DatabaseResource).from_config(name, conn)
-                 for name, conn in project.connections.items() if name in used}  # fmt: skip
+    databases = {
+        name: (FilesResource if conn.kind == "files" else DatabaseResource).from_config(name, conn)
+        for name, conn in project.connections.items()
+        if name in used
+    }
     return {**databases, "stage": stage, "stage_io_manager": StageIOManager(stage=stage)}
 
 
@@ -67,4 +72,5 @@ def build_definitions(project: ProjectConfig) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(load_project())
+    """This code location: the component a user declares in defs.yaml, on $PIPELINE_ASSETS_CONFIG or the demo."""
+    return dg.build_defs_for_component(ReplicationComponent())
