@@ -64,16 +64,36 @@ def ensure_source(pg, rows_per_day: int) -> None:
 def config(root: Path, days_per_run) -> Path:
     body = {
         "connections": {
-            "app": {"kind": "postgres", "host": PG["host"], "port": PG["port"], "user": PG["user"], "database": PG["dbname"]},
-            "dw": {"kind": "postgres", "host": PG["host"], "port": PG["port"], "user": PG["user"], "database": PG["dbname"]},
+            "app": {
+                "kind": "postgres",
+                "host": PG["host"],
+                "port": PG["port"],
+                "user": PG["user"],
+                "database": PG["dbname"],
+            },
+            "dw": {
+                "kind": "postgres",
+                "host": PG["host"],
+                "port": PG["port"],
+                "user": PG["user"],
+                "database": PG["dbname"],
+            },
         },
         "stage": {"url": str(root / "stage")},
         "tables": [
-            {"source": "app", "table": f"{SOURCE}.events", "target": "dw", "target_table": f"{SOURCE}_wh.events",
-             "cursor": "created_at", "partitioning": "daily", "start_date": DAYS[0], "primary_key": ["id"],
-             "days_per_run": days_per_run}
+            {
+                "source": "app",
+                "table": f"{SOURCE}.events",
+                "target": "dw",
+                "target_table": f"{SOURCE}_wh.events",
+                "cursor": "created_at",
+                "partitioning": "daily",
+                "start_date": DAYS[0],
+                "primary_key": ["id"],
+                "days_per_run": days_per_run,
+            }
         ],
-    }  # fmt: skip
+    }
     path = root / "pipeline.yaml"
     path.write_text(yaml.safe_dump(body, sort_keys=False))
     return path
@@ -115,8 +135,23 @@ def run_case(name: str, root: Path, days: list[str], pg) -> dict:
         env = {**os.environ, "DAGSTER_HOME": str(root / "dagster_home"), "PIPELINE_ASSETS_HOME": str(root / "home")}
         (root / "dagster_home").mkdir()
         started = time.monotonic()
-        done = subprocess.run([str(Path(sys.executable).with_name("pipeline-assets")), "--config", str(path), "sync",
-                               "-t", "events", "--from", days[0], "--to", days[-1]], env=env, capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("pipeline-assets")),
+                "--config",
+                str(path),
+                "sync",
+                "-t",
+                "events",
+                "--from",
+                days[0],
+                "--to",
+                days[-1],
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         seconds = time.monotonic() - started
         if done.returncode:
             raise SystemExit(f"FAILED: {name}: {done.stderr[-2000:]}")

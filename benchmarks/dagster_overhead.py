@@ -41,7 +41,7 @@ BIN = Path(sys.executable).parent
 PARTITIONS = 7
 MP_DEFS = '''"""pipeline_assets' definitions with the multiprocess executor (benchmark only)."""
 import dagster as dg
-from pipeline_assets.definitions import assemble
+from pipeline_assets.assembly import assemble
 from pipeline_assets.project import load_project
 
 
@@ -52,7 +52,16 @@ def _with_multiprocess_executor(base: dg.Definitions) -> dg.Definitions:
 
 defs = _with_multiprocess_executor(assemble(load_project()).definitions)
 '''
-CASES = ["cli", "inproc-mc1", "inproc-mc2", "mp-mc1", "mp-mc2", "inproc-mc1-dq1", "inproc-mc2-dq1", "inproc-mc2-dq1-thr"]
+CASES = [
+    "cli",
+    "inproc-mc1",
+    "inproc-mc2",
+    "mp-mc1",
+    "mp-mc2",
+    "inproc-mc1-dq1",
+    "inproc-mc2-dq1",
+    "inproc-mc2-dq1-thr",
+]
 
 
 def fresh_homes(root: Path, name: str) -> dict[str, str]:
@@ -82,7 +91,10 @@ def check_warehouse(home: str) -> None:
     with sqlite3.connect(Path(home) / "shop.sqlite") as source:
         expected = {t: source.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("orders", "order_items")}
     with duckdb.connect(str(Path(home) / "warehouse.duckdb"), read_only=True) as wh:
-        tables = {name: schema for schema, name in wh.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
+        tables = {
+            name: schema
+            for schema, name in wh.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()
+        }
         loaded = {t: wh.execute(f'SELECT count(*) FROM "{tables[t]}"."{t}"').fetchone()[0] for t in expected}
     if loaded != expected:
         raise SystemExit(f"warehouse mismatch: loaded {loaded}, source {expected}")
@@ -95,8 +107,13 @@ def in_run_seconds(records) -> float:
 def time_cli(env: dict[str, str]) -> tuple[float, None, float]:
     (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text(instance_yaml(None))
     started = time.time()
-    subprocess.run([BIN / "pipeline-assets", "sync", "-t", "orders", "-t", "order_items"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [BIN / "pipeline-assets", "sync", "-t", "orders", "-t", "order_items"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     elapsed = time.time() - started
     records = dg.DagsterInstance.from_config(env["DAGSTER_HOME"]).get_run_records()
     assert len(records) == 2 * PARTITIONS and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
@@ -107,8 +124,14 @@ def start_daemon(env: dict[str, str], target: list[str], log: Path) -> subproces
     # Create the instance's SQLite storages first: created by two processes at once, they can end up with two
     # alembic heads ("Version table 'alembic_version' has more than one head present").
     instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
-    daemon = subprocess.Popen([BIN / "dagster-daemon", "run", *target], env=env, cwd=log.parent,
-                              stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    daemon = subprocess.Popen(
+        [BIN / "dagster-daemon", "run", *target],
+        env=env,
+        cwd=log.parent,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while "QUEUED_RUN_COORDINATOR" not in (instance.get_daemon_heartbeats() or {}):
         if time.time() > deadline or daemon.poll() is not None:
@@ -137,7 +160,9 @@ def time_backfill(env: dict[str, str], case: str) -> tuple[float, float, float]:
     """Seconds from launching the backfill command until the last run ended, the command's own, and in-run."""
     parts = case.split("-")
     dh = Path(env["DAGSTER_HOME"])
-    dh.joinpath("dagster.yaml").write_text(instance_yaml(int(parts[1][2:]), 1 if "dq1" in parts else None, "thr" in parts))
+    dh.joinpath("dagster.yaml").write_text(
+        instance_yaml(int(parts[1][2:]), 1 if "dq1" in parts else None, "thr" in parts)
+    )
     if parts[0] == "mp":
         (dh.parent / "mp_defs.py").write_text(MP_DEFS)
         target = ["-f", str(dh.parent / "mp_defs.py")]
@@ -146,8 +171,14 @@ def time_backfill(env: dict[str, str], case: str) -> tuple[float, float, float]:
     daemon = start_daemon(env, target, dh.parent / "daemon.log")
     try:
         started = time.time()
-        subprocess.run([BIN / "dagster", "job", "backfill", *target, "-j", "shop_daily", "--all", "--noprompt"], env=env,
-                       cwd=dh.parent, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [BIN / "dagster", "job", "backfill", *target, "-j", "shop_daily", "--all", "--noprompt"],
+            env=env,
+            cwd=dh.parent,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         submitted = time.time() - started
         instance = dg.DagsterInstance.from_config(str(dh))
         deadline = time.time() + 600
@@ -184,8 +215,11 @@ def main() -> None:
         submit = f"{statistics.median(r[1] for r in results):8.1f}" if case != "cli" else f"{'-':>8}"
         in_run = statistics.median(r[2] for r in results)
         runs = 2 * PARTITIONS if case == "cli" else PARTITIONS
-        print(f"{case:<20} {runs:>4} {median:9.1f} {median / PARTITIONS:11.2f} {submit} {in_run:8.2f}  "
-              + " ".join(f"{t:.1f}" for t in totals), flush=True)  # fmt: skip
+        print(
+            f"{case:<20} {runs:>4} {median:9.1f} {median / PARTITIONS:11.2f} {submit} {in_run:8.2f}  "
+            + " ".join(f"{t:.1f}" for t in totals),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -54,10 +54,13 @@ def ensure_source(rows: int) -> str:
     print(f"generating {table} …", flush=True)
     started = time.monotonic()
     psql(
-        "CREATE SCHEMA IF NOT EXISTS bench", f"DROP TABLE IF EXISTS {table}", f"CREATE TABLE {table} ({COLUMNS})",
+        "CREATE SCHEMA IF NOT EXISTS bench",
+        f"DROP TABLE IF EXISTS {table}",
+        f"CREATE TABLE {table} ({COLUMNS})",
         f"INSERT INTO {table} " + GENERATE.format(day=FIRST_DAY, days=DAYS, rows=rows),
-        f"CREATE INDEX ON {table} (created_at)", f"VACUUM ANALYZE {table}",
-    )  # fmt: skip
+        f"CREATE INDEX ON {table} (created_at)",
+        f"VACUUM ANALYZE {table}",
+    )
     print(f"generated in {time.monotonic() - started:.1f} s")
     return table
 
@@ -72,7 +75,9 @@ def raw_pipe(source: str, target: str) -> float:
     """Seconds for ``COPY … TO STDOUT (FORMAT binary) | COPY … FROM STDIN (FORMAT binary)`` into an empty copy."""
     psql(f"DROP TABLE IF EXISTS {target}", f"CREATE TABLE {target} (LIKE {source})", "CHECKPOINT")
     started = time.monotonic()
-    out = subprocess.Popen([*PSQL, "-c", f"COPY (SELECT * FROM {source}) TO STDOUT (FORMAT binary)"], stdout=subprocess.PIPE)
+    out = subprocess.Popen(
+        [*PSQL, "-c", f"COPY (SELECT * FROM {source}) TO STDOUT (FORMAT binary)"], stdout=subprocess.PIPE
+    )
     load = subprocess.run([*PSQL, "-c", f"COPY {target} FROM STDIN (FORMAT binary)"], stdin=out.stdout, check=True)
     out.stdout.close()
     if out.wait() or load.returncode:
@@ -118,8 +123,17 @@ def run_child(mode: str, table: str, target: str, stage: str, compression: str) 
         loads = []
         for window in windows:
             manifest = extract(source, schema, store, stage_config, table, window)
-            loads.append(loader.submit(warehouse.load, TargetTable(schema_name, name), manifest, store, mode="replace",
-                                       cursor="created_at", run_id=f"bench{os.getpid()}"))  # fmt: skip
+            loads.append(
+                loader.submit(
+                    warehouse.load,
+                    TargetTable(schema_name, name),
+                    manifest,
+                    store,
+                    mode="replace",
+                    cursor="created_at",
+                    run_id=f"bench{os.getpid()}",
+                )
+            )
         rows = sum(load.result().rows_loaded for load in loads)
     print(json.dumps({"seconds": time.monotonic() - started, "rows": rows}))
 
@@ -132,10 +146,20 @@ def extract(source, schema, store, stage_config, table: str, window):
 
     partition = window.start.date().isoformat() if window else layout.UNPARTITIONED
     batches = source.read(table, schema, cursor="created_at", window=window)
-    settings = StageSettings(file_format="parquet", compression=stage_config.compression, path_strategy="unique",
-                             target_bytes=int(stage_config.target_file_mb * 2**20), overwrite=False)  # fmt: skip
-    manifest, _ = write_partition(store, settings, layout.table_prefix("bench", *table.split(".")),
-                                  Extract(partition, schema.arrow_schema(), batches, window), f"bench{os.getpid()}")  # fmt: skip
+    settings = StageSettings(
+        file_format="parquet",
+        compression=stage_config.compression,
+        path_strategy="unique",
+        target_bytes=int(stage_config.target_file_mb * 2**20),
+        overwrite=False,
+    )
+    manifest, _ = write_partition(
+        store,
+        settings,
+        layout.table_prefix("bench", *table.split(".")),
+        Extract(partition, schema.arrow_schema(), batches, window),
+        f"bench{os.getpid()}",
+    )
     return manifest
 
 
@@ -144,17 +168,51 @@ def dagster_sync(source: str, target: str) -> float:
     psql(f"DROP TABLE IF EXISTS {target}", "CHECKPOINT")
     home = Path(tempfile.mkdtemp(prefix="pg_to_pg_dagster_"))
     try:
-        (home / "bench.yaml").write_text(json.dumps({
-            "connections": {"bench_pg": {"kind": "postgres", "host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "test"}},
-            "stage": {"url": str(home / "stage")},
-            "tables": [{"source": "bench_pg", "table": source, "target": "bench_pg", "target_table": target, "name": "events",
-                        "cursor": "created_at", "partitioning": "daily", "start_date": FIRST_DAY.isoformat()}],
-        }))  # fmt: skip
+        (home / "bench.yaml").write_text(
+            json.dumps(
+                {
+                    "connections": {
+                        "bench_pg": {
+                            "kind": "postgres",
+                            "host": "127.0.0.1",
+                            "port": 5432,
+                            "user": "postgres",
+                            "database": "test",
+                        }
+                    },
+                    "stage": {"url": str(home / "stage")},
+                    "tables": [
+                        {
+                            "source": "bench_pg",
+                            "table": source,
+                            "target": "bench_pg",
+                            "target_table": target,
+                            "name": "events",
+                            "cursor": "created_at",
+                            "partitioning": "daily",
+                            "start_date": FIRST_DAY.isoformat(),
+                        }
+                    ],
+                }
+            )
+        )
         last = FIRST_DAY + timedelta(days=DAYS - 1)
-        command = [str(Path(sys.executable).with_name("pipeline-assets")), "--config", str(home / "bench.yaml"), "sync",
-                   "-t", "events", "--from", FIRST_DAY.isoformat(), "--to", last.isoformat()]  # fmt: skip
+        command = [
+            str(Path(sys.executable).with_name("pipeline-assets")),
+            "--config",
+            str(home / "bench.yaml"),
+            "sync",
+            "-t",
+            "events",
+            "--from",
+            FIRST_DAY.isoformat(),
+            "--to",
+            last.isoformat(),
+        ]
         started = time.monotonic()
-        run = subprocess.run(command, env={**os.environ, "DAGSTER_HOME": str(home / "dagster")}, capture_output=True, text=True)
+        run = subprocess.run(
+            command, env={**os.environ, "DAGSTER_HOME": str(home / "dagster")}, capture_output=True, text=True
+        )
         if run.returncode:
             raise SystemExit(f"FAILED: pipeline-assets sync exited with {run.returncode}: {run.stderr.strip()[-500:]}")
         return time.monotonic() - started
@@ -200,7 +258,12 @@ def main() -> None:
         seconds = dagster_sync(source, f"bench.dagster_{args.rows}")
         verify(source, f"bench.dagster_{args.rows}", expected)
         line("dagster: pipeline-assets sync (5 runs)", seconds, args.rows, "(process start, runs and steps included)")
-    psql(*(f"DROP TABLE IF EXISTS bench.{kind}_{args.rows}" for kind in ["raw", "dagster", *(f"staged_{m}" for m in modes)]))
+    psql(
+        *(
+            f"DROP TABLE IF EXISTS bench.{kind}_{args.rows}"
+            for kind in ["raw", "dagster", *(f"staged_{m}" for m in modes)]
+        )
+    )
 
 
 if __name__ == "__main__":

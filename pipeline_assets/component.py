@@ -7,10 +7,11 @@ import dagster as dg
 import yaml
 from pydantic import Field
 
+from pipeline_assets.assembly import assemble
 from pipeline_assets.component_scaffolder import ReplicationScaffolder
 from pipeline_assets.config import ProjectConfig, load_config, parse_config
 from pipeline_assets.config.loader import relative_to
-from pipeline_assets.errors import ConfigError
+from pipeline_assets.core.errors import ConfigError
 from pipeline_assets.project import load_project
 
 INLINE_KEYS = ("connections", "stage", "tables", "schedule")
@@ -54,7 +55,4 @@ class ReplicationComponent(dg.Component, dg.Resolvable, dg.Model):
         return load_project()
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        # imported here, not at the top: definitions.py imports this module to build its own code location with it
-        from pipeline_assets.definitions import assemble
-
         return assemble(self.project(context.path)).definitions

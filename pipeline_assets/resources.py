@@ -69,10 +69,16 @@ class DatabaseResource(dg.ConfigurableResource):
 
     def connection_config(self) -> ConnectionConfig:
         return ConnectionConfig(
-            kind=self.kind, host=self.host, port=self.port, user=self.user, database=self.database,
-            path=self.path, connect_timeout=self.connect_timeout, snowflake=self.snowflake,
+            kind=self.kind,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            database=self.database,
+            path=self.path,
+            connect_timeout=self.connect_timeout,
+            snowflake=self.snowflake,
             redshift=RedshiftOptions.model_validate(self.redshift.model_dump()) if self.redshift else None,
-        )  # fmt: skip
+        )
 
     def source(self) -> Source:
         """The connection as a source; one per run, so its steps and days share a connection."""
@@ -110,12 +116,18 @@ class StageResource(dg.ConfigurableResource):
     @classmethod
     def from_config(cls, config: StageConfig, resolve: bool = False) -> "StageResource":
         return cls(
-            url=config.url, file_format=config.format, compression=config.compression,
-            target_file_mb=config.target_file_mb, s3_endpoint_url=config.s3.endpoint_url, s3_region=config.s3.region,
+            url=config.url,
+            file_format=config.format,
+            compression=config.compression,
+            target_file_mb=config.target_file_mb,
+            s3_endpoint_url=config.s3.endpoint_url,
+            s3_region=config.s3.region,
             s3_access_key_id=env_var(config.s3.access_key_id, resolve),
             s3_secret_access_key=env_var(config.s3.secret_access_key, resolve),
-            s3_encryption=config.s3.encryption, s3_kms_key_id=config.s3.kms_key_id, preflight=config.preflight,
-        )  # fmt: skip
+            s3_encryption=config.s3.encryption,
+            s3_kms_key_id=config.s3.kms_key_id,
+            preflight=config.preflight,
+        )
 
     @property
     def target_bytes(self) -> int:
@@ -126,7 +138,11 @@ class StageResource(dg.ConfigurableResource):
             return LocalStore(self.url)
         client = _s3_client(self.s3_region, self.s3_endpoint_url, self.s3_access_key_id, self.s3_secret_access_key)
         sse = S3Config(encryption=self.s3_encryption, kms_key_id=self.s3_kms_key_id).sse()
-        keys = (self.s3_access_key_id, self.s3_secret_access_key) if self.s3_access_key_id and self.s3_secret_access_key else None
+        keys = (
+            (self.s3_access_key_id, self.s3_secret_access_key)
+            if self.s3_access_key_id and self.s3_secret_access_key
+            else None
+        )
         return S3Store(client, self.url, spool_dir=os.environ.get("PIPELINE_ASSETS_SPOOL"), sse=sse, access_keys=keys)
 
 
@@ -143,8 +159,14 @@ class FilesResource(dg.ConfigurableResource):
     @classmethod
     def from_config(cls, name: str, config: ConnectionConfig, resolve: bool = False) -> "FilesResource":
         s3 = config.s3 or S3Config()
-        return cls(name=name, url=config.url, s3_endpoint_url=s3.endpoint_url, s3_region=s3.region,
-                   s3_access_key_id=env_var(s3.access_key_id, resolve), s3_secret_access_key=env_var(s3.secret_access_key, resolve))  # fmt: skip
+        return cls(
+            name=name,
+            url=config.url,
+            s3_endpoint_url=s3.endpoint_url,
+            s3_region=s3.region,
+            s3_access_key_id=env_var(s3.access_key_id, resolve),
+            s3_secret_access_key=env_var(s3.secret_access_key, resolve),
+        )
 
     def store(self) -> StageStore:
         """The drop zone behind the stage's own store interface (listing, local copies)."""
@@ -156,5 +178,6 @@ class FilesResource(dg.ConfigurableResource):
 
 def _s3_client(region: str, endpoint_url: str | None, key_id: str | None, secret: str | None):
     """A boto3 S3 client made by dagster-aws' ``S3Resource`` (no keys: the default AWS chain, e.g. an instance role)."""
-    return S3Resource(region_name=region, endpoint_url=endpoint_url, aws_access_key_id=key_id,
-                      aws_secret_access_key=secret).get_client()  # fmt: skip
+    return S3Resource(
+        region_name=region, endpoint_url=endpoint_url, aws_access_key_id=key_id, aws_secret_access_key=secret
+    ).get_client()

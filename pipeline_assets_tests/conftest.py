@@ -135,18 +135,35 @@ def instance() -> Iterator[dg.DagsterInstance]:
 def s3_stage(server: S3Server, bucket: str, **extra) -> dict:
     return {
         "url": f"s3://{bucket}/staging",
-        "s3": {"endpoint_url": server.endpoint_url, "access_key_id": "${PA_TEST_S3_KEY_ID}",
-               "secret_access_key": "${PA_TEST_S3_SECRET}"},
+        "s3": {
+            "endpoint_url": server.endpoint_url,
+            "access_key_id": "${PA_TEST_S3_KEY_ID}",
+            "secret_access_key": "${PA_TEST_S3_SECRET}",
+        },
         **extra,
-    }  # fmt: skip
+    }
 
 
 def pg_connection(**extra) -> dict:
-    return {"kind": "postgres", "host": PG["host"], "port": PG["port"], "user": PG["user"], "database": PG["dbname"], **extra}
+    return {
+        "kind": "postgres",
+        "host": PG["host"],
+        "port": PG["port"],
+        "user": PG["user"],
+        "database": PG["dbname"],
+        **extra,
+    }
 
 
 def mysql_connection(database: str, **extra) -> dict:
-    return {"kind": "mysql", "host": MYSQL["host"], "port": MYSQL["port"], "user": MYSQL["user"], "database": database, **extra}
+    return {
+        "kind": "mysql",
+        "host": MYSQL["host"],
+        "port": MYSQL["port"],
+        "user": MYSQL["user"],
+        "database": database,
+        **extra,
+    }
 
 
 def write_config(tmp_path: Path, body: dict) -> Path:

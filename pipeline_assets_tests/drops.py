@@ -13,15 +13,27 @@ SENSOR = "autoload_events"
 
 
 def files_body(server, bucket: str, tmp_path, target: str = "dw", **files) -> dict:
-    drops = {"kind": "files", "url": f"s3://{bucket}/landing",
-             "s3": {"endpoint_url": server.endpoint_url, "access_key_id": "${PA_TEST_S3_KEY_ID}",
-                    "secret_access_key": "${PA_TEST_S3_SECRET}"}}  # fmt: skip
+    drops = {
+        "kind": "files",
+        "url": f"s3://{bucket}/landing",
+        "s3": {
+            "endpoint_url": server.endpoint_url,
+            "access_key_id": "${PA_TEST_S3_KEY_ID}",
+            "secret_access_key": "${PA_TEST_S3_SECRET}",
+        },
+    }
     return {
         "connections": {"drops": drops, "dw": pg_connection(), "duck": {"kind": "duckdb", "path": "dw.duckdb"}},
         "stage": {"url": str(tmp_path / "stage")},
-        "tables": [{"source": "drops", "table": "events", "target": target,
-                    "files": {"pattern": "events/**/*.csv", "format": "csv", **files}}],
-    }  # fmt: skip
+        "tables": [
+            {
+                "source": "drops",
+                "table": "events",
+                "target": target,
+                "files": {"pattern": "events/**/*.csv", "format": "csv", **files},
+            }
+        ],
+    }
 
 
 def csv_file(first: int, rows: int) -> bytes:
@@ -30,7 +42,9 @@ def csv_file(first: int, rows: int) -> bytes:
 
 def parquet_file(first: int, rows: int) -> bytes:
     sink = io.BytesIO()
-    pq.write_table(pa.table({"id": list(range(first, first + rows)), "name": [f"n{i}" for i in range(first, first + rows)]}), sink)
+    pq.write_table(
+        pa.table({"id": list(range(first, first + rows)), "name": [f"n{i}" for i in range(first, first + rows)]}), sink
+    )
     return sink.getvalue()
 
 
@@ -42,8 +56,11 @@ def pg_value(pg, schema: str, sql: str = "count(*)", table: str = "events"):
 
 def source_records(pg, schema: str) -> list[tuple]:
     with pg.cursor() as cur:
-        cur.execute("SELECT file_uri, status, attempts, rows, error FROM _pipeline_assets.loaded_files "
-                    "WHERE origin = 'source' AND target_table = %s ORDER BY file_uri, updated_at", [f"{schema}.events"])  # fmt: skip
+        cur.execute(
+            "SELECT file_uri, status, attempts, rows, error FROM _pipeline_assets.loaded_files "
+            "WHERE origin = 'source' AND target_table = %s ORDER BY file_uri, updated_at",
+            [f"{schema}.events"],
+        )
         return cur.fetchall()
 
 

@@ -32,8 +32,14 @@ _FLAGS = {"MANIFEST", "EMPTYASNULL"}  # sqlglot reads a flag followed by another
 
 def redshift_connection(**extra) -> dict:
     """A ``kind: redshift`` connection to the local PostgreSQL (``extra``: more ``redshift:`` options)."""
-    return {"kind": "redshift", "host": PG["host"], "port": PG["port"], "user": PG["user"], "database": PG["dbname"],
-            "redshift": {"iam_role": ROLE, "sslmode": "disable", **extra}}  # fmt: skip
+    return {
+        "kind": "redshift",
+        "host": PG["host"],
+        "port": PG["port"],
+        "user": PG["user"],
+        "database": PG["dbname"],
+        "redshift": {"iam_role": ROLE, "sslmode": "disable", **extra},
+    }
 
 
 def query(pg, sql: str, params=()) -> list[tuple]:
@@ -95,10 +101,14 @@ class EmulatedCopyTransaction(RedshiftTransaction):
     def _fail(self, url: str, table: str) -> None:
         session = self.session()
         with psycopg2.connect(**PG) as side, side.cursor() as cur:
-            cur.execute(f'INSERT INTO "{self.emulation.system_schema}".stl_load_errors VALUES (%s, 1, %s, %s, %s, %s, %s)',
-                        (session, uuid.uuid4().int % 10**6, url, 7, "amount", "Invalid digit, Value 'x', Pos 0, Type: Decimal"))  # fmt: skip
-        self.execute(f"DO $$ BEGIN RAISE EXCEPTION 'Load into table ''{table}'' failed.  Check ''stl_load_errors'' "
-                     "system table for details.'; END $$")  # fmt: skip
+            cur.execute(
+                f'INSERT INTO "{self.emulation.system_schema}".stl_load_errors VALUES (%s, 1, %s, %s, %s, %s, %s)',
+                (session, uuid.uuid4().int % 10**6, url, 7, "amount", "Invalid digit, Value 'x', Pos 0, Type: Decimal"),
+            )
+        self.execute(
+            f"DO $$ BEGIN RAISE EXCEPTION 'Load into table ''{table}'' failed.  Check ''stl_load_errors'' "
+            "system table for details.'; END $$"
+        )
 
     def _get(self, url: str) -> bytes:
         bucket, _, key = url.removeprefix("s3://").partition("/")
@@ -126,7 +136,7 @@ def install(pg, emulation: Emulation) -> None:
             CREATE TABLE "{emulation.system_schema}".stl_load_errors (session int, slice int, query int, filename text,
                 line_number bigint, colname text, err_reason text, starttime timestamp DEFAULT now());
             CREATE FUNCTION "{emulation.system_schema}".pg_last_copy_count() RETURNS bigint LANGUAGE sql
-                AS $$ SELECT current_setting('pa_test.last_copy_count')::bigint $$''')  # fmt: skip
+                AS $$ SELECT current_setting('pa_test.last_copy_count')::bigint $$''')
     EmulatedCopyTransaction.emulation = emulation
 
 

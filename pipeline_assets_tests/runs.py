@@ -2,20 +2,33 @@
 
 import dagster as dg
 
+from pipeline_assets.assembly import assemble
 from pipeline_assets.assets.launch import launch_in_process
 from pipeline_assets.config import ProjectConfig
-from pipeline_assets.definitions import assemble
 
 
-def run_table(project: ProjectConfig, instance: dg.DagsterInstance, table: str, partition: str | None = None,
-              limit: int | None = None, only: str | None = None) -> dg.ExecuteInProcessResult:  # fmt: skip
+def run_table(
+    project: ProjectConfig,
+    instance: dg.DagsterInstance,
+    table: str,
+    partition: str | None = None,
+    limit: int | None = None,
+    only: str | None = None,
+) -> dg.ExecuteInProcessResult:
     """Run ``table``'s two assets for ``partition``, or ``only`` one of them ("staged" or "loaded")."""
     assembly = assemble(project)
     assets = next(t for t in assembly.tables if t.table.asset_name == table)
     selection = [getattr(assets, only).key] if only else None
     days = [partition] if partition else []
-    return launch_in_process(assembly.definitions, assembly.job_of[assets.loaded.key], assets, days, instance,
-                             limit=limit, selection=selection)  # fmt: skip
+    return launch_in_process(
+        assembly.definitions,
+        assembly.job_of[assets.loaded.key],
+        assets,
+        days,
+        instance,
+        limit=limit,
+        selection=selection,
+    )
 
 
 def failure(result: dg.ExecuteInProcessResult) -> str:
@@ -41,8 +54,13 @@ def metadata(result: dg.ExecuteInProcessResult, asset_key: list[str]) -> dict:
 def tick(assembly, sensor_name: str, instance: dg.DagsterInstance, cursor: str | None = None):
     """One evaluation of a sensor, with the definitions' resources, as the daemon would run it."""
     sensor = assembly.definitions.resolve_sensor_def(sensor_name)
-    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=assembly.definitions, sensor_name=sensor_name,
-                                 resources=dict(assembly.definitions.resources)) as context:  # fmt: skip
+    with dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        definitions=assembly.definitions,
+        sensor_name=sensor_name,
+        resources=dict(assembly.definitions.resources),
+    ) as context:
         return sensor.evaluate_tick(context)
 
 
@@ -55,6 +73,13 @@ def launch(assembly, sensor_name: str, instance: dg.DagsterInstance, requests) -
         if instance.get_runs(dg.RunsFilter(tags=keys)):
             continue
         tags = {**{k: v for k, v in request.tags.items() if not k.startswith("dagster/partition")}, **keys}
-        results.append(job.execute_in_process(run_config=request.run_config, instance=instance, partition_key=request.partition_key,
-                                              tags=tags, raise_on_error=False))  # fmt: skip
+        results.append(
+            job.execute_in_process(
+                run_config=request.run_config,
+                instance=instance,
+                partition_key=request.partition_key,
+                tags=tags,
+                raise_on_error=False,
+            )
+        )
     return results

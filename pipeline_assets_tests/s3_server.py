@@ -27,10 +27,13 @@ class S3Server:
 
     def client(self, secret: str | None = None):
         return boto3.client(
-            "s3", endpoint_url=self.endpoint_url, region_name="us-east-1", aws_access_key_id=self.access_key,
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key,
             aws_secret_access_key=secret or self.secret_key,
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
-        )  # fmt: skip
+        )
 
 
 def _free_port(low: int = 20000, high: int = 45000) -> int:
@@ -58,18 +61,35 @@ def _weed() -> str:
 @contextmanager
 def seaweedfs(workdir: Path, timeout: float = 60.0):
     workdir.mkdir(parents=True, exist_ok=True)
-    identities = {"identities": [{"name": "tests", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                                  "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}  # fmt: skip
+    identities = {
+        "identities": [
+            {
+                "name": "tests",
+                "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+            }
+        ]
+    }
     (workdir / "s3.json").write_text(json.dumps(identities))
     ports = {}
     for name in ("s3", "master", "filer", "volume", "iceberg", "metrics"):
         ports[name] = _free_port(20000 + 1000 * len(ports))
     command = [
-        _weed(), "mini", f"-dir={workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-s3.port={ports['s3']}", f"-master.port={ports['master']}", f"-filer.port={ports['filer']}",
-        f"-volume.port={ports['volume']}", f"-s3.port.iceberg={ports['iceberg']}", f"-metricsPort={ports['metrics']}",
-        "-webdav=false", "-admin.ui=false", f"-s3.config={workdir / 's3.json'}",
-    ]  # fmt: skip
+        _weed(),
+        "mini",
+        f"-dir={workdir / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-s3.port={ports['s3']}",
+        f"-master.port={ports['master']}",
+        f"-filer.port={ports['filer']}",
+        f"-volume.port={ports['volume']}",
+        f"-s3.port.iceberg={ports['iceberg']}",
+        f"-metricsPort={ports['metrics']}",
+        "-webdav=false",
+        "-admin.ui=false",
+        f"-s3.config={workdir / 's3.json'}",
+    ]
     log = open(workdir / "weed.log", "wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = S3Server(f"http://127.0.0.1:{ports['s3']}")
@@ -83,7 +103,9 @@ def seaweedfs(workdir: Path, timeout: float = 60.0):
                 break
             except Exception:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"SeaweedFS did not answer within {timeout}s; see {workdir / 'weed.log'}") from None
+                    raise RuntimeError(
+                        f"SeaweedFS did not answer within {timeout}s; see {workdir / 'weed.log'}"
+                    ) from None
                 time.sleep(0.5)
         yield server
     finally:

@@ -26,13 +26,28 @@ class SnowflakeServer:
 
     def connection(self, **extra) -> dict:
         """A ``connections:`` entry for the config file."""
-        return {"kind": "snowflake", "host": self.host, "port": self.port, "user": "fake", "password": "${PA_TEST_SF_PASSWORD}",
-                "database": DATABASE, "snowflake": {"account": "fakesnow", "protocol": "http", **extra}}  # fmt: skip
+        return {
+            "kind": "snowflake",
+            "host": self.host,
+            "port": self.port,
+            "user": "fake",
+            "password": "${PA_TEST_SF_PASSWORD}",
+            "database": DATABASE,
+            "snowflake": {"account": "fakesnow", "protocol": "http", **extra},
+        }
 
     def connect(self):
         """A connector session, for the tests' own queries."""
-        return snowflake.connector.connect(user="fake", password="snow", account="fakesnow", host=self.host, port=self.port,
-                                           protocol="http", database=DATABASE, network_timeout=10)  # fmt: skip
+        return snowflake.connector.connect(
+            user="fake",
+            password="snow",
+            account="fakesnow",
+            host=self.host,
+            port=self.port,
+            protocol="http",
+            database=DATABASE,
+            network_timeout=10,
+        )
 
     def query(self, sql: str, params: tuple | None = None) -> list[tuple]:
         with self.connect() as conn, conn.cursor() as cur:

@@ -40,16 +40,20 @@ def sshd(workdir: Path, passphrase: str = "tunnel-test-passphrase", timeout: flo
     workdir.mkdir(parents=True, exist_ok=True)
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(workdir / "host_key")], check=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-f", str(workdir / "client_key")], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-f", str(workdir / "client_key")], check=True
+    )
     (workdir / "authorized_keys").write_text((workdir / "client_key.pub").read_text())
     port = _free_port()
     (workdir / "sshd_config").write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {workdir / 'host_key'}\nAuthorizedKeysFile {workdir / 'authorized_keys'}\n"
         f"PidFile {workdir / 'sshd.pid'}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
         "PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nStrictModes no\nUsePAM no\n"
-    )  # fmt: skip
+    )
     with open(workdir / "sshd.log", "wb") as log:
-        process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(workdir / "sshd_config")], stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(workdir / "sshd_config")], stdout=log, stderr=subprocess.STDOUT
+        )
     server = SshServer(port, getpass.getuser(), workdir / "client_key", passphrase, process)
     try:
         deadline = time.monotonic() + timeout

@@ -15,12 +15,25 @@ def synced(pg, pg_schema, wh_schema, tmp_path, monkeypatch):
     with pg.cursor() as cur:
         cur.execute(f"""CREATE TABLE "{pg_schema}".orders (id bigint PRIMARY KEY, placed_at timestamptz, amount numeric(10,2));
                         INSERT INTO "{pg_schema}".orders SELECT g, timestamptz '{DAY} 00:00+00' + g * interval '1 minute',
-                        g / 4.0 FROM generate_series(1, 1000) g""")  # fmt: skip
-    config = write_config(tmp_path, {
-        "connections": {"app": pg_connection(), "dw": pg_connection()},
-        "tables": [{"source": "app", "table": f"{pg_schema}.orders", "target": "dw", "target_table": f"{wh_schema}.orders",
-                    "cursor": "placed_at", "partitioning": "daily", "start_date": DAY, "primary_key": ["id"]}],
-    })  # fmt: skip
+                        g / 4.0 FROM generate_series(1, 1000) g""")
+    config = write_config(
+        tmp_path,
+        {
+            "connections": {"app": pg_connection(), "dw": pg_connection()},
+            "tables": [
+                {
+                    "source": "app",
+                    "table": f"{pg_schema}.orders",
+                    "target": "dw",
+                    "target_table": f"{wh_schema}.orders",
+                    "cursor": "placed_at",
+                    "partitioning": "daily",
+                    "start_date": DAY,
+                    "primary_key": ["id"],
+                }
+            ],
+        },
+    )
     runner = CliRunner()
 
     def run(*args):
@@ -56,22 +69,39 @@ def test_clean_partition_passes_every_check(synced):
 @pytest.mark.parametrize(
     "corruption, expected",
     [
-        ("DELETE FROM {target} WHERE id = 500", {"rows_match_source": "source_rows=1000, target_rows=999, difference=1",
-                                                  "checksum_matches_source": "source_sum_id=500500, target_sum_id=500000"}),
-        ("INSERT INTO {target} SELECT * FROM {target} WHERE id = 7", {
-            "rows_match_source": "source_rows=1000, target_rows=1001, difference=-1",
-            "checksum_matches_source": "source_sum_id=500500, target_sum_id=500507",
-            "no_duplicate_keys": "duplicate_rows=1, key=id"}),
-        ("UPDATE {target} SET amount = amount + 1 WHERE id = 3", {
-            "checksum_matches_source": "source_sum_amount=125125.00, target_sum_amount=125126.00"}),
-        ("ALTER TABLE {target} ALTER COLUMN amount TYPE numeric(12,3)", {
-            "schema_matches_source": "problems=amount: numeric(12,3), expected numeric(10,2)"}),
-        ("INSERT INTO {source} VALUES (5000, timestamptz '2026-01-01 23:00+00', 1.00)", {
-            "rows_match_source": "source_rows=1001, target_rows=1000, difference=1",
-            "checksum_matches_source": "source_sum_id=505500, target_sum_id=500500"}),
+        (
+            "DELETE FROM {target} WHERE id = 500",
+            {
+                "rows_match_source": "source_rows=1000, target_rows=999, difference=1",
+                "checksum_matches_source": "source_sum_id=500500, target_sum_id=500000",
+            },
+        ),
+        (
+            "INSERT INTO {target} SELECT * FROM {target} WHERE id = 7",
+            {
+                "rows_match_source": "source_rows=1000, target_rows=1001, difference=-1",
+                "checksum_matches_source": "source_sum_id=500500, target_sum_id=500507",
+                "no_duplicate_keys": "duplicate_rows=1, key=id",
+            },
+        ),
+        (
+            "UPDATE {target} SET amount = amount + 1 WHERE id = 3",
+            {"checksum_matches_source": "source_sum_amount=125125.00, target_sum_amount=125126.00"},
+        ),
+        (
+            "ALTER TABLE {target} ALTER COLUMN amount TYPE numeric(12,3)",
+            {"schema_matches_source": "problems=amount: numeric(12,3), expected numeric(10,2)"},
+        ),
+        (
+            "INSERT INTO {source} VALUES (5000, timestamptz '2026-01-01 23:00+00', 1.00)",
+            {
+                "rows_match_source": "source_rows=1001, target_rows=1000, difference=1",
+                "checksum_matches_source": "source_sum_id=505500, target_sum_id=500500",
+            },
+        ),
     ],
     ids=["deleted row", "duplicated row", "changed value", "changed type", "late data"],
-)  # fmt: skip
+)
 def test_corruption_fails_the_right_check_with_figures(corruption, expected, synced):
     run, pg, target, source = synced
     with pg.cursor() as cur:

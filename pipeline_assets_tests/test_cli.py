@@ -16,8 +16,13 @@ from pipeline_assets_tests.conftest import mysql_connection, pg_connection, writ
 
 
 def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline_assets", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline_assets", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def test_demo_end_to_end_from_a_fresh_dagster_home(tmp_path):
@@ -69,12 +74,25 @@ def mariadb_config(mysql, mysql_db, wh_schema, tmp_path):
         cur.execute("INSERT INTO orders VALUES (1, '2026-01-01 10:00:00', 9.99)")
 
     def make(connection=None, **table):
-        return write_config(tmp_path, {
-            "connections": {"shop": connection or mysql_connection(mysql_db), "dw": pg_connection()},
-            "stage": {"url": str(tmp_path / "stage")},
-            "tables": [{"source": "shop", "table": "orders", "target": "dw", "target_table": f"{wh_schema}.orders",
-                        "cursor": "placed_at", "partitioning": "daily", "start_date": "2026-01-01", **table}],
-        })  # fmt: skip
+        return write_config(
+            tmp_path,
+            {
+                "connections": {"shop": connection or mysql_connection(mysql_db), "dw": pg_connection()},
+                "stage": {"url": str(tmp_path / "stage")},
+                "tables": [
+                    {
+                        "source": "shop",
+                        "table": "orders",
+                        "target": "dw",
+                        "target_table": f"{wh_schema}.orders",
+                        "cursor": "placed_at",
+                        "partitioning": "daily",
+                        "start_date": "2026-01-01",
+                        **table,
+                    }
+                ],
+            },
+        )
 
     return make
 
@@ -99,15 +117,25 @@ def test_a_good_config_syncs_one_partition(runner, mariadb_config, pg, wh_schema
     "case, expected",
     [
         ({"args": ["-t", "nope"]}, "error: unknown table 'nope' (configured: orders)"),
-        ({"table": {"cursor": "nope"}}, "failed: orders 2026-01-01: orders: unknown column 'nope' (columns: id, placed_at, total)"),
+        (
+            {"table": {"cursor": "nope"}},
+            "failed: orders 2026-01-01: orders: unknown column 'nope' (columns: id, placed_at, total)",
+        ),
         ({"table": {"table": "missing", "name": "orders"}}, "table 'missing' does not exist"),
         ({"connection": {"port": 1}}, "failed: orders 2026-01-01: source 'shop' (mysql 127.0.0.1:1/"),
-        ({"args": ["-t", "orders", "--partition", "2025-12-31"]},
-         "error: partition 2025-12-31 is before the start date 2026-01-01 of table 'orders'"),
-        ({"args": ["-t", "orders", "--partition", "2026-13-01"]}, "error: --partition 2026-13-01: expected a day as YYYY-MM-DD"),
+        (
+            {"args": ["-t", "orders", "--partition", "2025-12-31"]},
+            "error: partition 2025-12-31 is before the start date 2026-01-01 of table 'orders'",
+        ),
+        (
+            {"args": ["-t", "orders", "--partition", "2026-13-01"]},
+            "error: --partition 2026-13-01: expected a day as YYYY-MM-DD",
+        ),
     ],
-)  # fmt: skip
-def test_bad_input_is_one_line_and_writes_nothing(case, expected, runner, mariadb_config, mysql_db, pg, wh_schema, tmp_path):
+)
+def test_bad_input_is_one_line_and_writes_nothing(
+    case, expected, runner, mariadb_config, mysql_db, pg, wh_schema, tmp_path
+):
     connection = {**mysql_connection(mysql_db), **case["connection"]} if "connection" in case else None
     config = mariadb_config(connection, **case.get("table", {}))
     result, lines = _sync(runner, config, *case.get("args", ["-t", "orders", "--partition", "2026-01-01"]))
@@ -117,7 +145,9 @@ def test_bad_input_is_one_line_and_writes_nothing(case, expected, runner, mariad
     _nothing_written(tmp_path, pg, wh_schema)
 
 
-def test_wrong_password_is_named_but_never_printed(runner, mariadb_config, mysql_db, pg, wh_schema, tmp_path, monkeypatch):
+def test_wrong_password_is_named_but_never_printed(
+    runner, mariadb_config, mysql_db, pg, wh_schema, tmp_path, monkeypatch
+):
     monkeypatch.setenv("SHOP_PASSWORD", "s3cret-Pa55word")
     config = mariadb_config(mysql_connection(mysql_db, password="${SHOP_PASSWORD}"))
     result, lines = _sync(runner, config, "-t", "orders", "--partition", "2026-01-01")
@@ -131,12 +161,20 @@ def test_wrong_password_is_named_but_never_printed(runner, mariadb_config, mysql
     "text, expected",
     [
         ("connections: {a: [}", "malformed YAML"),
-        ("connections: {}\nstage: {target_file_mb: -5}\ntables: []", "stage.target_file_mb: Input should be greater than 0 (got -5)"),
-        ("connections:\n  s: {kind: mysql, host: h, user: u, database: d, password: hunter2}\ntables: [{source: s, table: t, target: s}]",
-         "connections.s.password: secrets are never written in the config file"),
-        ("connections:\n  s: {kind: oracle}\ntables: [{source: s, table: t, target: s}]", "connections.s.kind: got 'oracle'"),
+        (
+            "connections: {}\nstage: {target_file_mb: -5}\ntables: []",
+            "stage.target_file_mb: Input should be greater than 0 (got -5)",
+        ),
+        (
+            "connections:\n  s: {kind: mysql, host: h, user: u, database: d, password: hunter2}\ntables: [{source: s, table: t, target: s}]",
+            "connections.s.password: secrets are never written in the config file",
+        ),
+        (
+            "connections:\n  s: {kind: oracle}\ntables: [{source: s, table: t, target: s}]",
+            "connections.s.kind: got 'oracle'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_config_is_one_line(text, expected, runner, tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text(text)
@@ -152,8 +190,10 @@ def test_limit_caps_rows_and_the_summary_says_so(runner, mariadb_config, mysql, 
     result, lines = _sync(runner, mariadb_config(), "-t", "orders", "--partition", "2026-01-01", "--limit", "5")
     assert "note: capped at 5 rows per query (--limit); the warehouse holds a sample" in result.output
     assert result.exit_code == 1, "a sample does not match its source, and the checks say so"
-    assert any("check failed: orders 2026-01-01: rows_match_source (source_rows=39, target_rows=5" in line
-               for line in result.stderr.splitlines())  # fmt: skip
+    assert any(
+        "check failed: orders 2026-01-01: rows_match_source (source_rows=39, target_rows=5" in line
+        for line in result.stderr.splitlines()
+    )
     with pg.cursor() as cur:
         cur.execute(f'SELECT count(*) FROM "{wh_schema}".orders')
         assert cur.fetchone() == (5,)

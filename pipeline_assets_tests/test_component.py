@@ -17,10 +17,10 @@ import duckdb
 import pytest
 import yaml
 
+from pipeline_assets.assembly import build_definitions
 from pipeline_assets.component import ReplicationComponent
 from pipeline_assets.config import load_config
-from pipeline_assets.definitions import build_definitions
-from pipeline_assets.errors import ConfigError
+from pipeline_assets.core.errors import ConfigError
 
 DG = Path(sys.executable).parent / "dg"
 TYPE = "pipeline_assets.ReplicationComponent"

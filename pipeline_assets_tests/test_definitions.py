@@ -7,15 +7,21 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from pipeline_assets.definitions import build_definitions, defs
+from pipeline_assets.assembly import build_definitions
+from pipeline_assets.definitions import defs
 from pipeline_assets_tests.conftest import pg_connection, project
 
 
 def test_dagster_definitions_validate_on_the_demo(tmp_path):
     env = {**os.environ, "PIPELINE_ASSETS_HOME": str(tmp_path / "demo"), "DAGSTER_HOME": str(tmp_path / "dh")}
     (tmp_path / "dh").mkdir()
-    result = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-m", "pipeline_assets.definitions"],
-                            capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "pipeline_assets.definitions"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
 
@@ -29,17 +35,31 @@ def test_demo_definitions_shape():
     assert {s.name for s in d.sensors} == {"stage_cleanup_sensor", "stage_orphan_sensor"}
     orders = d.resolve_assets_def(dg.AssetKey(["warehouse", "shop", "orders"]))
     assert orders.group_names_by_key[orders.key] == "shop"
-    assert orders.partitions_def == dg.DailyPartitionsDefinition(start_date=orders.partitions_def.start.strftime("%Y-%m-%d"), timezone="UTC")
+    assert orders.partitions_def == dg.DailyPartitionsDefinition(
+        start_date=orders.partitions_def.start.strftime("%Y-%m-%d"), timezone="UTC"
+    )
     assert d.resolve_assets_def(dg.AssetKey(["stage", "shop", "orders"])).op.pools == {"source_shop"}
 
 
 def test_schedule_targets_the_previous_day(tmp_path):
-    config = project(tmp_path, {
-        "connections": {"db": pg_connection()},
-        "schedule": {"hour": 2, "minute": 15},
-        "tables": [{"source": "db", "table": "t", "target": "db", "cursor": "ts", "partitioning": "daily",
-                    "start_date": "2026-01-01"}, {"source": "db", "table": "u", "target": "db"}],
-    })  # fmt: skip
+    config = project(
+        tmp_path,
+        {
+            "connections": {"db": pg_connection()},
+            "schedule": {"hour": 2, "minute": 15},
+            "tables": [
+                {
+                    "source": "db",
+                    "table": "t",
+                    "target": "db",
+                    "cursor": "ts",
+                    "partitioning": "daily",
+                    "start_date": "2026-01-01",
+                },
+                {"source": "db", "table": "u", "target": "db"},
+            ],
+        },
+    )
     d = build_definitions(config)
     schedule = d.resolve_schedule_def("db_daily_schedule")
     assert schedule.cron_schedule == "15 2 * * *"

@@ -21,15 +21,31 @@ from pipeline_assets_tests.redshift_emulator import redshift_connection
 from pipeline_assets_tests.runs import failure, metadata, run_table
 
 
-def _config(tmp_path, source: dict, table: str, warehouse: str, wh_schema: str, cloud: dict | None = None, **options) -> tuple:
+def _config(
+    tmp_path, source: dict, table: str, warehouse: str, wh_schema: str, cloud: dict | None = None, **options
+) -> tuple:
     target = pg_connection() if warehouse == "postgres" else {"kind": "duckdb", "path": "dw.duckdb"}
-    path = write_config(tmp_path, {
-        "connections": {"src": source, "dw": target, **(cloud or {}).get("connections", {})},
-        **({"stage": cloud["stage"]} if cloud else {}),
-        "tables": [{"source": "src", "table": table, "target": "dw", "target_table": f"{wh_schema}.items", "name": "items",
-                    "cursor": "updated_at", "partitioning": "incremental", "write_mode": "merge", "primary_key": ["id"],
-                    **options}],
-    })  # fmt: skip
+    path = write_config(
+        tmp_path,
+        {
+            "connections": {"src": source, "dw": target, **(cloud or {}).get("connections", {})},
+            **({"stage": cloud["stage"]} if cloud else {}),
+            "tables": [
+                {
+                    "source": "src",
+                    "table": table,
+                    "target": "dw",
+                    "target_table": f"{wh_schema}.items",
+                    "name": "items",
+                    "cursor": "updated_at",
+                    "partitioning": "incremental",
+                    "write_mode": "merge",
+                    "primary_key": ["id"],
+                    **options,
+                }
+            ],
+        },
+    )
     return path, load_config(path)
 
 
@@ -62,10 +78,16 @@ def _target(warehouse: str, tmp_path, pg, wh_schema: str, cloud: dict | None = N
 
 
 @pytest.mark.parametrize("warehouse", ["postgres", "duckdb", "snowflake", "redshift"])
-def test_merge_follows_inserts_updates_and_deletes(warehouse, request, mysql, mysql_db, pg, wh_schema, instance, tmp_path):
+def test_merge_follows_inserts_updates_and_deletes(
+    warehouse, request, mysql, mysql_db, pg, wh_schema, instance, tmp_path
+):
     with mysql.cursor() as cur:
-        cur.execute("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), qty INT, updated_at DATETIME(6) NOT NULL)")
-        cur.executemany("INSERT INTO items VALUES (%s, %s, %s, '2026-01-01 00:00:00')", [(i, f"n{i}", i) for i in range(1, 501)])
+        cur.execute(
+            "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), qty INT, updated_at DATETIME(6) NOT NULL)"
+        )
+        cur.executemany(
+            "INSERT INTO items VALUES (%s, %s, %s, '2026-01-01 00:00:00')", [(i, f"n{i}", i) for i in range(1, 501)]
+        )
     cloud = _cloud(request, warehouse)
     _, config = _config(tmp_path, mysql_connection(mysql_db), "items", warehouse, wh_schema, cloud, delete_missing=True)
 
@@ -91,18 +113,26 @@ def test_merge_follows_inserts_updates_and_deletes(warehouse, request, mysql, my
         assert all(e.passed for e in result.get_asset_check_evaluations())
 
 
-def test_rows_sharing_the_boundary_value_across_batches_are_never_lost_or_doubled(mysql, mysql_db, pg, wh_schema, instance,
-                                                                                    tmp_path):  # fmt: skip
+def test_rows_sharing_the_boundary_value_across_batches_are_never_lost_or_doubled(
+    mysql, mysql_db, pg, wh_schema, instance, tmp_path
+):
     with mysql.cursor() as cur:
-        cur.execute("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), qty INT, updated_at DATETIME(6) NOT NULL)")
-        cur.executemany("INSERT INTO items VALUES (%s, %s, %s, '2026-01-01 12:00:00')", [(i, f"n{i}", i) for i in range(1, 1001)])
-    _, config = _config(tmp_path, mysql_connection(mysql_db), "items", "postgres", wh_schema, batch_size=300,
-                        write_mode="append")  # fmt: skip
+        cur.execute(
+            "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), qty INT, updated_at DATETIME(6) NOT NULL)"
+        )
+        cur.executemany(
+            "INSERT INTO items VALUES (%s, %s, %s, '2026-01-01 12:00:00')", [(i, f"n{i}", i) for i in range(1, 1001)]
+        )
+    _, config = _config(
+        tmp_path, mysql_connection(mysql_db), "items", "postgres", wh_schema, batch_size=300, write_mode="append"
+    )
     first = run_table(config, instance, "items")
     assert first.success, failure(first)
     assert metadata(first, ["dw", wh_schema, "items"])["rows_loaded"] == 1000
     with mysql.cursor() as cur:  # rows committed later with the very cursor value the watermark holds
-        cur.executemany("INSERT INTO items VALUES (%s, 'late', 0, '2026-01-01 12:00:00')", [(i,) for i in range(1001, 1006)])
+        cur.executemany(
+            "INSERT INTO items VALUES (%s, 'late', 0, '2026-01-01 12:00:00')", [(i,) for i in range(1001, 1006)]
+        )
     result = run_table(config, instance, "items")
     assert result.success
     assert metadata(result, ["dw", wh_schema, "items"])["rows_loaded"] == 5
@@ -116,8 +146,9 @@ def test_lookback_catches_late_rows_and_a_dropped_target_stops_the_table(pg, pg_
         cur.execute(f"""CREATE TABLE "{pg_schema}".items (region text, id int, name text, qty int, updated_at timestamp,
                         PRIMARY KEY (region, id));
                         INSERT INTO "{pg_schema}".items VALUES ('eu', 1, 'a', 1, '2026-01-01 10:00'), ('us', 1, 'b', 1, '2026-01-01 11:00')""")
-    _, config = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "duckdb", "app", lookback="2h",
-                        primary_key=["region", "id"])  # fmt: skip
+    _, config = _config(
+        tmp_path, pg_connection(), f"{pg_schema}.items", "duckdb", "app", lookback="2h", primary_key=["region", "id"]
+    )
     assert run_table(config, instance, "items").success
     with pg.cursor() as cur:  # a row that arrives late, stamped before the watermark but inside the lookback
         cur.execute(f"""INSERT INTO "{pg_schema}".items VALUES ('eu', 2, 'late', 1, '2026-01-01 10:30');
@@ -125,7 +156,10 @@ def test_lookback_catches_late_rows_and_a_dropped_target_stops_the_table(pg, pg_
     assert run_table(config, instance, "items").success
     with duckdb.connect(str(tmp_path / "dw.duckdb")) as conn:
         assert conn.execute("SELECT region, id, qty FROM app.items ORDER BY region, id").fetchall() == [
-            ("eu", 1, 5), ("eu", 2, 1), ("us", 1, 1)]  # fmt: skip
+            ("eu", 1, 5),
+            ("eu", 2, 1),
+            ("us", 1, 1),
+        ]
         conn.execute("DROP TABLE app.items")
     stopped = run_table(config, instance, "items")
     message = failure(stopped)
@@ -145,8 +179,10 @@ def test_a_kill_during_the_load_loses_and_doubles_nothing(pg, pg_schema, wh_sche
     while True:  # wait until the load is copying rows, then kill the process without warning
         assert process.poll() is None and time.monotonic() < deadline, "the sync ended before its load began"
         with watcher.cursor() as cur:
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pipeline_assets' "
-                        "AND query ILIKE 'COPY%' AND state = 'active'")  # fmt: skip
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pipeline_assets' "
+                "AND query ILIKE 'COPY%' AND state = 'active'"
+            )
             if cur.fetchone()[0]:
                 break
         time.sleep(0.005)
@@ -154,10 +190,14 @@ def test_a_kill_during_the_load_loses_and_doubles_nothing(pg, pg_schema, wh_sche
     process.wait()
     time.sleep(0.5)
     with watcher.cursor() as cur:
-        cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = '_pipeline_assets' AND table_name = 'watermarks'")
+        cur.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = '_pipeline_assets' AND table_name = 'watermarks'"
+        )
         if cur.fetchone()[0]:
-            cur.execute("SELECT count(*) FROM _pipeline_assets.watermarks WHERE table_name = %s AND cursor_value IS NOT NULL",
-                        (f"{wh_schema}.items",))  # fmt: skip
+            cur.execute(
+                "SELECT count(*) FROM _pipeline_assets.watermarks WHERE table_name = %s AND cursor_value IS NOT NULL",
+                (f"{wh_schema}.items",),
+            )
             assert cur.fetchone()[0] == 0, "the watermark did not move without its rows"
     watcher.close()
     result = CliRunner().invoke(cli, ["--config", str(path), "sync", "-t", "items"])
@@ -209,7 +249,7 @@ def test_schema_evolution_and_freeze(pg, pg_schema, wh_schema, instance, tmp_pat
     assert run_table(config, instance, "items").success
     with pg.cursor() as cur:
         cur.execute(f"""ALTER TABLE "{pg_schema}".items ADD COLUMN note text, ALTER COLUMN qty TYPE bigint;
-                        INSERT INTO "{pg_schema}".items VALUES (3, 'c', 3000000000, now(), 'added')""")  # fmt: skip
+                        INSERT INTO "{pg_schema}".items VALUES (3, 'c', 3000000000, now(), 'added')""")
     _, frozen = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema, schema_policy="freeze")
     refused = run_table(frozen, instance, "items")
     assert "items.qty: smallint → bigint, but schema_policy is freeze; stopped before loading" in failure(refused)
@@ -221,7 +261,9 @@ def test_schema_evolution_and_freeze(pg, pg_schema, wh_schema, instance, tmp_pat
         assert cur.fetchall() == [(1, 1, None), (2, 2, None), (3, 3000000000, "added")]
         cur.execute(f'ALTER TABLE "{pg_schema}".items ALTER COLUMN name TYPE int USING 0')
     narrowed = run_table(config, instance, "items")
-    assert f"{wh_schema}.items.name: text → integer would narrow or change the type; stopped before loading" in failure(narrowed)
+    assert f"{wh_schema}.items.name: text → integer would narrow or change the type; stopped before loading" in failure(
+        narrowed
+    )
     with pg.cursor() as cur:
         cur.execute(f'SELECT count(*) FROM "{wh_schema}".items')
         assert cur.fetchone()[0] == 3, "nothing of the refused run was loaded"
@@ -249,10 +291,10 @@ def test_watermark_commands_and_the_seed_workflows(pg, pg_schema, wh_schema, tmp
         assert cur.fetchone() == (20, 11), "rows from the set timestamp on (closed start)"
     # stage now, load later: sync --stage-only, then reset + set + sync --load-only
     with pg.cursor() as cur:
-        cur.execute(f"UPDATE \"{pg_schema}\".items SET qty = 0, updated_at = now() WHERE id = 5")
+        cur.execute(f'UPDATE "{pg_schema}".items SET qty = 0, updated_at = now() WHERE id = 5')
     run("sync", "-t", "items", "--stage-only")
     with pg.cursor() as cur:
-        cur.execute(f"UPDATE \"{pg_schema}\".items SET qty = 0, updated_at = now() WHERE id = 6")
+        cur.execute(f'UPDATE "{pg_schema}".items SET qty = 0, updated_at = now() WHERE id = 6')
     run("sync", "-t", "items", "--stage-only")  # two staging runs wait for a load
     with pg.cursor() as cur:
         cur.execute(f'SELECT qty FROM "{wh_schema}".items WHERE id = 30')
@@ -262,13 +304,16 @@ def test_watermark_commands_and_the_seed_workflows(pg, pg_schema, wh_schema, tmp
     run("sync", "-t", "items", "--load-only")
     with pg.cursor() as cur:
         cur.execute(f'SELECT id, qty FROM "{wh_schema}".items WHERE id IN (5, 6) ORDER BY id')
-        assert cur.fetchall() == [(5, 0), (6, 0)], "both staged runs were loaded, oldest first, without extracting again"
+        assert cur.fetchall() == [(5, 0), (6, 0)], (
+            "both staged runs were loaded, oldest first, without extracting again"
+        )
     history = run("watermark", "get", "-t", "items").output
     assert "reset by hand" in history and "set by hand" in history and "by cli at" in history
 
     before = run("watermark", "list").output
     assert run("watermark", "set", "-t", "nope", "--timestamp", "2026-01-01", "--yes", code=2).stderr.strip() == (
-        "error: unknown table 'nope' (configured: items)")  # fmt: skip
+        "error: unknown table 'nope' (configured: items)"
+    )
     bad = run("watermark", "set", "-t", "items", "--timestamp", "yesterday-ish", "--yes", code=2).stderr.strip()
     assert bad.startswith("error: --timestamp yesterday-ish: expected an ISO date or timestamp")
     asked = run("watermark", "reset", "-t", "items", code=2).stderr.strip()
@@ -284,33 +329,52 @@ def test_watermark_commands_and_the_seed_workflows(pg, pg_schema, wh_schema, tmp
         ({"write_mode": "replace"}, "incremental tables append or merge"),
         ({"delete_missing": True, "write_mode": "append"}, "delete_missing is for incremental tables in merge mode"),
     ],
-)  # fmt: skip
+)
 def test_bad_incremental_config_is_one_line(options, expected, tmp_path, wh_schema):
-    body_path = write_config(tmp_path, {
-        "connections": {"src": pg_connection(), "dw": pg_connection()},
-        "tables": [{"source": "src", "table": "t", "target": "dw", "cursor": "updated_at", "partitioning": "incremental",
-                    "write_mode": "merge", "primary_key": ["id"], **options}],
-    })  # fmt: skip
+    body_path = write_config(
+        tmp_path,
+        {
+            "connections": {"src": pg_connection(), "dw": pg_connection()},
+            "tables": [
+                {
+                    "source": "src",
+                    "table": "t",
+                    "target": "dw",
+                    "cursor": "updated_at",
+                    "partitioning": "incremental",
+                    "write_mode": "merge",
+                    "primary_key": ["id"],
+                    **options,
+                }
+            ],
+        },
+    )
     result = CliRunner().invoke(cli, ["--config", str(body_path), "sync", "--all"])
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr
 
 
-def test_a_limited_sample_a_stale_staging_run_and_null_keys_never_move_the_table_wrongly(pg, pg_schema, instance, tmp_path):
+def test_a_limited_sample_a_stale_staging_run_and_null_keys_never_move_the_table_wrongly(
+    pg, pg_schema, instance, tmp_path
+):
     with pg.cursor() as cur:
         cur.execute(f"""CREATE TABLE "{pg_schema}".items (id int, name text, qty int, updated_at timestamptz);
                         INSERT INTO "{pg_schema}".items VALUES (1, 'a', 1, '2026-01-01 13:00+00'), (2, 'b', 1, '2026-01-01 10:00+00'),
-                        (3, 'c', 1, '2026-01-01 11:00+00')""")  # fmt: skip
+                        (3, 'c', 1, '2026-01-01 11:00+00')""")
     _, config = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "duckdb", "app")
     sample = run_table(config, instance, "items", limit=1)
-    assert metadata(sample, ["dw", "app", "items"])["rows_loaded"] == 1, "loaded the sample (its checks fail, as they should)"
+    assert metadata(sample, ["dw", "app", "items"])["rows_loaded"] == 1, (
+        "loaded the sample (its checks fail, as they should)"
+    )
     full = run_table(config, instance, "items")
-    assert full.success and metadata(full, ["dw", "app", "items"])["watermark_before"] == "none", "--limit moved nothing"
+    assert full.success and metadata(full, ["dw", "app", "items"])["watermark_before"] == "none", (
+        "--limit moved nothing"
+    )
     assert _target("duckdb", tmp_path, None, "app") == [(1, "a", 1), (2, "b", 1), (3, "c", 1)]
 
     stale = run_table(config, instance, "items", only="staged")
     assert run_table(config, instance, "items").success  # a newer run loads after the stale one was staged
+    from pipeline_assets.assembly import build_resources
     from pipeline_assets.assets.incremental import check_loadable
-    from pipeline_assets.definitions import build_resources
     from pipeline_assets.stage.staging import latest_manifest
 
     warehouse = build_resources(config)["dw"].warehouse()

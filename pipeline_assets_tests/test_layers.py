@@ -25,16 +25,27 @@ ALLOWED: dict[str, set[str]] = {
     "autoload": _ENGINE | {"resources", "assets", "sensors"},
     "demo": set(),
     "project": {"core", "config", "demo"},
-    "definitions": _DAGSTER | {"project"},
-    "component": _DAGSTER | {"project", "definitions"},
-    "cli": _DAGSTER | {"project", "definitions", "component", "demo"},
+    "assembly": _DAGSTER,
+    "component_scaffolder": set(),
+    "component": _DAGSTER | {"project", "assembly", "component_scaffolder"},
+    "definitions": {"component"},
+    "cli": _DAGSTER | {"project", "assembly", "demo"},
     "__main__": {"cli"},
     "__init__": {"component"},
 }
 # Layers below the Dagster ones: no module-level import of Dagster there.
-NO_DAGSTER = _ENGINE | {"demo", "project"}
-DRIVERS = ["dagster", "psycopg2", "pymysql", "duckdb", "boto3", "adbc_driver_postgresql", "snowflake.connector",
-           "dagster_snowflake", "sshtunnel"]  # fmt: skip
+NO_DAGSTER = _ENGINE | {"demo", "project", "__init__"}
+DRIVERS = [
+    "dagster",
+    "psycopg2",
+    "pymysql",
+    "duckdb",
+    "boto3",
+    "adbc_driver_postgresql",
+    "snowflake.connector",
+    "dagster_snowflake",
+    "sshtunnel",
+]
 
 
 def _unit(path: Path) -> str:
@@ -79,8 +90,14 @@ def test_no_dagster_below_the_dagster_layers():
 
 
 def test_importing_the_engine_loads_no_dagster_and_no_driver():
-    modules = ["pipeline_assets.config", "pipeline_assets.sources", "pipeline_assets.warehouses",
-               "pipeline_assets.stage.local", "pipeline_assets.stage.staging", "pipeline_assets.connect.snowflake"]  # fmt: skip
+    modules = [
+        "pipeline_assets.config",
+        "pipeline_assets.sources",
+        "pipeline_assets.warehouses",
+        "pipeline_assets.stage.local",
+        "pipeline_assets.stage.staging",
+        "pipeline_assets.connect.snowflake",
+    ]
     code = f"import sys\nfor m in {modules!r}: __import__(m)\nprint([d for d in {DRIVERS!r} if d in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr

@@ -13,8 +13,8 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from pipeline_assets.assembly import assemble
 from pipeline_assets.cli.main import cli
-from pipeline_assets.definitions import assemble
 from pipeline_assets_tests.conftest import pg_connection, project, s3_stage, write_config
 from pipeline_assets_tests.runs import failure, metadata, run_table
 
@@ -24,16 +24,25 @@ DAY = "2026-01-01"
 def _events(pg, schema: str, rows: int, table: str = "events") -> None:
     with pg.cursor() as cur:
         cur.execute(f"""CREATE TABLE "{schema}".{table} AS SELECT g AS id, timestamp '{DAY}' + (g % 86400) * interval '1 second' AS at,
-                        md5(g::text) AS note FROM generate_series(1, {rows}) g""")  # fmt: skip
+                        md5(g::text) AS note FROM generate_series(1, {rows}) g""")
 
 
 def _body(schema: str, stage: dict, target="duck", **table) -> dict:
     return {
         "connections": {"app": pg_connection(), "duck": {"kind": "duckdb", "path": "dw.duckdb"}, "dw": pg_connection()},
         "stage": stage,
-        "tables": [{"source": "app", "table": f"{schema}.events", "target": target, "cursor": "at",
-                    "partitioning": "daily", "start_date": DAY, **table}],
-    }  # fmt: skip
+        "tables": [
+            {
+                "source": "app",
+                "table": f"{schema}.events",
+                "target": target,
+                "cursor": "at",
+                "partitioning": "daily",
+                "start_date": DAY,
+                **table,
+            }
+        ],
+    }
 
 
 def _duck_count(tmp_path, table="app.events") -> int:
@@ -48,8 +57,11 @@ def _files(root):
 @pytest.mark.parametrize("strategy", ["unique", "fixed_overwrite", "fixed_no_overwrite"])
 def test_path_strategies_run_twice(strategy, pg, pg_schema, instance, tmp_path):
     _events(pg, pg_schema, 2_000)
-    stage = {"url": "stage", "path_strategy": "unique" if strategy == "unique" else "fixed",
-             "overwrite": strategy == "fixed_overwrite"}  # fmt: skip
+    stage = {
+        "url": "stage",
+        "path_strategy": "unique" if strategy == "unique" else "fixed",
+        "overwrite": strategy == "fixed_overwrite",
+    }
     config = project(tmp_path, _body(pg_schema, stage))
     partition_folder = tmp_path / "stage" / "app" / f"{pg_schema}_events" / DAY
     assert run_table(config, instance, "events", DAY).success
@@ -65,7 +77,9 @@ def test_path_strategies_run_twice(strategy, pg, pg_schema, instance, tmp_path):
         assert not any("incoming" in f for f in second)
     else:
         assert not second_run.success
-        assert failure(second_run) == f"stage: files already exist in {partition_folder / 'fixed'}/ and overwrite is false"
+        assert (
+            failure(second_run) == f"stage: files already exist in {partition_folder / 'fixed'}/ and overwrite is false"
+        )
         assert first == second
     assert _duck_count(tmp_path) == 2_000
 
@@ -79,7 +93,18 @@ def test_killed_run_leaves_orphans_that_the_sensor_reports_and_removes(pg, pg_sc
     config_path = write_config(tmp_path, body)
     stage_root = tmp_path / "stage"
 
-    command = [sys.executable, "-m", "pipeline_assets", "--config", str(config_path), "sync", "-t", "events", "--partition", DAY]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline_assets",
+        "--config",
+        str(config_path),
+        "sync",
+        "-t",
+        "events",
+        "--partition",
+        DAY,
+    ]
     process = subprocess.Popen(command, env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not list(stage_root.rglob("_manifest.json")):
@@ -130,10 +155,20 @@ def _pg_count(pg, schema: str) -> int:
         return cur.fetchone()[0]
 
 
-def test_load_retried_after_the_connection_dropped_mid_copy_loads_each_file_once(pg, pg_schema, wh_schema, instance, tmp_path):
+def test_load_retried_after_the_connection_dropped_mid_copy_loads_each_file_once(
+    pg, pg_schema, wh_schema, instance, tmp_path
+):
     _events(pg, pg_schema, 400_000)
-    config = project(tmp_path, _body(pg_schema, {"url": "stage", "target_file_mb": 4}, target="dw",
-                                     target_table=f"{wh_schema}.events", write_mode="append"))  # fmt: skip
+    config = project(
+        tmp_path,
+        _body(
+            pg_schema,
+            {"url": "stage", "target_file_mb": 4},
+            target="dw",
+            target_table=f"{wh_schema}.events",
+            write_mode="append",
+        ),
+    )
     assert run_table(config, instance, "events", DAY, only="staged").success
     killed = []
 
@@ -143,8 +178,10 @@ def test_load_retried_after_the_connection_dropped_mid_copy_loads_each_file_once
         deadline = time.monotonic() + 60
         while not killed and time.monotonic() < deadline:
             with watcher.cursor() as cur:
-                cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
-                            "'pipeline_assets' AND query ILIKE 'COPY%' AND state = 'active'")  # fmt: skip
+                cur.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+                    "'pipeline_assets' AND query ILIKE 'COPY%' AND state = 'active'"
+                )
                 killed.extend(r for r in cur.fetchall() if r[0])
             time.sleep(0.01)
         watcher.close()
@@ -159,8 +196,11 @@ def test_load_retried_after_the_connection_dropped_mid_copy_loads_each_file_once
     with pg.cursor() as cur:
         cur.execute(f'SELECT count(*), count(DISTINCT id) FROM "{wh_schema}".events')
         assert cur.fetchone() == (400_000, 400_000)
-        cur.execute('SELECT count(*), count(DISTINCT file_uri) FROM "_pipeline_assets".loaded_files '
-                    "WHERE target_table = %s AND status = 'loaded'", (f"{wh_schema}.events",))  # fmt: skip
+        cur.execute(
+            'SELECT count(*), count(DISTINCT file_uri) FROM "_pipeline_assets".loaded_files '
+            "WHERE target_table = %s AND status = 'loaded'",
+            (f"{wh_schema}.events",),
+        )
         files, distinct = cur.fetchone()
     assert files == distinct == metadata(result, ["dw", wh_schema, "events"])["files"] > 1
 
@@ -187,22 +227,29 @@ def test_ledger_clear_refuses_on_append_until_the_table_is_dropped(pg, pg_schema
     assert "app.events does not exist but the ledger lists files loaded into it" in failure(stuck)
     cleared = runner.invoke(cli, ["--config", str(config_path), "ledger", "clear", "-t", "events"])
     assert cleared.exit_code == 0 and "cleared 1 records of events" in cleared.output
-    assert "cleared 0 records" in runner.invoke(cli, ["--config", str(config_path), "ledger", "clear", "-t", "events"]).output
+    assert (
+        "cleared 0 records"
+        in runner.invoke(cli, ["--config", str(config_path), "ledger", "clear", "-t", "events"]).output
+    )
     assert run_table(config, instance, "events", DAY, only="loaded").success
     assert _duck_count(tmp_path) == 3_000, "reprocessed once"
     listed = runner.invoke(cli, ["--config", str(config_path), "ledger", "list", "-t", "events", "--status", "loaded"])
     assert listed.exit_code == 0 and "1 records" in listed.output
 
 
-def test_orphan_sensor_reports_exactly_the_old_strays_and_unfinished_uploads(pg, pg_schema, s3_server, s3_bucket, instance, tmp_path):
+def test_orphan_sensor_reports_exactly_the_old_strays_and_unfinished_uploads(
+    pg, pg_schema, s3_server, s3_bucket, instance, tmp_path
+):
     _events(pg, pg_schema, 10)
     config = project(tmp_path, _body(pg_schema, s3_stage(s3_server, s3_bucket, orphan_grace="3s")))
     client = s3_server.client()
     prefix = f"staging/app/{pg_schema}_events/"
     for i in range(50):
         client.put_object(Bucket=s3_bucket, Key=f"{prefix}stray/old_{i:03d}.parquet", Body=b"x" * 10)
-    uploads = [client.create_multipart_upload(Bucket=s3_bucket, Key=f"{prefix}2026-01-01/big_{i}.parquet")["UploadId"]
-               for i in range(2)]  # fmt: skip
+    uploads = [
+        client.create_multipart_upload(Bucket=s3_bucket, Key=f"{prefix}2026-01-01/big_{i}.parquet")["UploadId"]
+        for i in range(2)
+    ]
     time.sleep(3.5)
     for i in range(50):
         client.put_object(Bucket=s3_bucket, Key=f"{prefix}stray/new_{i:03d}.parquet", Body=b"x" * 10)
@@ -212,7 +259,10 @@ def test_orphan_sensor_reports_exactly_the_old_strays_and_unfinished_uploads(pg,
     result = _tick(sensor, instance, assembly)
     (observation,) = result.asset_events
     assert {k: v.value for k, v in observation.metadata.items() if k != "oldest_orphan"} == {
-        "orphans": 50, "orphan_bytes": 500, "incomplete_uploads": 2}  # fmt: skip
+        "orphans": 50,
+        "orphan_bytes": 500,
+        "incomplete_uploads": 2,
+    }
     assert not result.run_requests, "deleting orphans is off unless stage.delete_orphans is set"
     for upload_id, i in zip(uploads, range(2), strict=True):
         client.abort_multipart_upload(Bucket=s3_bucket, Key=f"{prefix}2026-01-01/big_{i}.parquet", UploadId=upload_id)
@@ -241,20 +291,27 @@ def test_cleanup_after_all_waits_for_the_table_then_cleans_every_partition(pg, p
     _events(pg, pg_schema, 1_000)
     with pg.cursor() as cur:
         cur.execute(f"""INSERT INTO "{pg_schema}".events SELECT g, timestamp '2026-01-02' + g * interval '1 second', 'x'
-                        FROM generate_series(2000, 2100) g""")  # fmt: skip
+                        FROM generate_series(2000, 2100) g""")
     config = project(tmp_path, _body(pg_schema, {"url": "stage", "cleanup_after_load": "after_all"}))
     for day in (DAY, "2026-01-02"):
         assert run_table(config, instance, "events", day).success
     assembly = assemble(config)
     sensor = assembly.definitions.resolve_sensor_def("stage_cleanup_sensor")
     events = next(t for t in assembly.tables if t.table.asset_name == "events")
-    busy = instance.create_run_for_job(assembly.definitions.resolve_job_def("app_daily"),
-                                       asset_selection=frozenset({events.staged.key, events.loaded.key}),
-                                       status=dg.DagsterRunStatus.STARTED)  # fmt: skip
-    assert sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).skip_message, "a run of the table is in progress"
+    busy = instance.create_run_for_job(
+        assembly.definitions.resolve_job_def("app_daily"),
+        asset_selection=frozenset({events.staged.key, events.loaded.key}),
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    assert sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).skip_message, (
+        "a run of the table is in progress"
+    )
     instance.report_run_failed(busy)
     (request,) = sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).run_requests
     assert request.run_config["ops"]["clean_stage"]["config"]["partitions"] == [DAY, "2026-01-02"]
-    assert assembly.definitions.resolve_job_def("stage_housekeeping").execute_in_process(
-        run_config=request.run_config, instance=instance).success  # fmt: skip
+    assert (
+        assembly.definitions.resolve_job_def("stage_housekeeping")
+        .execute_in_process(run_config=request.run_config, instance=instance)
+        .success
+    )
     assert _files(tmp_path / "stage") == [] and _duck_count(tmp_path) == 1_101

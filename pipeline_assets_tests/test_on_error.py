@@ -52,14 +52,31 @@ class _Stage:
 
 
 def _setup(pg, pg_schema: str, tmp_path: Path, warehouse: str, wh_schema: str, on_error: str, stage: _Stage):
-    targets = {"postgres": pg_connection(), "duckdb": {"kind": "duckdb", "path": str(tmp_path / "dw.duckdb")},
-               "redshift": redshift_connection()}  # fmt: skip
-    return project(tmp_path, {
-        "connections": {"app": pg_connection(), "dw": targets[warehouse]},
-        "stage": stage.config,
-        "tables": [{"source": "app", "table": f"{pg_schema}.events", "target": "dw", "target_table": f"{wh_schema}.events",
-                    "name": "events", "cursor": "at", "partitioning": "daily", "start_date": DAY, "on_error": on_error}],
-    })  # fmt: skip
+    targets = {
+        "postgres": pg_connection(),
+        "duckdb": {"kind": "duckdb", "path": str(tmp_path / "dw.duckdb")},
+        "redshift": redshift_connection(),
+    }
+    return project(
+        tmp_path,
+        {
+            "connections": {"app": pg_connection(), "dw": targets[warehouse]},
+            "stage": stage.config,
+            "tables": [
+                {
+                    "source": "app",
+                    "table": f"{pg_schema}.events",
+                    "target": "dw",
+                    "target_table": f"{wh_schema}.events",
+                    "name": "events",
+                    "cursor": "at",
+                    "partitioning": "daily",
+                    "start_date": DAY,
+                    "on_error": on_error,
+                }
+            ],
+        },
+    )
 
 
 def _count(pg, tmp_path: Path, warehouse: str, wh_schema: str) -> int | None:
@@ -72,15 +89,19 @@ def _count(pg, tmp_path: Path, warehouse: str, wh_schema: str) -> int | None:
             cur.execute(sql)
             return cur.fetchone()[0]
     with duckdb.connect(str(tmp_path / "dw.duckdb"), read_only=True) as conn:
-        known = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ?", [wh_schema]).fetchone()[0]
+        known = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ?", [wh_schema]
+        ).fetchone()[0]
         return conn.execute(sql).fetchone()[0] if known else None
 
 
 @pytest.mark.parametrize("warehouse", ["postgres", "duckdb", "redshift"])
-def test_a_corrupt_file_aborts_or_is_skipped_and_recorded(warehouse, request, pg, pg_schema, wh_schema, instance, tmp_path):
+def test_a_corrupt_file_aborts_or_is_skipped_and_recorded(
+    warehouse, request, pg, pg_schema, wh_schema, instance, tmp_path
+):
     with pg.cursor() as cur:
         cur.execute(f"""CREATE TABLE "{pg_schema}".events AS SELECT g AS id, timestamp '{DAY}' + g * interval '10 seconds' AS at,
-                        repeat('x', 40) || g AS payload FROM generate_series(0, 5999) g""")  # fmt: skip
+                        repeat('x', 40) || g AS payload FROM generate_series(0, 5999) g""")
     stage = _Stage(request, warehouse, tmp_path)
     config = _setup(pg, pg_schema, tmp_path, warehouse, wh_schema, "abort", stage)
     staged = run_table(config, instance, "events", DAY, only="staged")
@@ -126,12 +147,28 @@ def _ledger(config, wh_schema: str) -> dict[str, tuple]:
 
 def test_snowflake_copy_results_become_outcomes_per_on_error():
     files = [StagedFile(f"k/{n}", f"s3://b/k/{n}", 10, 100, "e") for n in ("a.parquet", "b.parquet", "c.parquet")]
-    rows = [("s3://b/k/a.parquet", "LOADED", 10, 10, 1, 0, None, None, None, None),
-            ("s3://b/k/b.parquet", "PARTIALLY_LOADED", 10, 7, 10, 3, "Numeric value 'x' is not recognized", 4, 1, '"T"["Q":2]'),
-            ("s3://b/k/c.parquet", "LOAD_FAILED", 10, 0, 1, 1, "Invalid parquet file", None, None, None)]  # fmt: skip
+    rows = [
+        ("s3://b/k/a.parquet", "LOADED", 10, 10, 1, 0, None, None, None, None),
+        (
+            "s3://b/k/b.parquet",
+            "PARTIALLY_LOADED",
+            10,
+            7,
+            10,
+            3,
+            "Numeric value 'x' is not recognized",
+            4,
+            1,
+            '"T"["Q":2]',
+        ),
+        ("s3://b/k/c.parquet", "LOAD_FAILED", 10, 0, 1, 1, "Invalid parquet file", None, None, None),
+    ]
     outcomes = _outcomes(files, rows, "continue")
     assert [(o.status, o.rows_loaded, o.error) for o in outcomes] == [
-        ("loaded", 10, None), ("partially_loaded", 7, "Numeric value 'x' is not recognized"), ("skipped", 0, "Invalid parquet file")]
+        ("loaded", 10, None),
+        ("partially_loaded", 7, "Numeric value 'x' is not recognized"),
+        ("skipped", 0, "Invalid parquet file"),
+    ]
     with pytest.raises(PipelineError, match=r"s3://b/k/c.parquet: Invalid parquet file"):
         _outcomes(files[2:], rows[2:], "abort")
     with pytest.raises(PipelineError, match=r"s3://b/k/a.parquet: COPY INTO returned no result"):

@@ -11,9 +11,9 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from pipeline_assets.assembly import assemble
 from pipeline_assets.assets.launch import launch_in_process
 from pipeline_assets.cli.main import cli
-from pipeline_assets.definitions import assemble
 from pipeline_assets.project import default_dagster_home
 from pipeline_assets_tests.conftest import pg_connection, project, write_config
 from pipeline_assets_tests.runs import failure
@@ -41,9 +41,19 @@ def _body(tmp_path, table: str, **extra) -> dict:
     return {
         "connections": {"app": pg_connection(), "dw": {"kind": "duckdb", "path": str(tmp_path / "dw.duckdb")}},
         "stage": {"url": "stage"},
-        "tables": [{"source": "app", "table": table, "target": "dw", "cursor": "created_at", "partitioning": "daily",
-                    "start_date": DAYS[0], "primary_key": ["id"], **extra}],
-    }  # fmt: skip
+        "tables": [
+            {
+                "source": "app",
+                "table": table,
+                "target": "dw",
+                "cursor": "created_at",
+                "partitioning": "daily",
+                "start_date": DAYS[0],
+                "primary_key": ["id"],
+                **extra,
+            }
+        ],
+    }
 
 
 def _per_day(tmp_path) -> dict[str, int]:
@@ -128,15 +138,23 @@ def test_a_failing_day_keeps_the_days_before_it_and_the_rerun_does_the_rest(pg, 
 def test_sync_from_to_launches_range_runs_of_days_per_run(events, tmp_path):
     path = write_config(tmp_path, _body(tmp_path, events, days_per_run=3))
     home = tmp_path / "dagster_home"
-    out = CliRunner().invoke(cli, ["--config", str(path), "sync", "-t", "events", "--from", DAYS[0], "--to", DAYS[6]],
-                             env={"DAGSTER_HOME": str(home)})  # fmt: skip
+    out = CliRunner().invoke(
+        cli,
+        ["--config", str(path), "sync", "-t", "events", "--from", DAYS[0], "--to", DAYS[6]],
+        env={"DAGSTER_HOME": str(home)},
+    )
     assert out.exit_code == 0, out.output
     assert sum(line.startswith("ok ") for line in out.output.splitlines()) == 7, "one summary line per day"
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
         assert len(runs) == 3, "7 days in runs of at most 3"
-        ranges = sorted((r.tags.get("dagster/asset_partition_range_start") or r.tags["dagster/partition"],
-                         r.tags.get("dagster/asset_partition_range_end") or r.tags["dagster/partition"]) for r in runs)  # fmt: skip
+        ranges = sorted(
+            (
+                r.tags.get("dagster/asset_partition_range_start") or r.tags["dagster/partition"],
+                r.tags.get("dagster/asset_partition_range_end") or r.tags["dagster/partition"],
+            )
+            for r in runs
+        )
         assert ranges == [(DAYS[0], DAYS[2]), (DAYS[3], DAYS[5]), (DAYS[6], DAYS[6])]
     assert _per_day(tmp_path) == {day: 50 for day in DAYS[:7]}
 

@@ -32,18 +32,33 @@ def _day_filter(column: str, day: str, placeholder: str) -> tuple[str, list]:
 
 def test_mariadb_to_s3_to_postgres_backfill(mysql, mysql_db, pg, wh_schema, s3_server, s3_bucket, instance, tmp_path):
     with mysql.cursor() as cur:
-        cur.execute("CREATE TABLE orders (id BIGINT PRIMARY KEY, created_at DATETIME(6) NOT NULL, customer_id INT,"
-                    " amount DECIMAL(12,2), note TEXT)")  # fmt: skip
+        cur.execute(
+            "CREATE TABLE orders (id BIGINT PRIMARY KEY, created_at DATETIME(6) NOT NULL, customer_id INT,"
+            " amount DECIMAL(12,2), note TEXT)"
+        )
         rows = list(_rows(random.Random(1)))
         for i in range(0, ROWS, 10_000):
             cur.executemany("INSERT INTO orders VALUES (%s, %s, %s, %s, %s)", rows[i : i + 10_000])
-    config = project(tmp_path, {
-        "connections": {"shop": mysql_connection(mysql_db), "dw": pg_connection()},
-        "stage": s3_stage(s3_server, s3_bucket, target_file_mb=0.25),
-        "tables": [{"source": "shop", "table": "orders", "target": "dw", "target_table": f"{wh_schema}.orders",
-                    "cursor": "created_at", "partitioning": "daily", "start_date": "2026-01-01", "batch_size": 5_000,
-                    "primary_key": ["id"]}],
-    })  # fmt: skip
+    config = project(
+        tmp_path,
+        {
+            "connections": {"shop": mysql_connection(mysql_db), "dw": pg_connection()},
+            "stage": s3_stage(s3_server, s3_bucket, target_file_mb=0.25),
+            "tables": [
+                {
+                    "source": "shop",
+                    "table": "orders",
+                    "target": "dw",
+                    "target_table": f"{wh_schema}.orders",
+                    "cursor": "created_at",
+                    "partitioning": "daily",
+                    "start_date": "2026-01-01",
+                    "batch_size": 5_000,
+                    "primary_key": ["id"],
+                }
+            ],
+        },
+    )
 
     def source(day):
         where, params = _day_filter("created_at", day, "%s")
@@ -83,12 +98,23 @@ def test_postgres_to_local_stage_to_duckdb_backfill(pg, pg_schema, instance, tmp
             FROM generate_series(1, {ROWS}) g''')
         cur.execute(f'ALTER TABLE "{pg_schema}".events ALTER COLUMN amount TYPE numeric(12,2)')
     warehouse = tmp_path / "dw.duckdb"
-    config = project(tmp_path, {
-        "connections": {"app": pg_connection(), "dw": {"kind": "duckdb", "path": str(warehouse)}},
-        "stage": {"url": "stage", "target_file_mb": 1},
-        "tables": [{"source": "app", "table": f"{pg_schema}.events", "target": "dw", "cursor": "created_at",
-                    "partitioning": "daily", "start_date": "2026-01-01"}],
-    })  # fmt: skip
+    config = project(
+        tmp_path,
+        {
+            "connections": {"app": pg_connection(), "dw": {"kind": "duckdb", "path": str(warehouse)}},
+            "stage": {"url": "stage", "target_file_mb": 1},
+            "tables": [
+                {
+                    "source": "app",
+                    "table": f"{pg_schema}.events",
+                    "target": "dw",
+                    "cursor": "created_at",
+                    "partitioning": "daily",
+                    "start_date": "2026-01-01",
+                }
+            ],
+        },
+    )
 
     def source(day):
         where, params = _day_filter("created_at", day + "T00:00:00+00:00", "%s")
@@ -134,7 +160,9 @@ def _assert_partitions_match(source, target) -> None:
 
 def _normal(value):
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
+        return (
+            value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
+        )
     if isinstance(value, float):
         return Decimal(str(value))
     return Decimal(value) if isinstance(value, int | Decimal) else value

@@ -18,13 +18,25 @@ def setup(pg, pg_schema, s3_server, s3_bucket, tmp_path, monkeypatch):
     with pg.cursor() as cur:
         for table in ("events", "events_archive"):
             cur.execute(f"""CREATE TABLE "{pg_schema}".{table} AS SELECT g AS id, timestamp '{DAY}' + g * interval '1 second'
-                            AS at FROM generate_series(1, 500) g""")  # fmt: skip
-    config = write_config(tmp_path, {
-        "connections": {"app": pg_connection(), "duck": {"kind": "duckdb", "path": "dw.duckdb"}},
-        "stage": s3_stage(s3_server, s3_bucket, retention_days=7),
-        "tables": [{"source": "app", "table": f"{pg_schema}.{t}", "target": "duck", "cursor": "at",
-                    "partitioning": "daily", "start_date": DAY} for t in ("events", "events_archive")],
-    })  # fmt: skip
+                            AS at FROM generate_series(1, 500) g""")
+    config = write_config(
+        tmp_path,
+        {
+            "connections": {"app": pg_connection(), "duck": {"kind": "duckdb", "path": "dw.duckdb"}},
+            "stage": s3_stage(s3_server, s3_bucket, retention_days=7),
+            "tables": [
+                {
+                    "source": "app",
+                    "table": f"{pg_schema}.{t}",
+                    "target": "duck",
+                    "cursor": "at",
+                    "partitioning": "daily",
+                    "start_date": DAY,
+                }
+                for t in ("events", "events_archive")
+            ],
+        },
+    )
     runner = CliRunner()
 
     def run(*args, ok=True):
@@ -56,8 +68,10 @@ def test_list_clean_and_isolation(setup):
     assert "nothing to delete" in run("stage", "clean", "-t", "events", "--older-than", "7d", "--force").output
     refused = run("stage", "clean", "-t", "events", ok=False)
     assert refused.stderr.strip().splitlines()[-1] == (
-        "error: delete 2 objects (" + refused.stderr.split("delete 2 objects (")[1].split(")")[0]
-        + ") of events? needs confirmation: pass --force when not on a terminal")  # fmt: skip
+        "error: delete 2 objects ("
+        + refused.stderr.split("delete 2 objects (")[1].split(")")[0]
+        + ") of events? needs confirmation: pass --force when not on a terminal"
+    )
     assert keys() == before
 
     only_data = run("stage", "clean", "-t", "events", "--pattern", "*batch0000*", "--force").output
@@ -70,12 +84,17 @@ def test_list_clean_and_isolation(setup):
 def test_orphans_all_and_clean_all(setup):
     run, keys, client, bucket, schema = setup
     for i in range(3):
-        client.put_object(Bucket=bucket, Key=f"staging/app/{schema}_events/{DAY}/run_x_killed/f{i}.parquet", Body=b"12345")
+        client.put_object(
+            Bucket=bucket, Key=f"staging/app/{schema}_events/{DAY}/run_x_killed/f{i}.parquet", Body=b"12345"
+        )
     run("sync", "-t", "events_archive", "--partition", DAY)
     time.sleep(1.2)
     dry = run("stage", "orphans", "-t", "events", "--older-than", "1s", "--dry-run").output
     assert dry.count("would delete") == 3 and "15 bytes" in dry
-    assert "deleted 3 objects, freed 15 bytes" in run("stage", "orphans", "-t", "events", "--older-than", "1s", "--force").output
+    assert (
+        "deleted 3 objects, freed 15 bytes"
+        in run("stage", "orphans", "-t", "events", "--older-than", "1s", "--force").output
+    )
     assert len(keys()) == 2
 
     cleaned = run("stage", "clean-all", "--older-than", "1s", "--force").output
@@ -115,6 +134,10 @@ def test_all_flags_reach_files_awaiting_a_load_and_ledger_clear_by_file(setup, t
 
     one = run("ledger", "clear", "-t", "events", "--file", f"s3://{bucket}/{loaded}")
     assert "cleared 1 records of events" in one.output, "a replace table may clear what it holds: reloading replaces"
-    assert "cleared 0 records of events partition 2026-01-02" in run("ledger", "clear", "-t", "events", "--partition", "2026-01-02").output
+    assert (
+        "cleared 0 records of events partition 2026-01-02"
+        in run("ledger", "clear", "-t", "events", "--partition", "2026-01-02").output
+    )
     assert run("ledger", "clear", "-t", "events", "--partition", DAY, "--file", "x", ok=False).stderr.strip() == (
-        "error: use either --partition or --file")  # fmt: skip
+        "error: use either --partition or --file"
+    )

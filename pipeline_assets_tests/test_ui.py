@@ -34,8 +34,16 @@ from pipeline_assets_tests.daemon import wait_until_up as _wait_until_up
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 UI_TIMEOUT_MS = 60_000  # the machine is slow; a person would wait too
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 BACKFILL_TIMEOUT = 600.0  # the daemon looks for backfills every 30 s, then the runs start their own processes
@@ -61,23 +69,47 @@ def ui(tmp_path_factory) -> Iterator[Ui]:
     dagster_home.mkdir()
     # no newsletter dialog over the pages, no telemetry
     (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
-    env = {**os.environ, "PIPELINE_ASSETS_HOME": str(home), "DAGSTER_HOME": str(dagster_home),
-           "DAGSTER_DISABLE_TELEMETRY": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PIPELINE_ASSETS_HOME": str(home),
+        "DAGSTER_HOME": str(dagster_home),
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
     env.pop("PIPELINE_ASSETS_CONFIG", None)
     config = ensure_demo(home)
     demo = yaml.safe_load(config.read_text())
     first = date.fromisoformat(str(demo["tables"][0]["start_date"]))
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     days = [(first + timedelta(days=n)).isoformat() for n in range((yesterday - first).days + 1)]
-    sync = subprocess.run([sys.executable, "-m", "pipeline_assets", "sync", "-t", "orders", "--partition", days[0]],
-                          env=env, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    sync = subprocess.run(
+        [sys.executable, "-m", "pipeline_assets", "sync", "-t", "orders", "--partition", days[0]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert sync.returncode == 0, sync.stderr
 
     url, log = f"http://127.0.0.1:{_free_port()}", root / "dagster_dev.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).with_name("dagster")), "dev", "-m", "pipeline_assets.definitions",
-                                 "-p", url.rsplit(":", 1)[1], "-h", "127.0.0.1"],
-                                cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("dagster")),
+                "dev",
+                "-m",
+                "pipeline_assets.definitions",
+                "-p",
+                url.rsplit(":", 1)[1],
+                "-h",
+                "127.0.0.1",
+            ],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         _wait_until_up(proc, url, log)
         server = DagsterDev(url, dagster_home, log, proc)

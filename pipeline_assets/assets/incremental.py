@@ -47,7 +47,9 @@ def extraction_window(warehouse: Warehouse, table: TableConfig, target: TargetTa
     now = datetime.now(timezone.utc)
     if full_refresh or mark is None or mark.cursor_value is None:
         return Window(EARLIEST, now)
-    if not exists and not json.loads(mark.metadata or "{}").get("set_by_hand"):  # a hand-set watermark is an instruction
+    if not exists and not json.loads(mark.metadata or "{}").get(
+        "set_by_hand"
+    ):  # a hand-set watermark is an instruction
         raise PipelineError(
             f"{target} is gone but the watermark of {table.asset_name} is still {mark.cursor_value.isoformat()}: reset it "
             f"and clear the ledger (`pipeline-assets watermark reset -t {table.asset_name}`, `pipeline-assets ledger clear "
@@ -77,9 +79,16 @@ def advance(tx: Transaction, table: TableConfig, target: TargetTable, manifest: 
     if manifest.limit is not None or (not full and old is not None and (new is None or new < old)):
         new = old  # a sample read with --limit says nothing about the rows it skipped
     extracted_until = manifest.window.end.isoformat() if manifest.window else None
-    state.move(state_key(table), str(target), new, by=context.run.run_id, reason="full refresh" if full else "load",
-               strategy=strategy(context), load_status="success",
-               metadata={"rows_staged": manifest.rows, "extracted_until": extracted_until, "limit": manifest.limit})  # fmt: skip
+    state.move(
+        state_key(table),
+        str(target),
+        new,
+        by=context.run.run_id,
+        reason="full refresh" if full else "load",
+        strategy=strategy(context),
+        load_status="success",
+        metadata={"rows_staged": manifest.rows, "extracted_until": extracted_until, "limit": manifest.limit},
+    )
     return new
 
 
@@ -89,16 +98,20 @@ def check_loadable(warehouse: Warehouse, table: TableConfig, manifest: Manifest,
         mark = state.get(state_key(table))
     if full_refresh:
         if manifest.limit is not None or (manifest.window and manifest.window.start != EARLIEST):
-            raise PipelineError(f"{table.asset_name}: a full refresh needs a full extraction without --limit; "
-                                "stage and load together with `sync --full-refresh`")  # fmt: skip
+            raise PipelineError(
+                f"{table.asset_name}: a full refresh needs a full extraction without --limit; "
+                "stage and load together with `sync --full-refresh`"
+            )
         return mark.cursor_value if mark else None
     if mark is None:
         return None
     until = json.loads(mark.metadata or "{}").get("extracted_until")
     if until and manifest.window and manifest.window.end < datetime.fromisoformat(until):
-        raise PipelineError(f"{table.asset_name}: staging run {manifest.run_id} read the source until "
-                            f"{manifest.window.end.isoformat()}, before the rows the target already holds (until {until}); "
-                            "stage again instead of loading it")  # fmt: skip
+        raise PipelineError(
+            f"{table.asset_name}: staging run {manifest.run_id} read the source until "
+            f"{manifest.window.end.isoformat()}, before the rows the target already holds (until {until}); "
+            "stage again instead of loading it"
+        )
     return mark.cursor_value
 
 
@@ -114,15 +127,18 @@ def checked_window(warehouse: Warehouse, table: TableConfig, target: TargetTable
     return Window(earliest, mark.cursor_value + timedelta(microseconds=1))
 
 
-
-def pending_manifests(store: StageStore, warehouse: Warehouse, table: TableConfig, target: TargetTable,
-                      table_prefix: str) -> list[Manifest]:  # fmt: skip
+def pending_manifests(
+    store: StageStore, warehouse: Warehouse, table: TableConfig, target: TargetTable, table_prefix: str
+) -> list[Manifest]:
     """The staging runs whose rows the target does not hold yet and that are not older than what it holds, oldest
     first: what a load-only run of a watermark-driven table loads (after `watermark set`, every staged run since)."""
     with warehouse.state() as state:
         mark = state.get(state_key(table))
     until = json.loads(mark.metadata or "{}").get("extracted_until") if mark else None
-    manifests = [m for m in all_manifests(store, table_prefix, layout.UNPARTITIONED)
-                 if m.files and (not until or (m.window and m.window.end >= datetime.fromisoformat(until)))]  # fmt: skip
+    manifests = [
+        m
+        for m in all_manifests(store, table_prefix, layout.UNPARTITIONED)
+        if m.files and (not until or (m.window and m.window.end >= datetime.fromisoformat(until)))
+    ]
     with warehouse.ledger() as ledger:
         return [m for m in manifests if len(ledger.in_target(target, m.files)) < len(m.files)]

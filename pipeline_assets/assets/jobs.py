@@ -25,17 +25,28 @@ def build_jobs(
     for (group, partitions_def), members in buckets.items():
         keys = [key for t in members for key in (t.staged.key, t.loaded.key)]
         if partitions_def is None:
-            job = dg.define_asset_job(f"{group}_full", selection=dg.AssetSelection.assets(*keys),
-                                      description=f"Reload the unpartitioned tables of {group}.")  # fmt: skip
-            schedules.append(dg.ScheduleDefinition(job=job, cron_schedule=f"{schedule.minute} {schedule.hour} * * *",
-                                                   execution_timezone="UTC"))  # fmt: skip
+            job = dg.define_asset_job(
+                f"{group}_full",
+                selection=dg.AssetSelection.assets(*keys),
+                description=f"Reload the unpartitioned tables of {group}.",
+            )
+            schedules.append(
+                dg.ScheduleDefinition(
+                    job=job, cron_schedule=f"{schedule.minute} {schedule.hour} * * *", execution_timezone="UTC"
+                )
+            )
         else:
             name = f"{group}_daily"
             if daily_counts[group] > 1:
                 name += f"_from_{partitions_def.start.strftime('%Y%m%d')}"
-            job = dg.define_asset_job(name, selection=dg.AssetSelection.assets(*keys),
-                                      description=f"Replicate one day of the daily tables of {group}.")  # fmt: skip
-            schedules.append(dg.build_schedule_from_partitioned_job(job, hour_of_day=schedule.hour, minute_of_hour=schedule.minute))
+            job = dg.define_asset_job(
+                name,
+                selection=dg.AssetSelection.assets(*keys),
+                description=f"Replicate one day of the daily tables of {group}.",
+            )
+            schedules.append(
+                dg.build_schedule_from_partitioned_job(job, hour_of_day=schedule.hour, minute_of_hour=schedule.minute)
+            )
         jobs.append(job)
         job_of.update({t.loaded.key: job.name for t in members})
     return jobs, schedules, job_of

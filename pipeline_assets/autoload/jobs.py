@@ -24,7 +24,9 @@ class BackfillConfig(RecipeConfig):
     pattern: str | None = Field(default=None, description="glob on the file URI (or its key)")
     status: str | None = Field(default=None, description="only files in this ledger status, e.g. failed")
     partition: str | None = Field(default=None, description="only files of this partition (YYYY-MM-DD)")
-    since: str | None = Field(default=None, description="only files last modified at or after this ISO time (UTC if naive)")
+    since: str | None = Field(
+        default=None, description="only files last modified at or after this ISO time (UTC if naive)"
+    )
     force: bool = Field(default=False, description="append files whose rows the table holds again (duplicates)")
 
 
@@ -34,9 +36,10 @@ def load_job_name(assets: TableAssets) -> str:
 
 def build_load_job(assets: TableAssets):
     return dg.define_asset_job(
-        load_job_name(assets), selection=dg.AssetSelection.assets(assets.staged.key, assets.loaded.key),
+        load_job_name(assets),
+        selection=dg.AssetSelection.assets(assets.staged.key, assets.loaded.key),
         description=f"Load a batch of the files dropped for {assets.table.asset_name} (the discovery sensor launches it).",
-    )  # fmt: skip
+    )
 
 
 def build_recipe_jobs(project: ProjectConfig, tables: list[TableAssets]) -> list[dg.JobDefinition]:
@@ -55,7 +58,10 @@ def build_recipe_jobs(project: ProjectConfig, tables: list[TableAssets]) -> list
 
     def finish(context, recipe: str, table: str, result: recipes.RecipeResult) -> dg.Output:
         context.log.info(result.describe(recipe, table))
-        return dg.Output(None, metadata={"table": table, "rows_dropped": result.rows_dropped, "records_changed": result.records_changed})
+        return dg.Output(
+            None,
+            metadata={"table": table, "rows_dropped": result.rows_dropped, "records_changed": result.records_changed},
+        )
 
     @dg.op(required_resource_keys=resource_keys)
     def drop_table_keep_ledger(context: dg.OpExecutionContext, config: RecipeConfig) -> dg.Output:
@@ -77,7 +83,9 @@ def build_recipe_jobs(project: ProjectConfig, tables: list[TableAssets]) -> list
         with user_errors():
             table, warehouse, target = chosen(context, config)
             subset = recipes.Subset(config.pattern, config.status, config.partition, recipes.utc(config.since))
-            return finish(context, "backfill", config.table, recipes.backfill(warehouse, table, target, subset, config.force))
+            return finish(
+                context, "backfill", config.table, recipes.backfill(warehouse, table, target, subset, config.force)
+            )
 
     @dg.job(name="files_fresh_start", description="Fresh start, new files only: drop a files table, keep its ledger.")
     def fresh_start_job() -> None:
@@ -87,7 +95,9 @@ def build_recipe_jobs(project: ProjectConfig, tables: list[TableAssets]) -> list
     def full_reprocess_job() -> None:
         drop_table_clear_ledger()
 
-    @dg.job(name="files_backfill", description="Backfill missing data: clear a chosen subset of a files table's ledger.")
+    @dg.job(
+        name="files_backfill", description="Backfill missing data: clear a chosen subset of a files table's ledger."
+    )
     def backfill_job() -> None:
         clear_ledger_subset()
 

@@ -46,10 +46,16 @@ class Subset:
 
     def matches(self, record: SourceRecord) -> bool:
         uri = record.uri
-        return ((self.pattern is None or fnmatch.fnmatchcase(uri, self.pattern) or fnmatch.fnmatchcase(uri.split("/", 3)[-1], self.pattern))
-                and (self.status is None or record.status == self.status)
-                and (self.partition is None or record.partition == self.partition)
-                and (self.since is None or (record.modified is not None and record.modified >= self.since)))  # fmt: skip
+        return (
+            (
+                self.pattern is None
+                or fnmatch.fnmatchcase(uri, self.pattern)
+                or fnmatch.fnmatchcase(uri.split("/", 3)[-1], self.pattern)
+            )
+            and (self.status is None or record.status == self.status)
+            and (self.partition is None or record.partition == self.partition)
+            and (self.since is None or (record.modified is not None and record.modified >= self.since))
+        )
 
 
 def utc(text: str | None) -> datetime | None:
@@ -67,7 +73,9 @@ def ensure_idle(instance: dg.DagsterInstance, job_name: str, table: str, current
     """Refuse while a run of the table's job is queued or going: it would load into what is being dropped or cleared."""
     for run in instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=IN_PROGRESS)):
         if run.run_id != current_run:
-            raise PipelineError(f"{table}: run {run.run_id} ({run.status.value}) is loading it; wait for it or cancel it first")
+            raise PipelineError(
+                f"{table}: run {run.run_id} ({run.status.value}) is loading it; wait for it or cancel it first"
+            )
 
 
 def fresh_start(warehouse: Warehouse, target: TargetTable) -> RecipeResult:
@@ -91,7 +99,9 @@ def full_reprocess(warehouse: Warehouse, target: TargetTable) -> RecipeResult:
         return RecipeResult(rows, books.clear(target))
 
 
-def backfill(warehouse: Warehouse, table: TableConfig, target: TargetTable, subset: Subset, force: bool) -> RecipeResult:
+def backfill(
+    warehouse: Warehouse, table: TableConfig, target: TargetTable, subset: Subset, force: bool
+) -> RecipeResult:
     """Clear the chosen files' records without dropping the table. Appending, files whose rows the table holds would
     be loaded twice: refused unless ``force`` (merging, a reload replaces rows by key)."""
     with warehouse._errors(f"clear the ledger of {target}"), warehouse.transaction() as tx:

@@ -30,10 +30,17 @@ def run_outcome(outcomes: list[SourceOutcome]) -> str:
 
 
 def outcome_metadata(outcomes: list[SourceOutcome]) -> dict:
-    counts = {status: sum(o.status == status for o in outcomes) for status in ("loaded", "staged", "failed", "skipped", "already loaded")}
+    counts = {
+        status: sum(o.status == status for o in outcomes)
+        for status in ("loaded", "staged", "failed", "skipped", "already loaded")
+    }
     metadata: dict = {f"files_{status.replace(' ', '_')}": n for status, n in counts.items() if n}
-    lines = [f"| `{o.key}` | {o.status} | {o.rows:,} | {(o.error or '').replace('|', '/')} |" for o in outcomes[:_SHOWN]]
+    lines = [
+        f"| `{o.key}` | {o.status} | {o.rows:,} | {(o.error or '').replace('|', '/')} |" for o in outcomes[:_SHOWN]
+    ]
     if len(outcomes) > _SHOWN:
         lines.append(f"| … and {len(outcomes) - _SHOWN} more | | | |")
-    metadata["file_outcomes"] = dg.MetadataValue.md("| file | outcome | rows | error |\n|---|---|---:|---|\n" + "\n".join(lines))
+    metadata["file_outcomes"] = dg.MetadataValue.md(
+        "| file | outcome | rows | error |\n|---|---|---:|---|\n" + "\n".join(lines)
+    )
     return metadata

@@ -19,8 +19,12 @@ class Decision:
     attempts: int = 0
 
 
-def decide(files: Iterable[SourceFile], records: Iterable[SourceRecord], config: FilesTableConfig,
-           run_finished: RunFinished | None = None) -> list[Decision]:  # fmt: skip
+def decide(
+    files: Iterable[SourceFile],
+    records: Iterable[SourceRecord],
+    config: FilesTableConfig,
+    run_finished: RunFinished | None = None,
+) -> list[Decision]:
     """What to do with each listed file version, by the ledger: load it (new, cleared, a failure with retries left,
     or left behind by a run that died), skip it (a changed file while overwrites are not allowed), or leave it."""
     by_version = {(r.uri, r.etag): r for r in records}
@@ -36,8 +40,14 @@ def decide(files: Iterable[SourceFile], records: Iterable[SourceRecord], config:
         elif record.status == "skipped":
             decisions.append(Decision(file, LOAD if config.allow_overwrites else DONE, record.attempts))
         elif record.status == "failed":
-            decisions.append(Decision(file, LOAD if record.attempts <= config.max_retries else GIVEN_UP, record.attempts))
-        elif record.status == "staged" and run_finished is not None and not (record.run_id and run_finished(record.run_id)):
+            decisions.append(
+                Decision(file, LOAD if record.attempts <= config.max_retries else GIVEN_UP, record.attempts)
+            )
+        elif (
+            record.status == "staged"
+            and run_finished is not None
+            and not (record.run_id and run_finished(record.run_id))
+        ):
             decisions.append(Decision(file, IN_FLIGHT, record.attempts))
         else:  # cleared, or staged by a run that is over without loading it
             decisions.append(Decision(file, LOAD, record.attempts))

@@ -31,11 +31,14 @@ def build_autoload_sensor(assets: TableAssets, job: dg.JobDefinition) -> dg.Sens
     op_name = assets.staged.op.name
 
     @dg.sensor(
-        name=f"autoload_{table.asset_name}", job=job, minimum_interval_seconds=files.discovery_interval_seconds,
-        required_resource_keys={table.source, table.target}, default_status=dg.DefaultSensorStatus.RUNNING,
+        name=f"autoload_{table.asset_name}",
+        job=job,
+        minimum_interval_seconds=files.discovery_interval_seconds,
+        required_resource_keys={table.source, table.target},
+        default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Find new files matching `{files.pattern}` and request runs of {files.max_files_per_run} files "
         "at most each, every file version loaded once (the ledger decides).",
-    )  # fmt: skip
+    )
     def autoload(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         cursor = json.loads(context.cursor) if context.cursor else {}
         now = datetime.now(timezone.utc)
@@ -60,7 +63,9 @@ def build_autoload_sensor(assets: TableAssets, job: dg.JobDefinition) -> dg.Sens
                 fresh.append(file)
                 newest = max(newest, (file.modified, file.key)) if newest else (file.modified, file.key)
                 if len(fresh) >= _PRUNE_AT:  # only the late-arrival window behind the newest is remembered
-                    fresh = [f for f in fresh if f.modified >= newest[0] - timedelta(seconds=files.late_arrival_seconds)]
+                    fresh = [
+                        f for f in fresh if f.modified >= newest[0] - timedelta(seconds=files.late_arrival_seconds)
+                    ]
             if (file.key, file.etag) in flying:
                 continue
             if (is_new and recent.get(file.key) != file.etag) or file.uri in wanted_again or reconcile:
@@ -73,11 +78,19 @@ def build_autoload_sensor(assets: TableAssets, job: dg.JobDefinition) -> dg.Sens
         # every file inside the late-arrival window has now been decided on; the next tick looks only at others there
         keep_from = newest[0] - timedelta(seconds=files.late_arrival_seconds) if newest else None
         recent = {f.key: f.etag for f in fresh if f.modified >= keep_from} if newest else {}
-        new_cursor = {"tick": tick, "after": [newest[0].isoformat(), newest[1]] if newest else None, "recent": recent,
-                      "reconciled_at": now.isoformat() if reconcile else cursor.get("reconciled_at")}  # fmt: skip
-        context.log.info(f"{table.asset_name}: {seen} files listed, {len(candidates)} looked up, {len(requests)} runs requested")
+        new_cursor = {
+            "tick": tick,
+            "after": [newest[0].isoformat(), newest[1]] if newest else None,
+            "recent": recent,
+            "reconciled_at": now.isoformat() if reconcile else cursor.get("reconciled_at"),
+        }
+        context.log.info(
+            f"{table.asset_name}: {seen} files listed, {len(candidates)} looked up, {len(requests)} runs requested"
+        )
         if not requests:
-            return dg.SensorResult(skip_reason=f"no new files for {table.asset_name} ({seen} listed)", cursor=json.dumps(new_cursor))
+            return dg.SensorResult(
+                skip_reason=f"no new files for {table.asset_name} ({seen} listed)", cursor=json.dumps(new_cursor)
+            )
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(new_cursor))
 
     return autoload
@@ -93,8 +106,14 @@ def _requests(assets: TableAssets, op_name: str, decisions: list, tick: int) -> 
     for partition, chosen in by_partition.items():
         for batch in batches(chosen, files.max_files_per_run, files.max_bytes_per_run):
             config = {"ops": {op_name: {"config": {"files": [[d.file.key, d.file.etag] for d in batch]}}}}
-            requests.append(dg.RunRequest(run_key=run_key(name, partition, batch, tick), run_config=config, partition_key=partition,
-                                          tags={TRIGGER_TAG: "autoloader"}))  # fmt: skip
+            requests.append(
+                dg.RunRequest(
+                    run_key=run_key(name, partition, batch, tick),
+                    run_config=config,
+                    partition_key=partition,
+                    tags={TRIGGER_TAG: "autoloader"},
+                )
+            )
     return requests
 
 

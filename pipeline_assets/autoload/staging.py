@@ -31,8 +31,17 @@ class Batch:
     staged: list[StagedFile] = field(default_factory=list)
 
 
-def stage_files(drops: StageStore, stage: StageStore, settings: StageSettings, config: FilesTableConfig, table_prefix: str,
-                partition: str, run_id: str, batch: Batch, log: Callable[[str], None]) -> pa.Schema | None:  # fmt: skip
+def stage_files(
+    drops: StageStore,
+    stage: StageStore,
+    settings: StageSettings,
+    config: FilesTableConfig,
+    table_prefix: str,
+    partition: str,
+    run_id: str,
+    batch: Batch,
+    log: Callable[[str], None],
+) -> pa.Schema | None:
     """Convert ``batch.convert`` into the stage (a folder for this run); return the run's schema (None if nothing was
     readable). The schema is the declared one, else the union of what the files hold: each file is downloaded once
     (the batch is bounded in bytes), its columns read first, then streamed into its own staged files."""
@@ -55,9 +64,14 @@ def stage_files(drops: StageStore, stage: StageStore, settings: StageSettings, c
         if schema is not None:  # a column no file of the run has a value for is left out: a later run types it
             schema = pa.schema([f for f in schema if not pa.types.is_null(f.type)])
         for number, file in enumerate(readable):
-            writer = RollingWriter(stage, schema, key_for=lambda n, k=file.key, i=number: _staged_key(folder, i, k, n, settings),
-                                   file_format=settings.file_format, compression=settings.compression,
-                                   target_bytes=settings.target_bytes)  # fmt: skip
+            writer = RollingWriter(
+                stage,
+                schema,
+                key_for=lambda n, k=file.key, i=number: _staged_key(folder, i, k, n, settings),
+                file_format=settings.file_format,
+                compression=settings.compression,
+                target_bytes=settings.target_bytes,
+            )
             rows = 0
             try:
                 for chunk in read_file(local[file.key], config, schema, file):
@@ -77,17 +91,30 @@ def stage_files(drops: StageStore, stage: StageStore, settings: StageSettings, c
     return schema
 
 
-def write_manifest(stage: StageStore, settings: StageSettings, table_prefix: str, partition: str, run_id: str,
-                   schema: pa.Schema | None, batch: Batch) -> Manifest:  # fmt: skip
+def write_manifest(
+    stage: StageStore,
+    settings: StageSettings,
+    table_prefix: str,
+    partition: str,
+    run_id: str,
+    schema: pa.Schema | None,
+    batch: Batch,
+) -> Manifest:
     """The run's manifest, written last as the commit marker beside its staged files."""
     staged = [o for o in batch.outcomes if o.staged]
     folder = staged and batch.staged[0].key.rsplit("/", 1)[0]
     folder = folder or layout.run_prefix(table_prefix, partition, run_id, datetime.now(timezone.utc))
     manifest = Manifest(
-        source=table_prefix.split("/")[0], table=table_prefix, partition=partition, run_id=run_id,
-        format=settings.file_format, prefix=stage.uri(folder), files=tuple(batch.staged),
-        arrow_schema=schema if schema is not None else pa.schema([]), sources=tuple(batch.outcomes),
-    )  # fmt: skip
+        source=table_prefix.split("/")[0],
+        table=table_prefix,
+        partition=partition,
+        run_id=run_id,
+        format=settings.file_format,
+        prefix=stage.uri(folder),
+        files=tuple(batch.staged),
+        arrow_schema=schema if schema is not None else pa.schema([]),
+        sources=tuple(batch.outcomes),
+    )
     stage.write_bytes(layout.manifest_key(folder), manifest.to_json().encode())
     return manifest
 
@@ -100,7 +127,9 @@ def _unify(schema: pa.Schema, found: pa.Schema, file: SourceFile) -> pa.Schema:
     try:
         unified = pa.unify_schemas([schema, found], promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise PipelineError(f"{file.uri}: its columns do not fit the other files' ({str(exc).splitlines()[0]})") from None
+        raise PipelineError(
+            f"{file.uri}: its columns do not fit the other files' ({str(exc).splitlines()[0]})"
+        ) from None
     lineage = [f for f in unified if f.name in (SOURCE_FILE, SOURCE_MODIFIED)]
     return pa.schema([f for f in unified if f.name not in (SOURCE_FILE, SOURCE_MODIFIED)] + lineage)
 

@@ -25,5 +25,9 @@ def build_autoloader(project: ProjectConfig, tables: list[TableAssets]) -> Autol
     loads = {t.loaded.key: build_load_job(t) for t in tables}
     sensors = [build_autoload_sensor(t, loads[t.loaded.key]) for t in tables]
     checks = [c for t in tables for c in build_files_checks(t)]
-    return Autoloader([*loads.values(), *build_recipe_jobs(project, tables)], sensors, checks,
-                      {key: job.name for key, job in loads.items()})  # fmt: skip
+    return Autoloader(
+        [*loads.values(), *build_recipe_jobs(project, tables)],
+        sensors,
+        checks,
+        {key: job.name for key, job in loads.items()},
+    )

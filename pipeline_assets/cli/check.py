@@ -4,11 +4,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from pipeline_assets.assembly import assemble
 from pipeline_assets.assets.launch import check_in_process
 from pipeline_assets.cli.context import open_context
 from pipeline_assets.cli.partitions import plan, selected_tables, selection_options
 from pipeline_assets.cli.report import CheckOutcome, failure_message
-from pipeline_assets.definitions import assemble
 
 
 @click.command()
@@ -20,7 +20,9 @@ def check(obj, tables, all_tables, partition, from_day, to_day) -> None:
     context = open_context(obj["config_path"])
     assembly = assemble(context.project)
     selected = selected_tables(assembly, context.project, tables, all_tables, partition, from_day, to_day)
-    units = [u for t in selected for u in plan(t, context.instance, partition, from_day, to_day, default="materialized")]
+    units = [
+        u for t in selected for u in plan(t, context.instance, partition, from_day, to_day, default="materialized")
+    ]
     outcomes: list[CheckOutcome] = []
     errors = []
     for unit in units:

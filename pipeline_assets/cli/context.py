@@ -40,7 +40,9 @@ def use_instance(explicit_config: str | None) -> Path:
         dagster_home = default_dagster_home(explicit_config)
         dagster_home.mkdir(parents=True, exist_ok=True)
         os.environ["DAGSTER_HOME"] = str(dagster_home)
-        click.echo(f"DAGSTER_HOME not set: recording runs in {dagster_home} (this configuration's own instance)", err=True)
+        click.echo(
+            f"DAGSTER_HOME not set: recording runs in {dagster_home} (this configuration's own instance)", err=True
+        )
     instance_config = Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml"
     if not instance_config.exists():
         instance_config.parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +58,9 @@ def _check_secrets(project: ProjectConfig) -> None:
     """Every ${VAR} the tables need is set, so a missing one is one line here rather than a failed run."""
     used = {t.source for t in project.tables} | {t.target for t in project.tables}
     references = [(f"connections.{name}.password", project.connections[name].password) for name in sorted(used)]
-    references += [(f"stage.s3.{field}", getattr(project.stage.s3, field)) for field in ("access_key_id", "secret_access_key")]
+    references += [
+        (f"stage.s3.{field}", getattr(project.stage.s3, field)) for field in ("access_key_id", "secret_access_key")
+    ]
     for where, reference in references:
         try:
             secret(reference)
@@ -73,9 +77,7 @@ def table_stages(project: ProjectConfig, names: list[str] | None = None) -> list
     """The named tables' corners of the stage (every table when ``names`` is None), with their ledgers."""
     store = StageResource.from_config(project.stage, resolve=True).store()
     tables = [project.table(n) for n in names] if names else list(project.tables)
-    return [
-        table_stage(t, project, store, warehouse_for(project, t)) for t in tables
-    ]  # fmt: skip
+    return [table_stage(t, project, store, warehouse_for(project, t)) for t in tables]
 
 
 def confirm(question: str, force: bool, flag: str = "--force") -> None:

@@ -4,12 +4,12 @@ from datetime import datetime, timezone
 
 import click
 
+from pipeline_assets.assembly import assemble
 from pipeline_assets.autoload import recipes
 from pipeline_assets.autoload.jobs import load_job_name
 from pipeline_assets.cli.context import confirm, open_context, warehouse_for
 from pipeline_assets.core.errors import PipelineError
 from pipeline_assets.core.target import TargetTable
-from pipeline_assets.definitions import assemble
 from pipeline_assets.warehouses.source_ledger import SourceLedger
 
 _table_option = click.option("-t", "--table", required=True, help="a files table")
@@ -62,13 +62,24 @@ def full_reprocess(obj, table: str, yes: bool) -> None:
 @click.option("--pattern", help="only files whose URI (or key) matches this glob")
 @click.option("--status", help="only files in this ledger status (e.g. failed, skipped, superseded)")
 @click.option("--partition", help="only files of this partition")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
-              help="only files last modified at or after this UTC time")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
+    help="only files last modified at or after this UTC time",
+)
 @click.option("--force", is_flag=True, help="append again files whose rows the table holds (duplicates them)")
 @_yes_option
 @click.pass_obj
-def backfill(obj, table: str, pattern: str | None, status: str | None, partition: str | None, since: datetime | None,
-             force: bool, yes: bool) -> None:  # fmt: skip
+def backfill(
+    obj,
+    table: str,
+    pattern: str | None,
+    status: str | None,
+    partition: str | None,
+    since: datetime | None,
+    force: bool,
+    yes: bool,
+) -> None:
     """Clear the chosen files of TABLE in the ledger without dropping it, so the next runs load them again."""
     config, warehouse, target = _open(obj, table)
     subset = recipes.Subset(pattern, status, partition, since.replace(tzinfo=timezone.utc) if since else None)

@@ -28,9 +28,16 @@ def list_records(obj, table: str, partition: str | None, status: str | None) -> 
     for column in ("file", "partition", "rows", "bytes", "status", "staged at", "loaded at", "run"):
         view.add_column(column, justify="right" if column in ("rows", "bytes") else "left", overflow="fold")
     for r in records:
-        view.add_row(r.file_uri.rsplit("/", 1)[-1], r.partition_key, f"{r.rows:,}" if r.rows is not None else "-", f"{r.bytes:,}" if r.bytes is not None else "-", r.status,
-                     f"{r.staged_at:%Y-%m-%d %H:%M:%S}" if r.staged_at else "-",
-                     f"{r.loaded_at:%Y-%m-%d %H:%M:%S}" if r.loaded_at else "-", r.load_run_id or r.run_id)  # fmt: skip
+        view.add_row(
+            r.file_uri.rsplit("/", 1)[-1],
+            r.partition_key,
+            f"{r.rows:,}" if r.rows is not None else "-",
+            f"{r.bytes:,}" if r.bytes is not None else "-",
+            r.status,
+            f"{r.staged_at:%Y-%m-%d %H:%M:%S}" if r.staged_at else "-",
+            f"{r.loaded_at:%Y-%m-%d %H:%M:%S}" if r.loaded_at else "-",
+            r.load_run_id or r.run_id,
+        )
     Console(width=160).print(view)
     click.echo(f"{len(records)} records")
 
@@ -39,7 +46,9 @@ def list_records(obj, table: str, partition: str | None, status: str | None) -> 
 @click.option("-t", "--table", required=True, help="a configured table")
 @click.option("--partition", help="only this partition's files")
 @click.option("--file", "uri", metavar="URI", help="only this file")
-@click.option("--force", is_flag=True, help="clear even when the target still holds the rows (append mode would duplicate them)")
+@click.option(
+    "--force", is_flag=True, help="clear even when the target still holds the rows (append mode would duplicate them)"
+)
 @click.pass_obj
 def clear(obj, table: str, partition: str | None, uri: str | None, force: bool) -> None:
     """Mark TABLE's records (or a partition's, or one file's) so their files are loaded again."""

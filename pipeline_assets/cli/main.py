@@ -30,8 +30,13 @@ class Commands(click.Group):
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", metavar="PATH", envvar="PIPELINE_ASSETS_CONFIG",
-              help="configuration file (default: $PIPELINE_ASSETS_CONFIG, else the embedded demo)")  # fmt: skip
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    envvar="PIPELINE_ASSETS_CONFIG",
+    help="configuration file (default: $PIPELINE_ASSETS_CONFIG, else the embedded demo)",
+)
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """Replicate database tables into warehouses through a Parquet stage, as Dagster assets."""

@@ -31,8 +31,10 @@ def list_files(obj, table: str) -> None:
     entries = corner.entries(run_status_lookup(context.instance))
     click.echo(f"{corner.name}: {corner.store.uri(corner.prefix)}/")
     for e in sorted(entries, key=lambda e: e.key):
-        click.echo(f"  {e.state:<13} {e.ledger_status or '-':<10} {e.size:>14,}  {e.modified:%Y-%m-%d %H:%M:%S}  "
-                   f"{e.key.removeprefix(corner.prefix + '/')}")  # fmt: skip
+        click.echo(
+            f"  {e.state:<13} {e.ledger_status or '-':<10} {e.size:>14,}  {e.modified:%Y-%m-%d %H:%M:%S}  "
+            f"{e.key.removeprefix(corner.prefix + '/')}"
+        )
     files = [e for e in entries if e.kind == "file"]
     click.echo(f"{len(files)} files, {sum(e.size for e in entries):,} bytes in all")
 
@@ -94,31 +96,44 @@ def lifecycle(obj, apply: bool) -> None:
     if not isinstance(store, S3Store):
         raise PipelineError("lifecycle rules need an s3:// stage")
     rule = {
-        "ID": "pipeline-assets-retention", "Status": "Enabled",
+        "ID": "pipeline-assets-retention",
+        "Status": "Enabled",
         "Filter": {"Prefix": f"{store.prefix}/" if store.prefix else ""},
         "Expiration": {"Days": project.stage.retention_days},
         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-    }  # fmt: skip
+    }
     click.echo(f"bucket {store.bucket}: {rule}")
     if apply:
         try:
-            others = [r for r in store.client.get_bucket_lifecycle_configuration(Bucket=store.bucket)["Rules"]
-                      if r.get("ID") != rule["ID"]]  # fmt: skip
+            others = [
+                r
+                for r in store.client.get_bucket_lifecycle_configuration(Bucket=store.bucket)["Rules"]
+                if r.get("ID") != rule["ID"]
+            ]
         except store.client.exceptions.ClientError:  # no configuration yet
             others = []
-        store.client.put_bucket_lifecycle_configuration(Bucket=store.bucket, LifecycleConfiguration={"Rules": [*others, rule]})
+        store.client.put_bucket_lifecycle_configuration(
+            Bucket=store.bucket, LifecycleConfiguration={"Rules": [*others, rule]}
+        )
         click.echo(f"applied (kept {len(others)} other rules of the bucket)")
 
 
 def _remove(corner: TableStage, context, states, age, pattern, dry_run: bool, force: bool) -> None:
     now = datetime.now(timezone.utc)
-    chosen: list[Entry] = select(corner.entries(run_status_lookup(context.instance), now), states=states,
-                                 older_than=age, pattern=pattern, now=now)  # fmt: skip
+    chosen: list[Entry] = select(
+        corner.entries(run_status_lookup(context.instance), now),
+        states=states,
+        older_than=age,
+        pattern=pattern,
+        now=now,
+    )
     for entry in chosen:
         click.echo(f"{'would delete' if dry_run else 'delete'} {entry.uri} ({entry.size:,} bytes, {entry.state})")
     size = sum(e.size for e in chosen)
     if dry_run or not chosen:
-        click.echo(f"{corner.name}: {'would free' if chosen else 'nothing to delete;'} {len(chosen)} objects, {size:,} bytes")
+        click.echo(
+            f"{corner.name}: {'would free' if chosen else 'nothing to delete;'} {len(chosen)} objects, {size:,} bytes"
+        )
         return
     confirm(f"delete {len(chosen)} objects ({size:,} bytes) of {corner.name}?", force)
     freed = delete(corner.store, chosen)

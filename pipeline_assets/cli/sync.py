@@ -5,13 +5,13 @@ import time
 import click
 import dagster as dg
 
+from pipeline_assets.assembly import assemble
 from pipeline_assets.assets.incremental import FULL_REFRESH_TAG
 from pipeline_assets.assets.launch import launch_in_process
 from pipeline_assets.cli.context import confirm, open_context
 from pipeline_assets.cli.partitions import Unit, plan, selected_tables, selection_options
 from pipeline_assets.cli.report import Report, RunOutcome, outcomes_of
 from pipeline_assets.core.errors import PipelineError
-from pipeline_assets.definitions import assemble
 
 
 @click.command()

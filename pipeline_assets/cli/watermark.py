@@ -19,7 +19,9 @@ def watermark() -> None:
 def _incremental(project: ProjectConfig, name: str) -> TableConfig:
     table = project.table(name)
     if table.partitioning != "incremental":
-        raise PipelineError(f"table {name!r} is not watermark-driven (partitioning: {table.partitioning}); its partitions are its state")
+        raise PipelineError(
+            f"table {name!r} is not watermark-driven (partitioning: {table.partitioning}); its partitions are its state"
+        )
     return table
 
 
@@ -27,7 +29,9 @@ def _timestamp(text: str) -> datetime:
     try:
         return as_utc(datetime.fromisoformat(text.strip()))
     except ValueError:
-        raise PipelineError(f"--timestamp {text}: expected an ISO date or timestamp like '2025-08-09 20:00:01' (UTC unless it has an offset)") from None
+        raise PipelineError(
+            f"--timestamp {text}: expected an ISO date or timestamp like '2025-08-09 20:00:01' (UTC unless it has an offset)"
+        ) from None
 
 
 def _show(mark, history) -> None:
@@ -39,7 +43,9 @@ def _show(mark, history) -> None:
     click.echo(f"  extract / load      {mark.extract_status or '-'} / {mark.load_status or '-'}")
     click.echo(f"  strategy            {mark.strategy or '-'}    updated {mark.updated_at.isoformat()}")
     for old, new, at, by, reason in history:
-        click.echo(f"  {at:%Y-%m-%d %H:%M:%S}  {old.isoformat() if old else 'none'} → {new.isoformat() if new else 'none'}  by {by}: {reason}")
+        click.echo(
+            f"  {at:%Y-%m-%d %H:%M:%S}  {old.isoformat() if old else 'none'} → {new.isoformat() if new else 'none'}  by {by}: {reason}"
+        )
 
 
 @watermark.command("get")
@@ -95,7 +101,13 @@ def _move(obj, table: str, value: datetime | None, reason: str, yes: bool) -> No
         current = state.get(state_key(config))
         old = current.cursor_value.isoformat() if current and current.cursor_value else "none"
         confirm(f"move the watermark of {table} from {old} to {value.isoformat() if value else 'none'}?", yes, "--yes")
-        state.move(state_key(config), str(TargetTable(config.target_schema, config.target_name)), value,
-                   by=f"cli at {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}", reason=reason, strategy="manual",
-                   metadata={"set_by_hand": True})  # fmt: skip
+        state.move(
+            state_key(config),
+            str(TargetTable(config.target_schema, config.target_name)),
+            value,
+            by=f"cli at {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
+            reason=reason,
+            strategy="manual",
+            metadata={"set_by_hand": True},
+        )
     click.echo(f"{table}: watermark {old} → {value.isoformat() if value else 'none'}")

@@ -26,5 +26,7 @@ def _secret_ref(value: str | None) -> str | None:
     if value is None or value == "":
         return None
     if not SECRET_REF.match(value):
-        raise ValueError("secrets are never written in the config file: set an environment variable and write ${VAR_NAME}")
+        raise ValueError(
+            "secrets are never written in the config file: set an environment variable and write ${VAR_NAME}"
+        )
     return value

@@ -24,7 +24,9 @@ class ConnectionConfig(_Model):
     connect_timeout: int = Field(default=10, gt=0)
     snowflake: SnowflakeOptions | None = Field(default=None, description="kind snowflake: account, warehouse, role, …")
     redshift: RedshiftOptions | None = Field(default=None, description="kind redshift: IAM role, TLS, SSH tunnel")
-    url: str | None = Field(default=None, description="files: s3://bucket/prefix or a local folder that files are dropped into")
+    url: str | None = Field(
+        default=None, description="files: s3://bucket/prefix or a local folder that files are dropped into"
+    )
     s3: S3Config | None = Field(default=None, description="files: S3 client settings for the url")
 
     _check_password = field_validator("password")(_secret_ref)
@@ -73,7 +75,12 @@ class ConnectionConfig(_Model):
             raise ValueError(f"url and s3 are for files connections, not {self.kind}")
         if not self.url:
             raise ValueError("a files connection needs url (s3://bucket/prefix or a local folder)")
-        if "://" in self.url and not self.url.startswith("s3://") or self.url.startswith("s3://") and not self.url[5:].strip("/"):
+        if (
+            "://" in self.url
+            and not self.url.startswith("s3://")
+            or self.url.startswith("s3://")
+            and not self.url[5:].strip("/")
+        ):
             raise ValueError("url: use s3://bucket/prefix or a local folder")
         extra = [name for name in ("host", "user", "password", "database", "path") if getattr(self, name)]
         if extra:

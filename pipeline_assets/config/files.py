@@ -33,7 +33,9 @@ class CsvOptions(_Model):
 class FilesTableConfig(_Model):
     """Which dropped files make the table, how they are read, and how the discovery sensor batches them."""
 
-    pattern: str = Field(min_length=1, description="glob relative to the connection's url: * within a folder, ** across")
+    pattern: str = Field(
+        min_length=1, description="glob relative to the connection's url: * within a folder, ** across"
+    )
     format: Literal["parquet", "csv", "jsonl"]
     csv: CsvOptions | None = None
     columns: dict[str, str] | None = Field(default=None, description="declared column types; else inferred per run")
@@ -41,7 +43,9 @@ class FilesTableConfig(_Model):
     max_retries: int = Field(default=3, ge=0, description="later runs that retry a file that failed")
     max_files_per_run: int = Field(default=500, gt=0)
     max_bytes_per_run: int = Field(default=1 << 30, gt=0)
-    partition_key_pattern: str | None = Field(default=None, description="regex whose group captures a YYYY-MM-DD in the key")
+    partition_key_pattern: str | None = Field(
+        default=None, description="regex whose group captures a YYYY-MM-DD in the key"
+    )
     start_date: date | None = Field(default=None, description="first daily partition, with partition_key_pattern")
     discovery_interval_seconds: int = Field(default=30, gt=0, description="the sensor's minimum interval")
     late_arrival_seconds: int = Field(default=600, ge=0, description="look this far behind the sensor's cursor")
@@ -73,7 +77,9 @@ class FilesTableConfig(_Model):
             if name in (SOURCE_FILE, SOURCE_MODIFIED):
                 raise ValueError(f"{name} is a column every files table gets; choose another name")
             if kind not in COLUMN_TYPES and not DECIMAL_TYPE.match(kind):
-                raise ValueError(f"column {name!r}: unknown type {kind!r} (use {', '.join(COLUMN_TYPES)} or decimal(p,s))")
+                raise ValueError(
+                    f"column {name!r}: unknown type {kind!r} (use {', '.join(COLUMN_TYPES)} or decimal(p,s))"
+                )
         if value is not None and not value:
             raise ValueError("declare at least one column, or leave columns out to infer them")
         return value
@@ -83,7 +89,9 @@ class FilesTableConfig(_Model):
         if self.csv is not None and self.format != "csv":
             raise ValueError(f"csv options are for format csv (this table reads {self.format})")
         if bool(self.partition_key_pattern) != bool(self.start_date):
-            raise ValueError("partition_key_pattern and start_date go together (daily partitions from a date in the key)")
+            raise ValueError(
+                "partition_key_pattern and start_date go together (daily partitions from a date in the key)"
+            )
         return self
 
     @property

@@ -46,10 +46,14 @@ def relative_to(project: ProjectConfig, folder: Path) -> ProjectConfig:
         for name, conn in project.connections.items()
     }
     connections = {
-        name: conn.model_copy(update={"url": absolute(conn.url)}) if conn.url and not conn.url.startswith("s3://") else conn
+        name: conn.model_copy(update={"url": absolute(conn.url)})
+        if conn.url and not conn.url.startswith("s3://")
+        else conn
         for name, conn in connections.items()
     }
-    stage = project.stage if project.stage.is_s3 else project.stage.model_copy(update={"url": absolute(project.stage.url)})
+    stage = (
+        project.stage if project.stage.is_s3 else project.stage.model_copy(update={"url": absolute(project.stage.url)})
+    )
     return project.model_copy(update={"connections": connections, "stage": stage})
 
 
@@ -77,6 +81,7 @@ def _expand(value: Any, origin: str, path: tuple) -> Any:
     if isinstance(value, list):
         return [_expand(v, origin, (*path, i)) for i, v in enumerate(value)]
     if isinstance(value, str):
+
         def substitute(match: re.Match) -> str:
             if match.group(1) not in os.environ:
                 raise ConfigError(f"{origin}: {_dotted(path)}: environment variable {match.group(1)} is not set")

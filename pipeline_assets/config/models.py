@@ -58,22 +58,33 @@ class ProjectConfig(_Model):
         seen: dict[tuple[str, str], int] = {}
         targets: dict[tuple[str, str, str], int] = {}
         for i, table in enumerate(self.tables):
-            for role, name, kinds in (("source", table.source, SOURCE_KINDS), ("target", table.target, WAREHOUSE_KINDS)):
+            for role, name, kinds in (
+                ("source", table.source, SOURCE_KINDS),
+                ("target", table.target, WAREHOUSE_KINDS),
+            ):
                 conn = self.connections.get(name)
                 if conn is None:
-                    raise ValueError(f"tables[{i}].{role}: unknown connection {name!r} (defined: {', '.join(self.connections)})")
+                    raise ValueError(
+                        f"tables[{i}].{role}: unknown connection {name!r} (defined: {', '.join(self.connections)})"
+                    )
                 if conn.kind not in kinds:
-                    raise ValueError(f"tables[{i}].{role}: a {conn.kind} connection cannot be a {role} (use {', '.join(kinds)})")
+                    raise ValueError(
+                        f"tables[{i}].{role}: a {conn.kind} connection cannot be a {role} (use {', '.join(kinds)})"
+                    )
             if not re.match(NAME_PATTERN, table.asset_name):
                 raise ValueError(f"tables[{i}].name: {table.asset_name!r} must be letters, digits and _")
             key = (table.source, table.asset_name)
             if key in seen:
-                raise ValueError(f"tables[{i}]: table {table.asset_name!r} of {table.source!r} is also tables[{seen[key]}]; set a distinct name")
+                raise ValueError(
+                    f"tables[{i}]: table {table.asset_name!r} of {table.source!r} is also tables[{seen[key]}]; set a distinct name"
+                )
             seen[key] = i
             destination = (table.target, table.target_schema, table.target_name)
             if destination in targets:
-                raise ValueError(f"tables[{i}]: {table.target_schema}.{table.target_name} in {table.target!r} is also the "
-                                 f"target of tables[{targets[destination]}]; set a distinct target_table")  # fmt: skip
+                raise ValueError(
+                    f"tables[{i}]: {table.target_schema}.{table.target_name} in {table.target!r} is also the "
+                    f"target of tables[{targets[destination]}]; set a distinct target_table"
+                )
             targets[destination] = i
             if not re.match(NAME_PATTERN, table.group_name):
                 raise ValueError(f"tables[{i}].group: {table.group_name!r} must be letters, digits and _")
@@ -88,24 +99,34 @@ class ProjectConfig(_Model):
             if conn.kind not in STAGE_READING_KINDS:
                 continue
             if not self.stage.is_s3:
-                raise ValueError(f"tables[{i}].{role}: {conn.kind} connection {name!r} reads the stage itself, so "
-                                 f"stage.url must be s3://bucket/prefix, not the local folder {self.stage.url!r}")  # fmt: skip
+                raise ValueError(
+                    f"tables[{i}].{role}: {conn.kind} connection {name!r} reads the stage itself, so "
+                    f"stage.url must be s3://bucket/prefix, not the local folder {self.stage.url!r}"
+                )
             if conn.snowflake and not conn.snowflake.storage_integration and not self.stage.s3.access_key_id:
-                raise ValueError(f"connections.{name}: Snowflake reaches the stage bucket through a storage integration or "
-                                 "the stage's access keys: set snowflake.storage_integration (recommended) or "
-                                 "stage.s3.access_key_id and secret_access_key")  # fmt: skip
+                raise ValueError(
+                    f"connections.{name}: Snowflake reaches the stage bucket through a storage integration or "
+                    "the stage's access keys: set snowflake.storage_integration (recommended) or "
+                    "stage.s3.access_key_id and secret_access_key"
+                )
         if table.on_error != "abort" and table.partitioning == "incremental":
-            raise ValueError(f"tables[{i}].on_error: {table.on_error} would let the watermark pass the rows it left out, "
-                             "and they would never be read again; incremental tables abort on a bad file")  # fmt: skip
+            raise ValueError(
+                f"tables[{i}].on_error: {table.on_error} would let the watermark pass the rows it left out, "
+                "and they would never be read again; incremental tables abort on a bad file"
+            )
         if table.on_error == "continue" and target.kind != "snowflake":
-            raise ValueError(f"tables[{i}].on_error: continue (drop bad rows, load the rest) needs a COPY that does that, "
-                             f"which {target.kind} lacks; use skip_file (leave the bad file out, recorded in the ledger) or abort")  # fmt: skip
+            raise ValueError(
+                f"tables[{i}].on_error: continue (drop bad rows, load the rest) needs a COPY that does that, "
+                f"which {target.kind} lacks; use skip_file (leave the bad file out, recorded in the ledger) or abort"
+            )
         if source.kind == "snowflake":
             policy = self.policy(table)
             if source.snowflake.unload.include_query_id and policy.path_strategy == "fixed" and policy.overwrite:
-                raise ValueError(f"tables[{i}]: Snowflake refuses INCLUDE_QUERY_ID = TRUE with OVERWRITE = TRUE; set "
-                                 f"connections.{table.source}.snowflake.unload.include_query_id false, or overwrite false, "
-                                 "or path_strategy unique (a new folder per run needs neither)")  # fmt: skip
+                raise ValueError(
+                    f"tables[{i}]: Snowflake refuses INCLUDE_QUERY_ID = TRUE with OVERWRITE = TRUE; set "
+                    f"connections.{table.source}.snowflake.unload.include_query_id false, or overwrite false, "
+                    "or path_strategy unique (a new folder per run needs neither)"
+                )
 
     def policy(self, table: TableConfig) -> StagePolicy:
         """The stage settings in force for ``table``: its own, else the stage's."""
@@ -129,8 +150,12 @@ class ProjectConfig(_Model):
         for i, table in enumerate(self.tables):
             is_files = self.connections[table.source].kind == "files"
             if is_files and table.files is None:
-                raise ValueError(f"tables[{i}]: source {table.source!r} is a files connection; add a files: block (pattern, format)")
+                raise ValueError(
+                    f"tables[{i}]: source {table.source!r} is a files connection; add a files: block (pattern, format)"
+                )
             if table.files is not None and not is_files:
-                raise ValueError(f"tables[{i}].files: source {table.source!r} is a {self.connections[table.source].kind} "
-                                 "connection; files: is for tables of a files connection")  # fmt: skip
+                raise ValueError(
+                    f"tables[{i}].files: source {table.source!r} is a {self.connections[table.source].kind} "
+                    "connection; files: is for tables of a files connection"
+                )
         return self

@@ -45,4 +45,3 @@ def redshift_problem(kind: str, options: RedshiftOptions | None) -> str | None:
     if kind != "redshift" and options is not None:
         return f"redshift: options are for redshift connections, not {kind}"
     return None
-

@@ -26,7 +26,9 @@ class S3Config(_Model):
     access_key_id: str | None = Field(default=None, description="${ENV_VAR}; omit to use the default AWS chain")
     secret_access_key: str | None = Field(default=None, description="${ENV_VAR}")
 
-    encryption: Literal["none", "AES256", "aws:kms"] = Field(default="AES256", description="server-side encryption of every object written")
+    encryption: Literal["none", "AES256", "aws:kms"] = Field(
+        default="AES256", description="server-side encryption of every object written"
+    )
     kms_key_id: str | None = Field(default=None, description="with aws:kms: the key id or ARN")
 
     _check_secrets = field_validator("access_key_id", "secret_access_key")(_secret_ref)
@@ -41,21 +43,27 @@ class S3Config(_Model):
         """The S3 request arguments that encrypt an object as configured."""
         if self.encryption == "none":
             return {}
-        return {"ServerSideEncryption": self.encryption, **({"SSEKMSKeyId": self.kms_key_id} if self.kms_key_id else {})}
+        return {
+            "ServerSideEncryption": self.encryption,
+            **({"SSEKMSKeyId": self.kms_key_id} if self.kms_key_id else {}),
+        }
 
 
 class StageConfig(_Model):
     """Where staged files go (``s3://bucket/prefix`` or a local folder) and how long they stay."""
 
     url: str = "stage"
-    path_strategy: PathStrategy = Field(default="unique", description="unique: a folder per run; fixed: one per partition")
+    path_strategy: PathStrategy = Field(
+        default="unique", description="unique: a folder per run; fixed: one per partition"
+    )
     overwrite: bool = Field(default=False, description="fixed paths: replace a partition's files (else refuse)")
     cleanup_after_load: Cleanup = "never"
     retention_days: int | None = Field(default=None, gt=0, description="S3 lifecycle expiry for the stage prefix")
     orphan_grace: str = Field(default="24h", description="age past which an unclaimed staged file is an orphan")
     delete_orphans: bool = Field(default=False, description="let the orphan sensor delete what it finds")
     preflight: Literal["off", "warn", "strict"] = Field(
-        default="warn", description="check the bucket's public-access block and default encryption before staging")
+        default="warn", description="check the bucket's public-access block and default encryption before staging"
+    )
     format: Literal["parquet", "csv"] = "parquet"
     target_file_mb: float = Field(default=128, gt=0, description="a new file is started past this size")
     compression: Literal["snappy", "zstd", "lz4", "none"] = "snappy"

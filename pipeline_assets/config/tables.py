@@ -22,7 +22,9 @@ class TableConfig(_Model):
     source: str = Field(description="connection the rows come from")
     table: str = Field(description="[schema.]table in the source")
     target: str = Field(description="warehouse connection the rows go to")
-    target_table: str | None = Field(default=None, description="[schema.]table in the warehouse; default <source>.<table>")
+    target_table: str | None = Field(
+        default=None, description="[schema.]table in the warehouse; default <source>.<table>"
+    )
     name: str | None = Field(default=None, description="asset name; default the source table's name")
     cursor: str | None = Field(default=None, description="timestamp or date column that places a row in a partition")
     primary_key: list[str] = []
@@ -35,8 +37,12 @@ class TableConfig(_Model):
     lookback: str = Field(default="0s", description="incremental: re-read this far behind the watermark (late rows)")
     schema_policy: Literal["evolve", "freeze"] = "evolve"
     on_error: Literal["abort", "skip_file", "continue"] = Field(
-        default="abort", description="a bad staged file: abort the load, skip the file, or (Snowflake) drop its bad rows")
-    delete_missing: bool = Field(default=False, description="incremental merge: delete target rows whose key left the source")
+        default="abort",
+        description="a bad staged file: abort the load, skip the file, or (Snowflake) drop its bad rows",
+    )
+    delete_missing: bool = Field(
+        default=False, description="incremental merge: delete target rows whose key left the source"
+    )
     batch_size: int = Field(default=50_000, gt=0)
     group: str | None = None
     path_strategy: PathStrategy | None = Field(default=None, description="overrides stage.path_strategy")
@@ -75,9 +81,13 @@ class TableConfig(_Model):
             raise ValueError("daily partitioning needs a start_date (YYYY-MM-DD)")
         if self.partitioning == "incremental":
             if self.write_mode == "replace":
-                raise ValueError("incremental tables append or merge; replace is for daily partitions and whole reloads")
+                raise ValueError(
+                    "incremental tables append or merge; replace is for daily partitions and whole reloads"
+                )
             if not self.primary_key:
-                raise ValueError("incremental tables need a primary_key: rows at the watermark are read again and matched by key")
+                raise ValueError(
+                    "incremental tables need a primary_key: rows at the watermark are read again and matched by key"
+                )
         if self.write_mode == "merge" and not self.primary_key:
             raise ValueError("merge needs a primary_key to match rows by")
         if self.write_mode == "merge" and not self.cursor:
@@ -119,8 +129,15 @@ class TableConfig(_Model):
         if data.get("write_mode") == "overwrite":
             raise ValueError(FILES_OVERWRITE_REFUSED)
         if data.get("write_mode") == "replace":
-            raise ValueError("files tables append or merge: a file's rows are added once, there is no window to replace")
+            raise ValueError(
+                "files tables append or merge: a file's rows are added once, there is no window to replace"
+            )
         if data.get("partitioning", "none") != "none":
-            raise ValueError("files tables take their daily partitions from the object key: set files.partition_key_pattern")
-        defaults = {"write_mode": "append", **({"cursor": SOURCE_MODIFIED} if data.get("write_mode") == "merge" else {})}
+            raise ValueError(
+                "files tables take their daily partitions from the object key: set files.partition_key_pattern"
+            )
+        defaults = {
+            "write_mode": "append",
+            **({"cursor": SOURCE_MODIFIED} if data.get("write_mode") == "merge" else {}),
+        }
         return {**defaults, **data}

@@ -20,10 +20,16 @@ def snowflake_resource(config: ConnectionConfig, password: str | None) -> "Snowf
     if config.host:
         extra.update(host=config.host, port=config.resolved_port or (80 if options.protocol == "http" else 443))
     return SnowflakeResource(
-        account=options.account, user=config.user, password=password, database=config.database,
-        warehouse=options.warehouse, role=options.role, login_timeout=config.connect_timeout,
-        network_timeout=config.connect_timeout * 6, additional_snowflake_connection_args=extra,
-    )  # fmt: skip
+        account=options.account,
+        user=config.user,
+        password=password,
+        database=config.database,
+        warehouse=options.warehouse,
+        role=options.role,
+        login_timeout=config.connect_timeout,
+        network_timeout=config.connect_timeout * 6,
+        additional_snowflake_connection_args=extra,
+    )
 
 
 def stage_access(name: str, config: ConnectionConfig, store: StageStore) -> tuple[str, list[str]]:
@@ -33,7 +39,9 @@ def stage_access(name: str, config: ConnectionConfig, store: StageStore) -> tupl
         return f"STORAGE_INTEGRATION = {config.snowflake.storage_integration}", []
     keys = getattr(store, "access_keys", None)
     if not keys:
-        raise PipelineError(f"{name!r}: Snowflake needs snowflake.storage_integration or the stage's access keys to reach the stage")
+        raise PipelineError(
+            f"{name!r}: Snowflake needs snowflake.storage_integration or the stage's access keys to reach the stage"
+        )
     key_id, secret = (k.replace("'", "''") for k in keys)
     return f"CREDENTIALS = (AWS_KEY_ID = '{key_id}' AWS_SECRET_KEY = '{secret}')", list(keys)
 

@@ -18,15 +18,21 @@ def literal(value: str) -> str:
 def copy_into_sql(table: str, folder: str, names: list[str], file_format: str, on_error: str, access: str) -> str:
     """Load exactly ``names`` from ``folder`` (never a bare prefix: strays would load too)."""
     files = ", ".join(literal(n) for n in names)
-    return (f"COPY INTO {table} FROM {literal(folder + '/')} {access} FILES = ({files}) {_FORMATS[file_format]} "
-            f"MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE FORCE = TRUE ON_ERROR = {ON_ERROR[on_error]}")  # fmt: skip
+    return (
+        f"COPY INTO {table} FROM {literal(folder + '/')} {access} FILES = ({files}) {_FORMATS[file_format]} "
+        f"MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE FORCE = TRUE ON_ERROR = {ON_ERROR[on_error]}"
+    )
 
 
-def unload_sql(folder: str, query: str, access: str, *, overwrite: bool, include_query_id: bool, max_file_bytes: int) -> str:
+def unload_sql(
+    folder: str, query: str, access: str, *, overwrite: bool, include_query_id: bool, max_file_bytes: int
+) -> str:
     """Unload ``query``'s rows as Parquet files into ``folder``, one result row per file (DETAILED_OUTPUT)."""
-    return (f"COPY INTO {literal(folder + '/')} {access} FROM ({query}) FILE_FORMAT = (TYPE = PARQUET) HEADER = TRUE "
-            f"MAX_FILE_SIZE = {int(max_file_bytes)} OVERWRITE = {str(overwrite).upper()} "
-            f"INCLUDE_QUERY_ID = {str(include_query_id).upper()} DETAILED_OUTPUT = TRUE")  # fmt: skip
+    return (
+        f"COPY INTO {literal(folder + '/')} {access} FROM ({query}) FILE_FORMAT = (TYPE = PARQUET) HEADER = TRUE "
+        f"MAX_FILE_SIZE = {int(max_file_bytes)} OVERWRITE = {str(overwrite).upper()} "
+        f"INCLUDE_QUERY_ID = {str(include_query_id).upper()} DETAILED_OUTPUT = TRUE"
+    )
 
 
 def snowflake_type(kind: pa.DataType) -> str:
@@ -37,7 +43,12 @@ def snowflake_type(kind: pa.DataType) -> str:
     if pa.types.is_integer(kind):
         return "NUMBER(20,0)" if kind == pa.uint64() else "NUMBER(38,0)"
     simple = {
-        pa.bool_(): "BOOLEAN", pa.float32(): "FLOAT", pa.float64(): "FLOAT", pa.date32(): "DATE", pa.time64("us"): "TIME",
-        pa.binary(): "BINARY", pa.large_binary(): "BINARY",
-    }  # fmt: skip
+        pa.bool_(): "BOOLEAN",
+        pa.float32(): "FLOAT",
+        pa.float64(): "FLOAT",
+        pa.date32(): "DATE",
+        pa.time64("us"): "TIME",
+        pa.binary(): "BINARY",
+        pa.large_binary(): "BINARY",
+    }
     return simple.get(kind, "VARCHAR")  # strings, and JSON kept as its text (PARSE_JSON reads it)

@@ -24,10 +24,32 @@ class TransientError(PipelineError):
 
 
 # Words of errors that retrying cannot fix, even when a driver raises them as "operational" errors.
-_PERMANENT = ("password", "access denied", "authentication", "permission denied", "does not exist", "unknown database",
-              "signaturedoesnotmatch", "invalidaccesskeyid", "nosuchbucket", "accessdenied")  # fmt: skip
-_TRANSIENT = ("connection", "timeout", "timed out", "terminat", "server closed", "can't connect", "could not connect",
-              "broken pipe", "reset by peer", "slowdown", "serviceunavailable", "throttl")  # fmt: skip
+_PERMANENT = (
+    "password",
+    "access denied",
+    "authentication",
+    "permission denied",
+    "does not exist",
+    "unknown database",
+    "signaturedoesnotmatch",
+    "invalidaccesskeyid",
+    "nosuchbucket",
+    "accessdenied",
+)
+_TRANSIENT = (
+    "connection",
+    "timeout",
+    "timed out",
+    "terminat",
+    "server closed",
+    "can't connect",
+    "could not connect",
+    "broken pipe",
+    "reset by peer",
+    "slowdown",
+    "serviceunavailable",
+    "throttl",
+)
 
 
 def is_transient(exc: BaseException) -> bool:

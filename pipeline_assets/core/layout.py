@@ -26,7 +26,9 @@ def run_prefix(table_prefix: str, partition: str, run_id: str, started: datetime
     return f"{table_prefix}/{partition}/run_{started:%Y%m%d_%H%M%S}_{run_id}"
 
 
-def file_key(run_prefix: str, table_prefix: str, partition: str, number: int, extension: str, kind: str = "batch") -> str:
+def file_key(
+    run_prefix: str, table_prefix: str, partition: str, number: int, extension: str, kind: str = "batch"
+) -> str:
     """``<run prefix>/<schema>_<table>_<partition>_batch<n>.<ext>`` (``_keys<n>`` for key lists): a file's name says
     what it holds."""
     return f"{run_prefix}/{table_prefix.rsplit('/', 1)[-1]}_{partition}_{kind}{number:04d}.{extension}"

@@ -89,8 +89,20 @@ class Manifest:
     def to_json(self) -> str:
         body = {
             "version": 1,
-            **{k: getattr(self, k) for k in ("source", "table", "partition", "run_id", "format", "prefix", "limit", "cursor_max",
-                                             "created_at")},  # fmt: skip
+            **{
+                k: getattr(self, k)
+                for k in (
+                    "source",
+                    "table",
+                    "partition",
+                    "run_id",
+                    "format",
+                    "prefix",
+                    "limit",
+                    "cursor_max",
+                    "created_at",
+                )
+            },
             "window": [self.window.start.isoformat(), self.window.end.isoformat()] if self.window else None,
             "rows": self.rows,
             "bytes": self.bytes,
@@ -108,12 +120,19 @@ class Manifest:
         body = json.loads(text)
         window = body["window"]
         return cls(
-            source=body["source"], table=body["table"], partition=body["partition"], run_id=body["run_id"],
-            format=body["format"], prefix=body["prefix"], limit=body["limit"], created_at=body["created_at"],
+            source=body["source"],
+            table=body["table"],
+            partition=body["partition"],
+            run_id=body["run_id"],
+            format=body["format"],
+            prefix=body["prefix"],
+            limit=body["limit"],
+            created_at=body["created_at"],
             cursor_max=body.get("cursor_max"),
             files=tuple(StagedFile(**f) for f in body["files"]),
-            key_files=tuple(StagedFile(**f) for f in body.get("key_files", [])), keys_listed=body.get("keys_listed", False),
+            key_files=tuple(StagedFile(**f) for f in body.get("key_files", [])),
+            keys_listed=body.get("keys_listed", False),
             sources=tuple(SourceOutcome(**{**o, "staged": tuple(o["staged"])}) for o in body.get("sources", [])),
             arrow_schema=pa.ipc.read_schema(pa.py_buffer(base64.b64decode(body["arrow_schema"]))),
             window=Window(datetime.fromisoformat(window[0]), datetime.fromisoformat(window[1])) if window else None,
-        )  # fmt: skip
+        )

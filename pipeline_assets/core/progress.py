@@ -15,8 +15,14 @@ def listen(listener: Listener) -> Callable[[], None]:
 
 
 class Progress:
-    def __init__(self, label: str, phase: str, log: Callable[[str], None] | None = None, every_seconds: float = 10.0,
-                 total: int | None = None):  # fmt: skip
+    def __init__(
+        self,
+        label: str,
+        phase: str,
+        log: Callable[[str], None] | None = None,
+        every_seconds: float = 10.0,
+        total: int | None = None,
+    ):
         self.label, self.phase, self.log, self.every, self.total = label, phase, log, every_seconds, total
         self.rows = 0
         self.started = self._last_log = time.monotonic()
@@ -28,7 +34,9 @@ class Progress:
         now = time.monotonic()
         if self.log and now - self._last_log >= self.every:
             self._last_log = now
-            self.log(f"{self.label}: {self.phase} {self.rows:,}{self._of_total()} rows ({self.rate:,.0f} rows/s{self._eta()})")
+            self.log(
+                f"{self.label}: {self.phase} {self.rows:,}{self._of_total()} rows ({self.rate:,.0f} rows/s{self._eta()})"
+            )
 
     def _of_total(self) -> str:
         return f" of {self.total:,}" if self.total else ""

@@ -41,7 +41,9 @@ def _cast(batch: pa.RecordBatch, storage: pa.Schema, uri: str) -> pa.RecordBatch
 
 def _restore(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     arrays = [
-        pa.ExtensionArray.from_storage(f.type, a) if isinstance(f.type, pa.BaseExtensionType) and a.type != f.type else a
+        pa.ExtensionArray.from_storage(f.type, a)
+        if isinstance(f.type, pa.BaseExtensionType) and a.type != f.type
+        else a
         for f, a in zip(schema, batch.columns, strict=True)
     ]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

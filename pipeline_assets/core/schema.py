@@ -31,7 +31,9 @@ class TableSchema:
         for column in self.columns:
             if column.name == name:
                 return column
-        raise PipelineError(f"{self.table}: unknown column {name!r} (columns: {', '.join(c.name for c in self.columns)})")
+        raise PipelineError(
+            f"{self.table}: unknown column {name!r} (columns: {', '.join(c.name for c in self.columns)})"
+        )
 
     def arrow_schema(self) -> pa.Schema:
         return pa.schema(
@@ -58,8 +60,10 @@ class Window:
         if pa.types.is_timestamp(kind):
             if kind.tz:
                 return self.start, self.end
-            return (self.start.astimezone(timezone.utc).replace(tzinfo=None),
-                    self.end.astimezone(timezone.utc).replace(tzinfo=None))  # fmt: skip
+            return (
+                self.start.astimezone(timezone.utc).replace(tzinfo=None),
+                self.end.astimezone(timezone.utc).replace(tzinfo=None),
+            )
         if pa.types.is_date(kind):
             return self.start.astimezone(timezone.utc).date(), self.end.astimezone(timezone.utc).date()
         raise PipelineError(f"{label}: cursor column is {kind}; daily partitions need a date or timestamp column")

@@ -35,7 +35,9 @@ def build_housekeeping(
 
     def corner(context, name: str) -> TableStage:
         table = project.table(name)
-        return table_stage(table, project, context.resources.stage.store(), getattr(context.resources, table.target).warehouse())
+        return table_stage(
+            table, project, context.resources.stage.store(), getattr(context.resources, table.target).warehouse()
+        )
 
     @dg.op(required_resource_keys=resource_keys)
     def clean_stage(context: dg.OpExecutionContext, config: HousekeepingConfig) -> dg.Output:
@@ -46,8 +48,11 @@ def build_housekeeping(
         if config.orphans:
             chosen = select(entries, states={ORPHAN}, now=now)
         else:
-            chosen = [e for e in select(entries, states={DONE}, now=now)
-                      if not config.partitions or _partition(stage, e) in config.partitions]  # fmt: skip
+            chosen = [
+                e
+                for e in select(entries, states={DONE}, now=now)
+                if not config.partitions or _partition(stage, e) in config.partitions
+            ]
         freed = delete(stage.store, chosen)
         stage.forget(chosen)
         context.log.info(f"{config.table}: deleted {len(chosen)} objects, {freed:,} bytes")
@@ -60,11 +65,13 @@ def build_housekeeping(
     cleaned = [t for t in tables if project.policy(t.table).cleanup_after_load != "never"]
 
     @dg.sensor(
-        name="stage_cleanup_sensor", job=job, minimum_interval_seconds=30,
+        name="stage_cleanup_sensor",
+        job=job,
+        minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING if cleaned else dg.DefaultSensorStatus.STOPPED,
         description="After a warehouse table is loaded, delete the staged files whose rows it now holds "
         "(per partition, or once no run of the table is in progress: stage.cleanup_after_load).",
-    )  # fmt: skip
+    )
     def stage_cleanup_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         cursor = json.loads(context.cursor) if context.cursor else {}
         requests = []
@@ -84,11 +91,14 @@ def build_housekeeping(
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
 
     @dg.sensor(
-        name="stage_orphan_sensor", job=job, minimum_interval_seconds=3600, required_resource_keys=resource_keys,
+        name="stage_orphan_sensor",
+        job=job,
+        minimum_interval_seconds=3600,
+        required_resource_keys=resource_keys,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Report staged files no run claims (count, bytes, oldest) as observations of each stage asset, "
         "and delete them when stage.delete_orphans is set.",
-    )  # fmt: skip
+    )
     def stage_orphan_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         events, requests = [], []
         status, now = run_status_lookup(context.instance), datetime.now(timezone.utc)
@@ -97,8 +107,12 @@ def build_housekeeping(
             events.append(dg.AssetObservation(asset_key=table.staged.key, metadata=_report(found)))
             if found and project.stage.delete_orphans:
                 digest = hashlib.sha1("\n".join(sorted(e.key for e in found)).encode()).hexdigest()[:16]
-                requests.append(dg.RunRequest(run_key=f"orphans:{table.table.asset_name}:{digest}",
-                                              run_config=_config(table.table.asset_name, [], orphans=True)))  # fmt: skip
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"orphans:{table.table.asset_name}:{digest}",
+                        run_config=_config(table.table.asset_name, [], orphans=True),
+                    )
+                )
         return dg.SensorResult(asset_events=events, run_requests=requests)
 
     return job, [stage_cleanup_sensor, stage_orphan_sensor]
@@ -116,8 +130,9 @@ def _materializations_since(instance: dg.DagsterInstance, key: dg.AssetKey, afte
     """Every materialization of ``key`` after storage id ``after``, oldest first, a page at a time."""
     records, cursor = [], None
     while True:
-        page = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=1000,
-                                               cursor=cursor, ascending=True)  # fmt: skip
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=1000, cursor=cursor, ascending=True
+        )
         records += page.records
         if not page.has_more:
             return records
@@ -130,7 +145,9 @@ def _busy(instance: dg.DagsterInstance, table: TableAssets, job_of: dict[dg.Asse
     keys = {table.staged.key, table.loaded.key}
     for record in instance.get_run_records(dg.RunsFilter(statuses=IN_PROGRESS)):
         run = record.dagster_run
-        if keys & set(run.asset_selection or ()) or (run.job_name == job_of[table.loaded.key] and not run.asset_selection):
+        if keys & set(run.asset_selection or ()) or (
+            run.job_name == job_of[table.loaded.key] and not run.asset_selection
+        ):
             return True
     return False
 

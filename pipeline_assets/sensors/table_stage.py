@@ -29,7 +29,9 @@ class TableStage:
             return ledger.records(self.target, partition=partition, statuses=statuses, stage_table=self.prefix)
 
     def entries(self, run_status: RunStatus, now: datetime | None = None) -> list[Entry]:
-        return survey(self.store, self.prefix, self.records(), run_status, now or datetime.now(timezone.utc), self.grace)
+        return survey(
+            self.store, self.prefix, self.records(), run_status, now or datetime.now(timezone.utc), self.grace
+        )
 
     def forget(self, entries: list[Entry]) -> None:
         """Mark deleted files ``deleted`` in the ledger (their rows, if loaded, stay in the target)."""
@@ -40,8 +42,14 @@ class TableStage:
 
 
 def table_stage(table: TableConfig, project: ProjectConfig, store: StageStore, warehouse: Warehouse) -> TableStage:
-    return TableStage(table.asset_name, project.stage_prefix(table), TargetTable(table.target_schema, table.target_name),
-                      store, warehouse, parse_duration(project.stage.orphan_grace))  # fmt: skip
+    return TableStage(
+        table.asset_name,
+        project.stage_prefix(table),
+        TargetTable(table.target_schema, table.target_name),
+        store,
+        warehouse,
+        parse_duration(project.stage.orphan_grace),
+    )
 
 
 def run_status_lookup(instance: dg.DagsterInstance) -> RunStatus:

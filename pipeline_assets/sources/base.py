@@ -64,8 +64,15 @@ class Source(ABC):
         sql, params = self.select_sql(table, schema, cursor=cursor, window=window, limit=limit)
         return self._execute(sql, params, batch_size, schema)
 
-    def select_sql(self, table: str, schema: TableSchema, *, cursor: str | None = None, window: Window | None = None,
-                   limit: int | None = None) -> tuple[str, list]:  # fmt: skip
+    def select_sql(
+        self,
+        table: str,
+        schema: TableSchema,
+        *,
+        cursor: str | None = None,
+        window: Window | None = None,
+        limit: int | None = None,
+    ) -> tuple[str, list]:
         """The query (and its bound values) for the rows of ``table`` in ``window``."""
         columns = ", ".join(f"{self.select_expression(c)} AS {self.quote(c.name)}" for c in schema.columns)
         where, params = self._where(table, schema, cursor, window)
@@ -74,8 +81,15 @@ class Source(ABC):
             sql += f" LIMIT {int(limit)}"
         return sql, params
 
-    def aggregate(self, table: str, schema: TableSchema, expressions: list[str], *, cursor: str | None = None,
-                  window: Window | None = None) -> tuple:  # fmt: skip
+    def aggregate(
+        self,
+        table: str,
+        schema: TableSchema,
+        expressions: list[str],
+        *,
+        cursor: str | None = None,
+        window: Window | None = None,
+    ) -> tuple:
         """One row of aggregate ``expressions`` (already quoted SQL) over the rows in ``window``."""
         where, params = self._where(table, schema, cursor, window)
         try:

@@ -22,10 +22,17 @@ from pipeline_assets.core.store import StageStore
 
 READ_BATCH_ROWS = 65_536
 _TYPES = {
-    "string": pa.string(), "boolean": pa.bool_(), "int32": pa.int32(), "int64": pa.int64(), "float32": pa.float32(),
-    "float64": pa.float64(), "date": pa.date32(), "timestamp": pa.timestamp("us"), "timestamptz": pa.timestamp("us", "UTC"),
+    "string": pa.string(),
+    "boolean": pa.bool_(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "float32": pa.float32(),
+    "float64": pa.float64(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+    "timestamptz": pa.timestamp("us", "UTC"),
     "json": pa.json_(pa.string()),
-}  # fmt: skip
+}
 LINEAGE = (pa.field(SOURCE_FILE, pa.string()), pa.field(SOURCE_MODIFIED, pa.timestamp("us", "UTC")))
 
 
@@ -75,7 +82,9 @@ def infer_schema(path: Path, files: FilesTableConfig, uri: str) -> pa.Schema:
     """The columns one file holds (Parquet: its footer; CSV and JSON lines: their first block), with the lineage columns."""
     with _readable(uri, files.format):
         reader = _open(path, files, None)
-        fields = [pa.field(f.name, _plain(f.type)) for f in reader.schema if f.name not in (SOURCE_FILE, SOURCE_MODIFIED)]
+        fields = [
+            pa.field(f.name, _plain(f.type)) for f in reader.schema if f.name not in (SOURCE_FILE, SOURCE_MODIFIED)
+        ]
         getattr(reader, "close", lambda: None)()
     if not fields:
         raise PipelineError(f"{uri}: no columns found in this {files.format} file")
@@ -98,7 +107,9 @@ def read_file(path: Path, files: FilesTableConfig, schema: pa.Schema, source: So
                 elif field.name == SOURCE_MODIFIED:
                     arrays.append(pa.array([source.modified] * batch.num_rows, field.type))
                 elif field.name in names:
-                    arrays.append(_as_json(batch.column(field.name)) if _is_json(field.type) else batch.column(field.name))
+                    arrays.append(
+                        _as_json(batch.column(field.name)) if _is_json(field.type) else batch.column(field.name)
+                    )
                 else:
                     arrays.append(pa.nulls(batch.num_rows, storage_type(field.type)))
             yield conform(pa.RecordBatch.from_arrays(arrays, names=schema.names), schema, source.uri)
@@ -113,21 +124,32 @@ def _open(path: Path, files: FilesTableConfig, schema: pa.Schema | None):
             return pa.RecordBatchReader.from_batches(parquet.schema_arrow, iter(()))
         columns = [n for n in parquet.schema_arrow.names if n in storage]
         chosen = pa.schema([parquet.schema_arrow.field(n) for n in columns])
-        return pa.RecordBatchReader.from_batches(chosen, parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=columns,
-                                                                              use_threads=False))  # fmt: skip
+        return pa.RecordBatchReader.from_batches(
+            chosen, parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=columns, use_threads=False)
+        )
     if files.format == "csv":
         options = files.csv_options
         read = pacsv.ReadOptions(autogenerate_column_names=not options.header, use_threads=False)
-        parse = pacsv.ParseOptions(delimiter=options.delimiter, quote_char=options.quote_char or False,
-                                   escape_char=options.escape_char or False)  # fmt: skip
+        parse = pacsv.ParseOptions(
+            delimiter=options.delimiter,
+            quote_char=options.quote_char or False,
+            escape_char=options.escape_char or False,
+        )
         wanted = [n for n in storage or {} if n not in (SOURCE_FILE, SOURCE_MODIFIED)]
-        convert = pacsv.ConvertOptions(column_types=storage or {}, null_values=options.null_values, strings_can_be_null=True,
-                                       include_columns=wanted, include_missing_columns=True)  # fmt: skip
+        convert = pacsv.ConvertOptions(
+            column_types=storage or {},
+            null_values=options.null_values,
+            strings_can_be_null=True,
+            include_columns=wanted,
+            include_missing_columns=True,
+        )
         return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     # a JSON-typed column may hold any JSON value: it is read as whatever it is, and kept as JSON text
     explicit = {name: kind for name, kind in (storage or {}).items() if not _is_json(schema.field(name).type)}
-    parse = pajson.ParseOptions(explicit_schema=pa.schema(explicit.items()) if storage else None,
-                                unexpected_field_behavior="ignore" if storage and explicit == storage else "infer")  # fmt: skip
+    parse = pajson.ParseOptions(
+        explicit_schema=pa.schema(explicit.items()) if storage else None,
+        unexpected_field_behavior="ignore" if storage and explicit == storage else "infer",
+    )
     return pajson.open_json(path, read_options=pajson.ReadOptions(use_threads=False), parse_options=parse)
 
 
@@ -164,6 +186,8 @@ class _readable:
         return None
 
     def __exit__(self, kind, exc, tb) -> bool:
-        if isinstance(exc, pa.ArrowInvalid | pa.ArrowNotImplementedError | pa.ArrowTypeError | OSError | ValueError) and not isinstance(exc, PipelineError):
+        if isinstance(
+            exc, pa.ArrowInvalid | pa.ArrowNotImplementedError | pa.ArrowTypeError | OSError | ValueError
+        ) and not isinstance(exc, PipelineError):
             raise PipelineError(f"{self.uri}: not a readable {self.format} file: {first_line(exc)}") from None
         return False

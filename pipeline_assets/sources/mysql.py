@@ -21,19 +21,30 @@ ORDER BY c.ORDINAL_POSITION
 """
 
 _INTEGERS = {
-    "tinyint": (pa.int8(), pa.uint8()), "smallint": (pa.int16(), pa.uint16()), "mediumint": (pa.int32(), pa.uint32()),
-    "int": (pa.int32(), pa.uint32()), "integer": (pa.int32(), pa.uint32()), "bigint": (pa.int64(), pa.uint64()),
-}  # fmt: skip
+    "tinyint": (pa.int8(), pa.uint8()),
+    "smallint": (pa.int16(), pa.uint16()),
+    "mediumint": (pa.int32(), pa.uint32()),
+    "int": (pa.int32(), pa.uint32()),
+    "integer": (pa.int32(), pa.uint32()),
+    "bigint": (pa.int64(), pa.uint64()),
+}
 _NATIVE = {
-    "float": pa.float32(), "double": pa.float64(), "real": pa.float64(), "date": pa.date32(), "year": pa.int16(),
-    "datetime": pa.timestamp("us"), "timestamp": pa.timestamp("us", "UTC"),  # the session runs in UTC
+    "float": pa.float32(),
+    "double": pa.float64(),
+    "real": pa.float64(),
+    "date": pa.date32(),
+    "year": pa.int16(),
+    "datetime": pa.timestamp("us"),
+    "timestamp": pa.timestamp("us", "UTC"),  # the session runs in UTC
     "json": pa.json_(pa.string()),
     **dict.fromkeys(("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"), pa.string()),
     **dict.fromkeys(("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"), pa.binary()),
-}  # fmt: skip
+}
 
 
-def arrow_type(data_type: str, column_type: str, precision: int | None, scale: int | None, is_json: bool) -> pa.DataType | None:
+def arrow_type(
+    data_type: str, column_type: str, precision: int | None, scale: int | None, is_json: bool
+) -> pa.DataType | None:
     """The Arrow type for a MySQL/MariaDB column; None means it is selected as text (time, bit, geometry…)."""
     if is_json:
         return pa.json_(pa.string())
@@ -60,10 +71,16 @@ class MySQLSource(Source):
         c = self.config
         try:
             return pymysql.connect(
-                host=c.host, port=c.resolved_port, user=c.user, password=self._password or "", database=c.database,
-                connect_timeout=c.connect_timeout, charset="utf8mb4", cursorclass=cursorclass,
+                host=c.host,
+                port=c.resolved_port,
+                user=c.user,
+                password=self._password or "",
+                database=c.database,
+                connect_timeout=c.connect_timeout,
+                charset="utf8mb4",
+                cursorclass=cursorclass,
                 init_command="SET time_zone = '+00:00'",
-            )  # fmt: skip
+            )
         except pymysql.MySQLError as exc:
             raise self.error("cannot connect", exc) from None
 

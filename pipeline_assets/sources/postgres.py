@@ -22,11 +22,23 @@ ORDER BY a.attnum
 """
 
 _NATIVE = {
-    "int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64(), "float4": pa.float32(), "float8": pa.float64(),
-    "bool": pa.bool_(), "date": pa.date32(), "timestamp": pa.timestamp("us"), "timestamptz": pa.timestamp("us", "UTC"),
-    "time": pa.time64("us"), "bytea": pa.binary(), "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(),
-    "name": pa.string(), "citext": pa.string(),
-}  # fmt: skip
+    "int2": pa.int16(),
+    "int4": pa.int32(),
+    "int8": pa.int64(),
+    "float4": pa.float32(),
+    "float8": pa.float64(),
+    "bool": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+    "timestamptz": pa.timestamp("us", "UTC"),
+    "time": pa.time64("us"),
+    "bytea": pa.binary(),
+    "text": pa.string(),
+    "varchar": pa.string(),
+    "bpchar": pa.string(),
+    "name": pa.string(),
+    "citext": pa.string(),
+}
 _UNCONSTRAINED_NUMERIC = pa.decimal128(38, 9)
 
 

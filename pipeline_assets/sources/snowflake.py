@@ -13,14 +13,29 @@ from pipeline_assets.core.schema import Column, TableSchema, Window, conform
 from pipeline_assets.core.store import StageStore
 from pipeline_assets.sources.base import Source
 
-_CATALOG = ("SELECT column_name, data_type, numeric_precision, numeric_scale, is_nullable FROM information_schema.columns "
-            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position")  # fmt: skip
+_CATALOG = (
+    "SELECT column_name, data_type, numeric_precision, numeric_scale, is_nullable FROM information_schema.columns "
+    "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position"
+)
 _SIMPLE = {
-    "FLOAT": pa.float64(), "DOUBLE": pa.float64(), "REAL": pa.float64(), "TEXT": pa.string(), "VARCHAR": pa.string(),
-    "CHAR": pa.string(), "STRING": pa.string(), "BOOLEAN": pa.bool_(), "DATE": pa.date32(), "TIME": pa.time64("us"),
-    "TIMESTAMP_NTZ": pa.timestamp("us"), "TIMESTAMP_TZ": pa.timestamp("us", "UTC"), "TIMESTAMP_LTZ": pa.timestamp("us", "UTC"),
-    "BINARY": pa.binary(), "VARIANT": pa.json_(pa.string()), "OBJECT": pa.json_(pa.string()), "ARRAY": pa.json_(pa.string()),
-}  # fmt: skip
+    "FLOAT": pa.float64(),
+    "DOUBLE": pa.float64(),
+    "REAL": pa.float64(),
+    "TEXT": pa.string(),
+    "VARCHAR": pa.string(),
+    "CHAR": pa.string(),
+    "STRING": pa.string(),
+    "BOOLEAN": pa.bool_(),
+    "DATE": pa.date32(),
+    "TIME": pa.time64("us"),
+    "TIMESTAMP_NTZ": pa.timestamp("us"),
+    "TIMESTAMP_TZ": pa.timestamp("us", "UTC"),
+    "TIMESTAMP_LTZ": pa.timestamp("us", "UTC"),
+    "BINARY": pa.binary(),
+    "VARIANT": pa.json_(pa.string()),
+    "OBJECT": pa.json_(pa.string()),
+    "ARRAY": pa.json_(pa.string()),
+}
 
 
 def arrow_type(data_type: str, precision: int | None, scale: int | None) -> pa.DataType:
@@ -52,8 +67,10 @@ class SnowflakeSource(Source):
         if not rows:
             hint = f"; Snowflake keeps unquoted names in upper case: {table.upper()}?" if table != table.upper() else ""
             raise PipelineError(f"source {self.name!r}: no table {table} in {self.config.describe()}{hint}")
-        columns = tuple(Column(n, f"{t}({p},{s})" if t == "NUMBER" else t, arrow_type(t, p, s), nullable == "YES")
-                        for n, t, p, s, nullable in rows)  # fmt: skip
+        columns = tuple(
+            Column(n, f"{t}({p},{s})" if t == "NUMBER" else t, arrow_type(t, p, s), nullable == "YES")
+            for n, t, p, s, nullable in rows
+        )
         return TableSchema(table, columns)
 
     def _execute(self, sql: str, params: list, batch_size: int, schema: TableSchema) -> Iterator[pa.RecordBatch]:
@@ -73,23 +90,40 @@ class SnowflakeSource(Source):
             cur.execute(sql, tuple(params) or None)
             return cur.fetchone()
 
-    def unload(self, table: str, schema: TableSchema, *, folder: str, store: StageStore, overwrite: bool,
-               cursor: str | None = None, window: Window | None = None, limit: int | None = None) -> list[tuple[str, int, int]]:  # fmt: skip
+    def unload(
+        self,
+        table: str,
+        schema: TableSchema,
+        *,
+        folder: str,
+        store: StageStore,
+        overwrite: bool,
+        cursor: str | None = None,
+        window: Window | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[str, int, int]]:
         """Unload the rows of ``table`` in ``window`` into ``folder`` (an ``s3://`` URI); return each file's
         (name within the folder, bytes, rows) as Snowflake reports them."""
         query, params = self.select_sql(table, schema, cursor=cursor, window=window, limit=limit)
         access, secrets = stage_access(self.name, self.config, store)
         access = f"{access} {unload_encryption(store)}".strip()
         options = self.config.snowflake.unload
-        sql = unload_sql(folder, query, access, overwrite=overwrite, include_query_id=options.include_query_id,
-                         max_file_bytes=int(options.max_file_mb * 2**20))  # fmt: skip
+        sql = unload_sql(
+            folder,
+            query,
+            access,
+            overwrite=overwrite,
+            include_query_id=options.include_query_id,
+            max_file_bytes=int(options.max_file_mb * 2**20),
+        )
         try:
             with self._session() as conn, conn.cursor() as cur:
                 return [(name, int(size), int(rows)) for name, size, rows in self._unload(cur, sql, params)]
         except Exception as exc:
             message = redact(first_line(exc), [self._password, *secrets])
-            raise driver_error(f"source {self.name!r} ({self.config.describe()}): cannot unload {table} into {folder}/: {message}",
-                               exc) from None  # fmt: skip
+            raise driver_error(
+                f"source {self.name!r} ({self.config.describe()}): cannot unload {table} into {folder}/: {message}", exc
+            ) from None
 
     def _unload(self, cur, sql: str, params: list) -> list[tuple]:
         """Run the unload; DETAILED_OUTPUT answers one (file name, size, row count) row per file written."""

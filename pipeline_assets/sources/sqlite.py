@@ -10,10 +10,20 @@ from pipeline_assets.core.schema import Column, TableSchema
 from pipeline_assets.sources.base import Source, rows_to_batch
 
 _AFFINITY = [
-    ("INT", pa.int64()), ("CHAR", pa.string()), ("CLOB", pa.string()), ("TEXT", pa.string()), ("BLOB", pa.binary()),
-    ("REAL", pa.float64()), ("FLOA", pa.float64()), ("DOUB", pa.float64()), ("BOOL", pa.bool_()),
-    ("TIMESTAMP", pa.timestamp("us")), ("DATETIME", pa.timestamp("us")), ("DATE", pa.date32()), ("JSON", pa.json_(pa.string())),
-]  # fmt: skip
+    ("INT", pa.int64()),
+    ("CHAR", pa.string()),
+    ("CLOB", pa.string()),
+    ("TEXT", pa.string()),
+    ("BLOB", pa.binary()),
+    ("REAL", pa.float64()),
+    ("FLOA", pa.float64()),
+    ("DOUB", pa.float64()),
+    ("BOOL", pa.bool_()),
+    ("TIMESTAMP", pa.timestamp("us")),
+    ("DATETIME", pa.timestamp("us")),
+    ("DATE", pa.date32()),
+    ("JSON", pa.json_(pa.string())),
+]
 
 
 def arrow_type(declared: str) -> pa.DataType:
@@ -40,12 +50,16 @@ class SQLiteSource(Source):
     def discover(self, table: str) -> TableSchema:
         conn = self.connect()
         try:
-            rows = conn.execute("SELECT name, type, \"notnull\", pk FROM pragma_table_info(?)", (table.split(".")[-1],)).fetchall()
+            rows = conn.execute(
+                'SELECT name, type, "notnull", pk FROM pragma_table_info(?)', (table.split(".")[-1],)
+            ).fetchall()
         finally:
             conn.close()
         if not rows:
             raise self.error("cannot read table", LookupError(f"table {table!r} does not exist"))
-        columns = tuple(Column(name, declared, arrow_type(declared), not notnull) for name, declared, notnull, _ in rows)
+        columns = tuple(
+            Column(name, declared, arrow_type(declared), not notnull) for name, declared, notnull, _ in rows
+        )
         return TableSchema(table, columns, tuple(r[0] for r in sorted(rows, key=lambda r: r[3]) if r[3]))
 
     def select_expression(self, column: Column) -> str:
@@ -76,7 +90,12 @@ class SQLiteSource(Source):
 
 
 def _fetch_type(kind: pa.DataType) -> pa.DataType:
-    if pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_decimal(kind) or isinstance(kind, pa.BaseExtensionType):
+    if (
+        pa.types.is_timestamp(kind)
+        or pa.types.is_date(kind)
+        or pa.types.is_decimal(kind)
+        or isinstance(kind, pa.BaseExtensionType)
+    ):
         return pa.string()
     if pa.types.is_boolean(kind):
         return pa.int8()

@@ -29,8 +29,14 @@ class Entry:
         return now - self.modified
 
 
-def survey(store: StageStore, table_prefix: str, records: list[LedgerRecord], run_status: RunStatus,
-           now: datetime, grace: timedelta) -> list[Entry]:  # fmt: skip
+def survey(
+    store: StageStore,
+    table_prefix: str,
+    records: list[LedgerRecord],
+    run_status: RunStatus,
+    now: datetime,
+    grace: timedelta,
+) -> list[Entry]:
     """Every object and unfinished upload under ``table_prefix``, each with its state."""
     by_version = {(r.file_uri, r.etag): r for r in records}
     objects = list(store.objects(table_prefix + "/"))
@@ -63,8 +69,9 @@ def _run_id(key: str, record: LedgerRecord | None) -> str | None:
     return None
 
 
-def _file_state(record: LedgerRecord | None, run_id: str | None, run_status: RunStatus, age: timedelta,
-                grace: timedelta) -> str:  # fmt: skip
+def _file_state(
+    record: LedgerRecord | None, run_id: str | None, run_status: RunStatus, age: timedelta, grace: timedelta
+) -> str:
     if record and record.status in ("loaded", "superseded", "deleted"):
         return DONE
     if record and record.status == "cleared":
@@ -85,8 +92,14 @@ def _folder_state(states: list[str], age: timedelta, grace: timedelta) -> str:
     return ORPHAN if age > grace else LIVE
 
 
-def select(entries: list[Entry], *, states: set[str], older_than: timedelta | None = None, pattern: str | None = None,
-           now: datetime) -> list[Entry]:  # fmt: skip
+def select(
+    entries: list[Entry],
+    *,
+    states: set[str],
+    older_than: timedelta | None = None,
+    pattern: str | None = None,
+    now: datetime,
+) -> list[Entry]:
     """The entries in ``states``, older than ``older_than``, whose file name matches ``pattern``."""
     chosen = []
     for entry in entries:

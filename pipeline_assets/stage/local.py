@@ -67,10 +67,16 @@ class LocalStore(StageStore):
 
     def incomplete_uploads(self, prefix: str) -> list[Upload]:
         base = self.root / prefix.rstrip("/")
-        return [
-            Upload(p.relative_to(self.root).as_posix(), str(p), datetime.fromtimestamp(p.stat().st_mtime, timezone.utc))
-            for p in sorted(base.rglob("*.partial"))
-        ] if base.is_dir() else []  # fmt: skip
+        return (
+            [
+                Upload(
+                    p.relative_to(self.root).as_posix(), str(p), datetime.fromtimestamp(p.stat().st_mtime, timezone.utc)
+                )
+                for p in sorted(base.rglob("*.partial"))
+            ]
+            if base.is_dir()
+            else []
+        )
 
     def abort(self, upload: Upload) -> None:
         Path(upload.upload_id).unlink(missing_ok=True)

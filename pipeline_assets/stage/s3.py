@@ -16,8 +16,14 @@ from pipeline_assets.core.store import StageStore, StoredObject, Upload
 class S3Store(StageStore):
     """An S3 prefix reached through a boto3 client (dagster-aws ``S3Resource`` makes it)."""
 
-    def __init__(self, client, url: str, spool_dir: str | None = None, sse: dict[str, str] | None = None,
-                 access_keys: tuple[str, str] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        client,
+        url: str,
+        spool_dir: str | None = None,
+        sse: dict[str, str] | None = None,
+        access_keys: tuple[str, str] | None = None,
+    ):
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
         self.spool_dir = Path(spool_dir or tempfile.gettempdir())
@@ -51,10 +57,14 @@ class S3Store(StageStore):
 
     def publish(self, spool: Path, key: str) -> str:
         try:
-            self._call("upload", key, self.client.upload_file, str(spool), self.bucket, self._key(key), ExtraArgs=self.sse)
+            self._call(
+                "upload", key, self.client.upload_file, str(spool), self.bucket, self._key(key), ExtraArgs=self.sse
+            )
         finally:
             spool.unlink(missing_ok=True)
-        return self._call("read", key, self.client.head_object, Bucket=self.bucket, Key=self._key(key))["ETag"].strip('"')
+        return self._call("read", key, self.client.head_object, Bucket=self.bucket, Key=self._key(key))["ETag"].strip(
+            '"'
+        )
 
     def discard(self, spool: Path) -> None:
         spool.unlink(missing_ok=True)
@@ -69,7 +79,9 @@ class S3Store(StageStore):
     def objects(self, prefix: str) -> Iterator[StoredObject]:
         strip = len(self.prefix) + 1 if self.prefix else 0
         try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._key(prefix)
+            ):
                 for item in page.get("Contents", []):
                     yield StoredObject(item["Key"][strip:], item["Size"], item["LastModified"], item["ETag"].strip('"'))
         except (ClientError, BotoCoreError) as exc:
@@ -79,31 +91,51 @@ class S3Store(StageStore):
         for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys
             chunk = keys[start : start + 1000]
             objects = [{"Key": self._key(k)} for k in chunk]
-            response = self._call("delete", chunk[0], self.client.delete_objects, Bucket=self.bucket,
-                                  Delete={"Objects": objects, "Quiet": True})  # fmt: skip
+            response = self._call(
+                "delete",
+                chunk[0],
+                self.client.delete_objects,
+                Bucket=self.bucket,
+                Delete={"Objects": objects, "Quiet": True},
+            )
             if response.get("Errors"):
                 error = response["Errors"][0]
                 raise PipelineError(f"stage: cannot delete s3://{self.bucket}/{error['Key']}: {error.get('Code')}")
 
     def copy(self, source: str, key: str) -> str:
         source_ref = {"Bucket": self.bucket, "Key": self._key(source)}
-        response = self._call("copy", key, self.client.copy_object, Bucket=self.bucket, Key=self._key(key),
-                              CopySource=source_ref, **self.sse)  # fmt: skip
+        response = self._call(
+            "copy",
+            key,
+            self.client.copy_object,
+            Bucket=self.bucket,
+            Key=self._key(key),
+            CopySource=source_ref,
+            **self.sse,
+        )
         return response["CopyObjectResult"]["ETag"].strip('"')
 
     def incomplete_uploads(self, prefix: str) -> list[Upload]:
         strip = len(self.prefix) + 1 if self.prefix else 0
         uploads = []
         try:
-            for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+            for page in self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=self._key(prefix)
+            ):
                 uploads += [Upload(u["Key"][strip:], u["UploadId"], u["Initiated"]) for u in page.get("Uploads", [])]
         except (ClientError, BotoCoreError) as exc:
             raise self._error("list uploads under", prefix, exc) from None
         return uploads
 
     def abort(self, upload: Upload) -> None:
-        self._call("abort upload", upload.key, self.client.abort_multipart_upload, Bucket=self.bucket,
-                   Key=self._key(upload.key), UploadId=upload.upload_id)  # fmt: skip
+        self._call(
+            "abort upload",
+            upload.key,
+            self.client.abort_multipart_upload,
+            Bucket=self.bucket,
+            Key=self._key(upload.key),
+            UploadId=upload.upload_id,
+        )
 
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
@@ -119,7 +151,10 @@ class S3Store(StageStore):
         problems = []
         try:
             block = self.client.get_public_access_block(Bucket=self.bucket)["PublicAccessBlockConfiguration"]
-            if not all(block.get(flag) for flag in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")):
+            if not all(
+                block.get(flag)
+                for flag in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+            ):
                 problems.append("its public-access block is not complete")
         except ClientError as exc:
             problems.append(f"its public-access block cannot be read ({exc.response.get('Error', {}).get('Code')})")
@@ -127,6 +162,9 @@ class S3Store(StageStore):
             self.client.get_bucket_encryption(Bucket=self.bucket)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
-            problems.append("it has no default encryption" if code == "ServerSideEncryptionConfigurationNotFoundError"
-                            else f"its default encryption cannot be read ({code})")  # fmt: skip
+            problems.append(
+                "it has no default encryption"
+                if code == "ServerSideEncryptionConfigurationNotFoundError"
+                else f"its default encryption cannot be read ({code})"
+            )
         return problems

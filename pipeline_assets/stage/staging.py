@@ -25,8 +25,14 @@ class StageSettings:
     overwrite: bool
 
 
-def write_partition(store: StageStore, settings: StageSettings, table_prefix: str, extract: Extract, run_id: str,
-                    log: Callable[[str], None] | None = None) -> tuple[Manifest, float]:  # fmt: skip
+def write_partition(
+    store: StageStore,
+    settings: StageSettings,
+    table_prefix: str,
+    extract: Extract,
+    run_id: str,
+    log: Callable[[str], None] | None = None,
+) -> tuple[Manifest, float]:
     """Write ``extract`` as files plus a manifest (last, the commit marker); return the manifest and the seconds.
 
     ``unique`` writes into a new run folder. ``fixed`` refuses a partition folder that holds files unless
@@ -47,11 +53,20 @@ def write_partition(store: StageStore, settings: StageSettings, table_prefix: st
         files = _swap_in(store, files, write_folder, folder, previous)
         key_files = _swap_in(store, key_files, write_folder, folder, [])
     manifest = Manifest(
-        source=table_prefix.split("/")[0], table=table_prefix, partition=partition, run_id=run_id,
-        format=settings.file_format, prefix=store.uri(folder), files=tuple(files), arrow_schema=extract.arrow_schema,
-        window=extract.window, limit=extract.limit, cursor_max=cursor_max.isoformat() if cursor_max is not None else None,
-        key_files=tuple(key_files), keys_listed=extract.keys is not None,
-    )  # fmt: skip
+        source=table_prefix.split("/")[0],
+        table=table_prefix,
+        partition=partition,
+        run_id=run_id,
+        format=settings.file_format,
+        prefix=store.uri(folder),
+        files=tuple(files),
+        arrow_schema=extract.arrow_schema,
+        window=extract.window,
+        limit=extract.limit,
+        cursor_max=cursor_max.isoformat() if cursor_max is not None else None,
+        key_files=tuple(key_files),
+        keys_listed=extract.keys is not None,
+    )
     store.write_bytes(layout.manifest_key(folder), manifest.to_json().encode())
     return manifest, progress.seconds
 
@@ -59,10 +74,13 @@ def write_partition(store: StageStore, settings: StageSettings, table_prefix: st
 def _write_files(store, settings, table_prefix, extract, folder, progress) -> tuple[list[StagedFile], object]:
     """Write the stream; return the files and the highest value of ``extract.cursor`` seen (None without one)."""
     writer = RollingWriter(
-        store, extract.arrow_schema,
+        store,
+        extract.arrow_schema,
         key_for=lambda n: layout.file_key(folder, table_prefix, extract.partition, n, settings.file_format),
-        file_format=settings.file_format, compression=settings.compression, target_bytes=settings.target_bytes,
-    )  # fmt: skip
+        file_format=settings.file_format,
+        compression=settings.compression,
+        target_bytes=settings.target_bytes,
+    )
     highest = None
     try:
         for batch in extract.batches:
@@ -86,10 +104,15 @@ def write_keys(store, settings, table_prefix, extract, folder) -> list[StagedFil
         for batch in extract.keys:
             if writer is None:
                 writer = RollingWriter(
-                    store, batch.schema, file_format="parquet", compression=settings.compression,
-                    key_for=lambda n: layout.file_key(folder, table_prefix, extract.partition, n, "parquet", kind="keys"),
+                    store,
+                    batch.schema,
+                    file_format="parquet",
+                    compression=settings.compression,
+                    key_for=lambda n: layout.file_key(
+                        folder, table_prefix, extract.partition, n, "parquet", kind="keys"
+                    ),
                     target_bytes=settings.target_bytes,
-                )  # fmt: skip
+                )
             writer.write(batch)
     except BaseException:
         if writer:
@@ -98,7 +121,9 @@ def write_keys(store, settings, table_prefix, extract, folder) -> list[StagedFil
     return writer.close() if writer else []
 
 
-def _swap_in(store: StageStore, files: list[StagedFile], incoming: str, folder: str, previous: list[str]) -> list[StagedFile]:
+def _swap_in(
+    store: StageStore, files: list[StagedFile], incoming: str, folder: str, previous: list[str]
+) -> list[StagedFile]:
     """Move a complete new file set from ``incoming`` into ``folder``, then drop what is left of the old set."""
     moved = []
     for staged in files:
@@ -112,19 +137,28 @@ def _swap_in(store: StageStore, files: list[StagedFile], incoming: str, folder: 
 
 def all_manifests(store: StageStore, table_prefix: str, partition: str) -> list[Manifest]:
     """Every complete staging run of the partition, oldest first."""
-    objects = sorted((obj for obj in store.objects(layout.partition_prefix(table_prefix, partition))
-                      if obj.key.endswith("/" + layout.MANIFEST_NAME)), key=lambda m: (m.modified, m.key))  # fmt: skip
+    objects = sorted(
+        (
+            obj
+            for obj in store.objects(layout.partition_prefix(table_prefix, partition))
+            if obj.key.endswith("/" + layout.MANIFEST_NAME)
+        ),
+        key=lambda m: (m.modified, m.key),
+    )
     return [Manifest.from_json(store.read_bytes(obj.key).decode()) for obj in objects]
 
 
 def latest_manifest(store: StageStore, table_prefix: str, partition: str, prefer_run: str | None = None) -> Manifest:
     """The manifest ``prefer_run`` wrote for this partition if any, else the most recently written one."""
     manifests = [
-        obj for obj in store.objects(layout.partition_prefix(table_prefix, partition))
+        obj
+        for obj in store.objects(layout.partition_prefix(table_prefix, partition))
         if obj.key.endswith("/" + layout.MANIFEST_NAME)
-    ]  # fmt: skip
+    ]
     if not manifests:
-        raise PipelineError(f"stage: nothing staged for {table_prefix} partition {partition}; materialize its stage asset first")
+        raise PipelineError(
+            f"stage: nothing staged for {table_prefix} partition {partition}; materialize its stage asset first"
+        )
     preferred = [m for m in manifests if prefer_run and m.key.rsplit("/", 2)[-2].endswith("_" + prefer_run)]
     chosen = max(preferred or manifests, key=lambda m: (m.modified, m.key))  # a retried step wrote a newer one
     return Manifest.from_json(store.read_bytes(chosen.key).decode())

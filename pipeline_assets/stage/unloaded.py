@@ -11,8 +11,9 @@ from pipeline_assets.core.store import StageStore
 from pipeline_assets.stage.staging import StageSettings, write_keys
 
 
-def stage_unloaded(store: StageStore, settings: StageSettings, table_prefix: str, extract: Extract,
-                   run_id: str) -> tuple[Manifest, float]:  # fmt: skip
+def stage_unloaded(
+    store: StageStore, settings: StageSettings, table_prefix: str, extract: Extract, run_id: str
+) -> tuple[Manifest, float]:
     """Have the source unload ``extract``'s partition into its folder, then write the manifest of exactly the files
     it reported. ``unique`` unloads into a new run folder; ``fixed`` into the partition's folder, which must be empty
     unless ``overwrite`` (then same-named files are replaced and older ones the unload did not write are deleted)."""
@@ -37,11 +38,19 @@ def stage_unloaded(store: StageStore, settings: StageSettings, table_prefix: str
     store.delete([key for key in present if key not in written])  # an earlier unload's files, or a manifest
     key_files = write_keys(store, settings, table_prefix, extract, folder) if extract.keys is not None else []
     manifest = Manifest(
-        source=table_prefix.split("/")[0], table=table_prefix, partition=extract.partition, run_id=run_id,
-        format="parquet", prefix=store.uri(folder), files=tuple(files), arrow_schema=extract.arrow_schema,
-        window=extract.window, limit=extract.limit, cursor_max=extract.cursor_max, key_files=tuple(key_files),
+        source=table_prefix.split("/")[0],
+        table=table_prefix,
+        partition=extract.partition,
+        run_id=run_id,
+        format="parquet",
+        prefix=store.uri(folder),
+        files=tuple(files),
+        arrow_schema=extract.arrow_schema,
+        window=extract.window,
+        limit=extract.limit,
+        cursor_max=extract.cursor_max,
+        key_files=tuple(key_files),
         keys_listed=extract.keys is not None,
-    )  # fmt: skip
+    )
     store.write_bytes(layout.manifest_key(folder), manifest.to_json().encode())
     return manifest, time.monotonic() - started
-

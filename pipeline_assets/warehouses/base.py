@@ -88,16 +88,43 @@ class Warehouse(ABC):
         """
         started = time.monotonic()
         if on_error == "continue" and not self.row_level_errors:
-            raise PipelineError(f"on_error: continue needs a COPY that drops bad rows, which {self.config.kind} lacks; use skip_file")
+            raise PipelineError(
+                f"on_error: continue needs a COPY that drops bad rows, which {self.config.kind} lacks; use skip_file"
+            )
         try:
-            return self._load(target, manifest, store, mode, cursor, run_id, keys, schema_policy, on_error, progress,
-                              before_commit, started)  # fmt: skip
+            return self._load(
+                target,
+                manifest,
+                store,
+                mode,
+                cursor,
+                run_id,
+                keys,
+                schema_policy,
+                on_error,
+                progress,
+                before_commit,
+                started,
+            )
         except PipelineError as exc:
             self._record_failure(target, manifest, str(exc))
             raise
 
-    def _load(self, target, manifest, store, mode, cursor, run_id, keys, schema_policy, on_error, progress, before_commit,
-              started) -> LoadResult:  # fmt: skip
+    def _load(
+        self,
+        target,
+        manifest,
+        store,
+        mode,
+        cursor,
+        run_id,
+        keys,
+        schema_policy,
+        on_error,
+        progress,
+        before_commit,
+        started,
+    ) -> LoadResult:
         with self._errors(f"load {target}"), self.transaction() as tx:
             self.lock(tx, target)
             ledger = Ledger(tx)
@@ -129,29 +156,42 @@ class Warehouse(ABC):
                     done = ledger.in_target(target, manifest.files)
                     files = [f for f in manifest.files if (f.uri, f.etag) not in done]
                 if keyed:
-                    outcomes, inserted, deleted = upsert(self, tx, target, manifest, files, store, progress, list(keys), cursor,
-                                                         mode, work, on_error)  # fmt: skip
+                    outcomes, inserted, deleted = upsert(
+                        self, tx, target, manifest, files, store, progress, list(keys), cursor, mode, work, on_error
+                    )
                 else:
                     outcomes = self.copy_files(tx, target, manifest, files, store, progress, on_error)
                 if mode == "replace":
                     expected = sum(o.rows_loaded for o in outcomes)
                     (count,) = tx.execute(f"SELECT count(*) FROM {self.qualified(target)}{where}", params)[0]
                     if count != expected:
-                        raise PipelineError(f"{target}: {count} rows in the window after loading {expected}; rolled back")
+                        raise PipelineError(
+                            f"{target}: {count} rows in the window after loading {expected}; rolled back"
+                        )
             ledger.record_outcomes(target, manifest, outcomes, run_id)
             ledger.mark_loaded(target, manifest, manifest.key_files, run_id)
             if before_commit:
                 before_commit(tx)
         skipped = len(manifest.files) - len(files)
         loaded = sum(o.rows_loaded for o in outcomes) if inserted is None else inserted
-        return LoadResult(loaded, deleted, len(files), skipped, time.monotonic() - started, tuple(changes), tuple(outcomes))
+        return LoadResult(
+            loaded, deleted, len(files), skipped, time.monotonic() - started, tuple(changes), tuple(outcomes)
+        )
 
     def drop_work_table(self, tx: Transaction, table: TargetTable) -> None:
         """Drop a merge's work table (Snowflake defers this past the commit: a DROP there commits)."""
         tx.execute(f"DROP TABLE {self.qualified(table)}")
 
-    def full_refresh(self, tx: Transaction, target: TargetTable, existed: bool, manifest: Manifest, store: StageStore,
-                     progress: Progress | None, on_error: str) -> list[FileOutcome]:  # fmt: skip
+    def full_refresh(
+        self,
+        tx: Transaction,
+        target: TargetTable,
+        existed: bool,
+        manifest: Manifest,
+        store: StageStore,
+        progress: Progress | None,
+        on_error: str,
+    ) -> list[FileOutcome]:
         """Build the table anew aside and swap it in (see ``write_modes.full_refresh``)."""
         return full_refresh(self, tx, target, existed, manifest, store, progress, on_error)
 
@@ -194,26 +234,44 @@ class Warehouse(ABC):
         sql = f"SELECT count(*) FROM information_schema.tables WHERE table_schema = {tx.placeholder} AND table_name = {tx.placeholder}"
         return tx.execute(sql, [target.schema, target.name])[0][0] > 0
 
-    def copy_files(self, tx: Transaction, target: TargetTable, manifest: Manifest, files: list[StagedFile],
-                   store: StageStore, progress: Progress | None, on_error: str = "abort") -> list[FileOutcome]:  # fmt: skip
+    def copy_files(
+        self,
+        tx: Transaction,
+        target: TargetTable,
+        manifest: Manifest,
+        files: list[StagedFile],
+        store: StageStore,
+        progress: Progress | None,
+        on_error: str = "abort",
+    ) -> list[FileOutcome]:
         """Copy ``files`` one at a time through a local copy of each (see ``file_copy``). A warehouse whose COPY reads
         the stage itself (Snowflake, Redshift) overrides this with one statement over the exact file list."""
         undo = tx.savepoint if self.savepoints else None
         return copy_one_by_one(tx, target, manifest, files, store, progress, on_error, undo, self._redacted)
 
-    def _window_filter(self, target: TargetTable, manifest: Manifest, cursor: str | None, placeholder: str) -> tuple[str, list]:
+    def _window_filter(
+        self, target: TargetTable, manifest: Manifest, cursor: str | None, placeholder: str
+    ) -> tuple[str, list]:
         kind = manifest.arrow_schema.field(cursor).type if manifest.window and cursor else None
         return self._filter(target, manifest.window, cursor, kind, placeholder)
 
-    def _filter(self, target: TargetTable, window: Window | None, cursor: str | None, kind: pa.DataType | None,
-                placeholder: str) -> tuple[str, list]:  # fmt: skip
+    def _filter(
+        self, target: TargetTable, window: Window | None, cursor: str | None, kind: pa.DataType | None, placeholder: str
+    ) -> tuple[str, list]:
         if window is None or cursor is None:
             return "", []
         bounds = list(window.bounds_for(kind, f"{target}.{cursor}"))
         return f" WHERE {self.quote(cursor)} >= {placeholder} AND {self.quote(cursor)} < {placeholder}", bounds
 
-    def aggregate(self, target: TargetTable, expressions: list[str], *, cursor: str | None = None,
-                  window: Window | None = None, cursor_type: pa.DataType | None = None) -> tuple | None:  # fmt: skip
+    def aggregate(
+        self,
+        target: TargetTable,
+        expressions: list[str],
+        *,
+        cursor: str | None = None,
+        window: Window | None = None,
+        cursor_type: pa.DataType | None = None,
+    ) -> tuple | None:
         """One row of aggregate ``expressions`` over ``target``'s rows in ``window``; None if the table is missing."""
         with self._errors(f"query {target}"), self.transaction() as tx:
             if not self.table_exists(tx, target):
@@ -231,7 +289,9 @@ class Warehouse(ABC):
         """(column, type) as the catalog spells them."""
 
     def alter_type_sql(self, target: TargetTable, field: pa.Field) -> str:
-        return f"ALTER TABLE {self.qualified(target)} ALTER COLUMN {self.quote(field.name)} TYPE {self.column_type(field)}"
+        return (
+            f"ALTER TABLE {self.qualified(target)} ALTER COLUMN {self.quote(field.name)} TYPE {self.column_type(field)}"
+        )
 
     def canonical_type(self, spelling: str) -> str:
         """One spelling per type, so the catalog's and ``column_type``'s can be compared."""
@@ -248,4 +308,6 @@ class Warehouse(ABC):
             raise type(exc)(f"warehouse {self.name!r}: {redact(str(exc), self._redacted)}") from None
         except Exception as exc:  # drivers raise their own hierarchies; all become one line
             message = redact(first_line(exc), self._redacted)
-            raise driver_error(f"warehouse {self.name!r} ({self.config.describe()}): cannot {action}: {message}", exc) from None
+            raise driver_error(
+                f"warehouse {self.name!r} ({self.config.describe()}): cannot {action}: {message}", exc
+            ) from None

@@ -34,11 +34,15 @@ class DuckDBTransaction(ClientCopyTransaction):
         """Parquet through DuckDB's own reader; CSV as the typed Arrow stream (CSV carries no types)."""
         table = f"{self.quote(target.schema)}.{self.quote(target.name)}"
         if file_format == "parquet":
-            (rows,) = self.conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(path)]).fetchone()
+            (rows,) = self.conn.execute(
+                f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(path)]
+            ).fetchone()
             return rows
         self.conn.register("pipeline_assets_incoming", open_staged(path, file_format, schema, uri))
         try:
-            (rows,) = self.conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM pipeline_assets_incoming").fetchone()
+            (rows,) = self.conn.execute(
+                f"INSERT INTO {table} BY NAME SELECT * FROM pipeline_assets_incoming"
+            ).fetchone()
         finally:
             self.conn.unregister("pipeline_assets_incoming")
         return rows
@@ -49,8 +53,11 @@ class DuckDBWarehouse(Warehouse):
 
     savepoints = False
 
-    widening_ladders = (("TINYINT", "SMALLINT", "INTEGER", "BIGINT"), ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"),
-                        ("FLOAT", "DOUBLE"))  # fmt: skip
+    widening_ladders = (
+        ("TINYINT", "SMALLINT", "INTEGER", "BIGINT"),
+        ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"),
+        ("FLOAT", "DOUBLE"),
+    )
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         Path(self.config.path).parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +69,9 @@ class DuckDBWarehouse(Warehouse):
                 if "lock" not in str(exc).lower():
                     raise PipelineError(f"cannot open {self.config.path}: {str(exc).splitlines()[0]}") from None
                 if time.monotonic() > deadline:
-                    raise TransientError(f"{self.config.path} stayed locked by another writer for {LOCK_WAIT_SECONDS} s") from None
+                    raise TransientError(
+                        f"{self.config.path} stayed locked by another writer for {LOCK_WAIT_SECONDS} s"
+                    ) from None
                 time.sleep(0.5)
 
     @contextmanager
@@ -101,9 +110,22 @@ def duckdb_type(kind: pa.DataType) -> str:
     if pa.types.is_timestamp(kind):
         return "TIMESTAMPTZ" if kind.tz else "TIMESTAMP"
     simple = {
-        pa.bool_(): "BOOLEAN", pa.int8(): "TINYINT", pa.int16(): "SMALLINT", pa.int32(): "INTEGER", pa.int64(): "BIGINT",
-        pa.uint8(): "UTINYINT", pa.uint16(): "USMALLINT", pa.uint32(): "UINTEGER", pa.uint64(): "UBIGINT",
-        pa.float32(): "REAL", pa.float64(): "DOUBLE", pa.date32(): "DATE", pa.time64("us"): "TIME",
-        pa.string(): "VARCHAR", pa.large_string(): "VARCHAR", pa.binary(): "BLOB", pa.large_binary(): "BLOB",
-    }  # fmt: skip
+        pa.bool_(): "BOOLEAN",
+        pa.int8(): "TINYINT",
+        pa.int16(): "SMALLINT",
+        pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT",
+        pa.uint8(): "UTINYINT",
+        pa.uint16(): "USMALLINT",
+        pa.uint32(): "UINTEGER",
+        pa.uint64(): "UBIGINT",
+        pa.float32(): "REAL",
+        pa.float64(): "DOUBLE",
+        pa.date32(): "DATE",
+        pa.time64("us"): "TIME",
+        pa.string(): "VARCHAR",
+        pa.large_string(): "VARCHAR",
+        pa.binary(): "BLOB",
+        pa.large_binary(): "BLOB",
+    }
     return simple.get(kind, "VARCHAR")

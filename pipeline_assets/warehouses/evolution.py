@@ -14,12 +14,16 @@ from pipeline_assets.warehouses.transaction import Transaction
 _DECIMAL = re.compile(r"^(numeric|decimal)\((\d+),(\d+)\)$", re.IGNORECASE)
 
 
-def evolve(warehouse, tx: Transaction, target: TargetTable, schema: pa.Schema, policy: str, keys: list[str]) -> list[str]:
+def evolve(
+    warehouse, tx: Transaction, target: TargetTable, schema: pa.Schema, policy: str, keys: list[str]
+) -> list[str]:
     """Apply (or, under ``freeze``, refuse) the changes; return a description of each change made."""
     existing = {name: warehouse.canonical_type(kind) for name, kind in warehouse.describe(tx, target)}
     missing_keys = [k for k in keys if k not in schema.names]
     if missing_keys:
-        raise PipelineError(f"{target}.{missing_keys[0]}: the primary-key column is gone from the source; stopped before loading")
+        raise PipelineError(
+            f"{target}.{missing_keys[0]}: the primary-key column is gone from the source; stopped before loading"
+        )
     changes, statements = [], []
     for field in schema:
         wanted = warehouse.canonical_type(warehouse.column_type(field))
@@ -27,13 +31,18 @@ def evolve(warehouse, tx: Transaction, target: TargetTable, schema: pa.Schema, p
         if have == wanted:
             continue
         if have is not None and not widens(warehouse, have, wanted):
-            raise PipelineError(f"{target}.{field.name}: {have} → {wanted} would narrow or change the type; stopped before loading")
+            raise PipelineError(
+                f"{target}.{field.name}: {have} → {wanted} would narrow or change the type; stopped before loading"
+            )
         change = f"{field.name}: {'added ' + wanted if have is None else have + ' → ' + wanted}"
         if policy == "freeze":
             raise PipelineError(f"{target}.{change}, but schema_policy is freeze; stopped before loading")
         column = warehouse.quote(field.name)
-        statements.append(f"ALTER TABLE {warehouse.qualified(target)} ADD COLUMN {column} {warehouse.column_type(field)}"
-                          if have is None else warehouse.alter_type_sql(target, field))  # fmt: skip
+        statements.append(
+            f"ALTER TABLE {warehouse.qualified(target)} ADD COLUMN {column} {warehouse.column_type(field)}"
+            if have is None
+            else warehouse.alter_type_sql(target, field)
+        )
         changes.append(change)
     for statement in statements:
         tx.execute(statement)

@@ -18,9 +18,17 @@ class _CannotSkip(PipelineError):
     """A file failed after rows of it may have been written, where nothing can undo just that file."""
 
 
-def copy_one_by_one(tx: ClientCopyTransaction, target: TargetTable, manifest: Manifest, files: list[StagedFile], store: StageStore,
-                    progress: Progress | None, on_error: str, savepoint: Callable[[], AbstractContextManager] | None,
-                    secrets: list[str | None]) -> list[FileOutcome]:  # fmt: skip
+def copy_one_by_one(
+    tx: ClientCopyTransaction,
+    target: TargetTable,
+    manifest: Manifest,
+    files: list[StagedFile],
+    store: StageStore,
+    progress: Progress | None,
+    on_error: str,
+    savepoint: Callable[[], AbstractContextManager] | None,
+    secrets: list[str | None],
+) -> list[FileOutcome]:
     """Each file through ``tx.copy_file``, its row count checked; under ``skip_file`` a bad file becomes a
     ``skipped`` outcome (its error scrubbed of ``secrets``) and the others go on."""
     outcomes = []
@@ -39,8 +47,15 @@ def copy_one_by_one(tx: ClientCopyTransaction, target: TargetTable, manifest: Ma
     return outcomes
 
 
-def _copy_one(tx: ClientCopyTransaction, target: TargetTable, manifest: Manifest, staged: StagedFile, path: Path, on_error: str,
-              savepoint: Callable[[], AbstractContextManager] | None) -> int:  # fmt: skip
+def _copy_one(
+    tx: ClientCopyTransaction,
+    target: TargetTable,
+    manifest: Manifest,
+    staged: StagedFile,
+    path: Path,
+    on_error: str,
+    savepoint: Callable[[], AbstractContextManager] | None,
+) -> int:
     def copy() -> int:
         rows = tx.copy_file(target, path, manifest.format, manifest.arrow_schema, staged.uri)
         if rows != staged.rows:
@@ -59,7 +74,9 @@ def _copy_one(tx: ClientCopyTransaction, target: TargetTable, manifest: Manifest
         raise _CannotSkip(f"{staged.uri}: {first_line(exc)} (read fine, failed while copying; rolled back)") from None
 
 
-def unreadable(files: list[StagedFile], manifest: Manifest, store: StageStore, secrets: list[str | None]) -> list[FileOutcome]:
+def unreadable(
+    files: list[StagedFile], manifest: Manifest, store: StageStore, secrets: list[str | None]
+) -> list[FileOutcome]:
     """``skip_file`` where nothing can undo one file's part of a COPY (Redshift): the files that fail to read
     through, as ``skipped`` outcomes (a file that reads but then fails in the COPY aborts the load)."""
     rejected = []

@@ -55,8 +55,11 @@ class Ledger:
     def ensure(self) -> None:
         self.tx.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
         self.tx.execute(_DDL)
-        known = self.tx.execute(f"SELECT count(*) FROM information_schema.columns WHERE table_schema = {self.p} AND "
-                                f"table_name = {self.p} AND lower(column_name) = 'rows_loaded'", [SCHEMA, TABLE])[0][0]  # fmt: skip
+        known = self.tx.execute(
+            f"SELECT count(*) FROM information_schema.columns WHERE table_schema = {self.p} AND "
+            f"table_name = {self.p} AND lower(column_name) = 'rows_loaded'",
+            [SCHEMA, TABLE],
+        )[0][0]
         if not known:  # a ledger made before per-file results were kept
             self.tx.execute(f"ALTER TABLE {_TABLE} ADD COLUMN rows_loaded BIGINT")
 
@@ -65,8 +68,25 @@ class Ledger:
         now = _now()
         for f in manifest.all_files:
             if not self._known(target, f):
-                self._insert([str(target), f.uri, f.etag, f.bytes, f.rows, manifest.table, manifest.partition,
-                              manifest.run_id, now, None, None, "staged", None, now, None])  # fmt: skip
+                self._insert(
+                    [
+                        str(target),
+                        f.uri,
+                        f.etag,
+                        f.bytes,
+                        f.rows,
+                        manifest.table,
+                        manifest.partition,
+                        manifest.run_id,
+                        now,
+                        None,
+                        None,
+                        "staged",
+                        None,
+                        now,
+                        None,
+                    ]
+                )
 
     def _known(self, target: TargetTable, f: StagedFile) -> bool:
         sql = f"SELECT count(*) FROM {_TABLE} WHERE target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p}"
@@ -87,13 +107,16 @@ class Ledger:
         return self.tx.execute_count(
             f"UPDATE {_TABLE} SET status = CASE WHEN status = 'loaded' THEN 'superseded' ELSE status END, loaded_at = NULL,"
             f" updated_at = {self.p} WHERE target_table = {self.p} AND partition_key = {self.p}"
-            " AND status IN ('loaded', 'deleted') AND loaded_at IS NOT NULL", [_now(), str(target), partition],
-        )  # fmt: skip
+            " AND status IN ('loaded', 'deleted') AND loaded_at IS NOT NULL",
+            [_now(), str(target), partition],
+        )
 
     def mark_loaded(self, target: TargetTable, manifest: Manifest, files: Iterable[StagedFile], run_id: str) -> None:
         self.record_outcomes(target, manifest, [FileOutcome(f, "loaded", f.rows) for f in files], run_id)
 
-    def record_outcomes(self, target: TargetTable, manifest: Manifest, outcomes: Iterable[FileOutcome], run_id: str) -> None:
+    def record_outcomes(
+        self, target: TargetTable, manifest: Manifest, outcomes: Iterable[FileOutcome], run_id: str
+    ) -> None:
         """Each file's result from a load: ``loaded`` (wholly or in part, with ``rows_loaded``) or ``skipped``."""
         now = _now()
         for o in outcomes:
@@ -103,11 +126,29 @@ class Ledger:
             updated = self.tx.execute_count(
                 f"UPDATE {_TABLE} SET status = {self.p}, loaded_at = {self.p}, load_run_id = {self.p}, error = {self.p}, "
                 f"rows_loaded = {self.p}, updated_at = {self.p} WHERE target_table = {self.p} AND file_uri = {self.p} "
-                f"AND etag = {self.p}", [status, loaded_at, by, error, o.rows_loaded, now, str(target), f.uri, f.etag],
-            )  # fmt: skip
+                f"AND etag = {self.p}",
+                [status, loaded_at, by, error, o.rows_loaded, now, str(target), f.uri, f.etag],
+            )
             if not updated:
-                self._insert([str(target), f.uri, f.etag, f.bytes, f.rows, manifest.table, manifest.partition,
-                              manifest.run_id, now, loaded_at, by, status, error, now, o.rows_loaded])  # fmt: skip
+                self._insert(
+                    [
+                        str(target),
+                        f.uri,
+                        f.etag,
+                        f.bytes,
+                        f.rows,
+                        manifest.table,
+                        manifest.partition,
+                        manifest.run_id,
+                        now,
+                        loaded_at,
+                        by,
+                        status,
+                        error,
+                        now,
+                        o.rows_loaded,
+                    ]
+                )
 
     def set_status(self, target: TargetTable | None, uris: Iterable[str], status: str, *, unload: bool = False) -> int:
         """Set ``status`` on the records of ``uris`` (of ``target``, or of every target); ``unload`` also forgets
@@ -118,21 +159,35 @@ class Ledger:
             if target is not None:
                 where, params = where + f" AND target_table = {self.p}", [uri, str(target)]
             unloaded = ", loaded_at = NULL, load_run_id = NULL" if unload else ""
-            changed += self.tx.execute_count(f"UPDATE {_TABLE} SET status = {self.p}, updated_at = {self.p}{unloaded}"
-                                             f" WHERE {where}", [status, _now(), *params])  # fmt: skip
+            changed += self.tx.execute_count(
+                f"UPDATE {_TABLE} SET status = {self.p}, updated_at = {self.p}{unloaded} WHERE {where}",
+                [status, _now(), *params],
+            )
         return changed
 
     def mark_failed(self, target: TargetTable, files: Iterable[StagedFile], error: str) -> None:
         """Note why a load failed, on the files it was loading that are not in the target."""
         for f in files:
-            self.tx.execute(f"UPDATE {_TABLE} SET status = 'failed', error = {self.p}, updated_at = {self.p} WHERE "
-                            f"target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p} AND status IN ('staged', 'cleared', 'skipped')",
-                            [error[:2000], _now(), str(target), f.uri, f.etag])  # fmt: skip
+            self.tx.execute(
+                f"UPDATE {_TABLE} SET status = 'failed', error = {self.p}, updated_at = {self.p} WHERE "
+                f"target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p} AND status IN ('staged', 'cleared', 'skipped')",
+                [error[:2000], _now(), str(target), f.uri, f.etag],
+            )
 
-    def records(self, target: TargetTable | None = None, *, partition: str | None = None,
-                statuses: Iterable[str] | None = None, stage_table: str | None = None) -> list[LedgerRecord]:  # fmt: skip
+    def records(
+        self,
+        target: TargetTable | None = None,
+        *,
+        partition: str | None = None,
+        statuses: Iterable[str] | None = None,
+        stage_table: str | None = None,
+    ) -> list[LedgerRecord]:
         where, params = [], []
-        for column, value in (("target_table", target and str(target)), ("partition_key", partition), ("stage_table", stage_table)):
+        for column, value in (
+            ("target_table", target and str(target)),
+            ("partition_key", partition),
+            ("stage_table", stage_table),
+        ):
             if value is not None:
                 where.append(f"{column} = {self.p}")
                 params.append(value)

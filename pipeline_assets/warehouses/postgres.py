@@ -15,9 +15,12 @@ from pipeline_assets.warehouses.transaction import ClientCopyTransaction, Transa
 
 # Arrow types the binary COPY writer cannot send as they are, and what they travel as instead.
 _INGEST_AS = {
-    pa.int8(): pa.int16(), pa.uint8(): pa.int16(), pa.uint16(): pa.int32(), pa.uint32(): pa.int64(),
+    pa.int8(): pa.int16(),
+    pa.uint8(): pa.int16(),
+    pa.uint16(): pa.int32(),
+    pa.uint32(): pa.int64(),
     pa.uint64(): pa.decimal128(20, 0),
-}  # fmt: skip
+}
 
 
 class PostgresTransaction(ClientCopyTransaction):
@@ -81,16 +84,21 @@ class PostgresWarehouse(Warehouse):
         tx.execute("SELECT pg_advisory_xact_lock(hashtext($?))", [f"pipeline_assets:{target}"])
 
     def describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
-        sql = ("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($?)"
-               " AND attnum > 0 AND NOT attisdropped ORDER BY attnum")  # fmt: skip
+        sql = (
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($?)"
+            " AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+        )
         return tx.execute(sql, [self.qualified(target)])
 
     def canonical_type(self, spelling: str) -> str:
         return _ALIASES.get(spelling.lower(), spelling.lower())
 
 
-_ALIASES = {"timestamp": "timestamp without time zone", "timestamptz": "timestamp with time zone",
-            "time": "time without time zone"}  # fmt: skip
+_ALIASES = {
+    "timestamp": "timestamp without time zone",
+    "timestamptz": "timestamp with time zone",
+    "time": "time without time zone",
+}
 
 
 def _rollback(conn: adbc.Connection) -> None:
@@ -109,9 +117,22 @@ def postgres_type(kind: pa.DataType) -> str:
     if pa.types.is_timestamp(kind):
         return "timestamptz" if kind.tz else "timestamp"
     simple = {
-        pa.bool_(): "boolean", pa.int8(): "smallint", pa.int16(): "smallint", pa.int32(): "integer", pa.int64(): "bigint",
-        pa.uint8(): "smallint", pa.uint16(): "integer", pa.uint32(): "bigint", pa.uint64(): "numeric(20,0)",
-        pa.float32(): "real", pa.float64(): "double precision", pa.date32(): "date", pa.time64("us"): "time",
-        pa.string(): "text", pa.large_string(): "text", pa.binary(): "bytea", pa.large_binary(): "bytea",
-    }  # fmt: skip
+        pa.bool_(): "boolean",
+        pa.int8(): "smallint",
+        pa.int16(): "smallint",
+        pa.int32(): "integer",
+        pa.int64(): "bigint",
+        pa.uint8(): "smallint",
+        pa.uint16(): "integer",
+        pa.uint32(): "bigint",
+        pa.uint64(): "numeric(20,0)",
+        pa.float32(): "real",
+        pa.float64(): "double precision",
+        pa.date32(): "date",
+        pa.time64("us"): "time",
+        pa.string(): "text",
+        pa.large_string(): "text",
+        pa.binary(): "bytea",
+        pa.large_binary(): "bytea",
+    }
     return simple.get(kind, "text")

@@ -36,7 +36,9 @@ VARCHAR_MAX = "varchar(65535)"  # Redshift's TEXT is varchar(256); lengths count
 VARBYTE_MAX = "varbyte(1024000)"
 # The ledger's and the watermarks' own tables declare TEXT, which Redshift reads as varchar(256): too short for
 # URIs and error messages, so their DDL is given the longest VARCHAR instead.
-_BOOKKEEPING_DDL = tuple(f'CREATE TABLE IF NOT EXISTS "{SCHEMA}"."{name}" (' for name in (TABLE, "watermarks", "watermark_history"))
+_BOOKKEEPING_DDL = tuple(
+    f'CREATE TABLE IF NOT EXISTS "{SCHEMA}"."{name}" (' for name in (TABLE, "watermarks", "watermark_history")
+)
 _TEXT = re.compile(r"(?<= )TEXT(?=[ ,)])")
 
 
@@ -79,9 +81,16 @@ class RedshiftWarehouse(Warehouse):
 
     def connection_args(self, host: str, port: int) -> dict:
         options = self.config.redshift
-        return {"host": host, "port": port, "user": self.config.user, "password": self._password, "dbname": self.config.database,
-                "connect_timeout": self.config.connect_timeout, "sslmode": options.sslmode,
-                "application_name": "pipeline_assets"}  # fmt: skip
+        return {
+            "host": host,
+            "port": port,
+            "user": self.config.user,
+            "password": self._password,
+            "dbname": self.config.database,
+            "connect_timeout": self.config.connect_timeout,
+            "sslmode": options.sslmode,
+            "application_name": "pipeline_assets",
+        }
 
     @contextmanager
     def transaction(self) -> Iterator[RedshiftTransaction]:
@@ -109,10 +118,12 @@ class RedshiftWarehouse(Warehouse):
             tx.execute(f'LOCK TABLE "{SCHEMA}"."{TABLE}"')
 
     def describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
-        sql = ("SELECT column_name, CASE WHEN data_type = 'character varying' THEN 'varchar(' || CAST(character_maximum_length"
-               " AS VARCHAR) || ')' WHEN data_type = 'numeric' THEN 'numeric(' || CAST(numeric_precision AS VARCHAR) || ','"
-               " || CAST(numeric_scale AS VARCHAR) || ')' ELSE data_type END FROM information_schema.columns"
-               " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position")  # fmt: skip
+        sql = (
+            "SELECT column_name, CASE WHEN data_type = 'character varying' THEN 'varchar(' || CAST(character_maximum_length"
+            " AS VARCHAR) || ')' WHEN data_type = 'numeric' THEN 'numeric(' || CAST(numeric_precision AS VARCHAR) || ','"
+            " || CAST(numeric_scale AS VARCHAR) || ')' ELSE data_type END FROM information_schema.columns"
+            " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position"
+        )
         return tx.execute(sql, [target.schema, target.name])
 
     def canonical_type(self, spelling: str) -> str:
@@ -120,11 +131,21 @@ class RedshiftWarehouse(Warehouse):
         return _ALIASES.get(spelling, spelling)
 
     def alter_type_sql(self, target: TargetTable, field: pa.Field) -> str:
-        raise PipelineError(f"{target}.{field.name}: the source widened it to {self.column_type(field)}, but Redshift changes"
-                            " a column's type in place only for VARCHAR lengths; run a full refresh to rebuild the table")  # fmt: skip
+        raise PipelineError(
+            f"{target}.{field.name}: the source widened it to {self.column_type(field)}, but Redshift changes"
+            " a column's type in place only for VARCHAR lengths; run a full refresh to rebuild the table"
+        )
 
-    def copy_files(self, tx: Transaction, target: TargetTable, manifest: Manifest, files: list[StagedFile],
-                   store: StageStore, progress: Progress | None, on_error: str = "abort") -> list[FileOutcome]:  # fmt: skip
+    def copy_files(
+        self,
+        tx: Transaction,
+        target: TargetTable,
+        manifest: Manifest,
+        files: list[StagedFile],
+        store: StageStore,
+        progress: Progress | None,
+        on_error: str = "abort",
+    ) -> list[FileOutcome]:
         """One COPY over a manifest that lists exactly ``files`` (never a prefix, which would pick up strays),
         written beside them in the stage; the server's row count must equal the files'. A manifest COPY loads all
         or nothing and Redshift has no savepoints, so ``skip_file`` leaves out the files that do not read through."""
@@ -144,7 +165,9 @@ class RedshiftWarehouse(Warehouse):
             raise driver_error(describe_load_error(target, self._load_error(session), message), exc) from None
         expected = sum(f.rows for f in files)
         if loaded != expected:
-            raise PipelineError(f"{target}: COPY loaded {loaded} rows but the staged files hold {expected}; rolled back")
+            raise PipelineError(
+                f"{target}: COPY loaded {loaded} rows but the staged files hold {expected}; rolled back"
+            )
         if progress:
             progress.advance(loaded)
         return [FileOutcome(f, "loaded", f.rows) for f in files] + rejected
@@ -167,8 +190,12 @@ def _rollback(conn: psycopg2.extensions.connection) -> None:
         pass
 
 
-_ALIASES = {"timestamp": "timestamp without time zone", "timestamptz": "timestamp with time zone",
-            "time": "time without time zone", "binary varying": VARBYTE_MAX}  # fmt: skip
+_ALIASES = {
+    "timestamp": "timestamp without time zone",
+    "timestamptz": "timestamp with time zone",
+    "time": "time without time zone",
+    "binary varying": VARBYTE_MAX,
+}
 
 
 def redshift_type(kind: pa.DataType) -> str:

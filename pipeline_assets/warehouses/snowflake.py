@@ -104,14 +104,18 @@ class SnowflakeWarehouse(Warehouse):
         return snowflake_type(field.type)
 
     def describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
-        sql = ("SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
-               "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position")  # fmt: skip
+        sql = (
+            "SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position"
+        )
         rows = tx.execute(sql, [target.schema, target.name])
         return [(name, f"NUMBER({p},{s})" if kind in ("NUMBER", "DECIMAL") else kind) for name, kind, p, s in rows]
 
     def canonical_type(self, spelling: str) -> str:
         upper = spelling.upper()
-        return {"VARCHAR": "TEXT", "STRING": "TEXT", "DOUBLE": "FLOAT", "TIMESTAMPNTZ": "TIMESTAMP_NTZ"}.get(upper, upper)
+        return {"VARCHAR": "TEXT", "STRING": "TEXT", "DOUBLE": "FLOAT", "TIMESTAMPNTZ": "TIMESTAMP_NTZ"}.get(
+            upper, upper
+        )
 
     def alter_type_sql(self, target: TargetTable, field: pa.Field) -> str:
         return f"ALTER TABLE {self.qualified(target)} ALTER COLUMN {self.quote(field.name)} SET DATA TYPE {self.column_type(field)}"
@@ -126,22 +130,39 @@ class SnowflakeWarehouse(Warehouse):
     def drop_work_table(self, tx: Transaction, table: TargetTable) -> None:
         tx.after_commit(f"DROP TABLE IF EXISTS {self.qualified(table)}")
 
-    def copy_files(self, tx: Transaction, target: TargetTable, manifest: Manifest, files: list[StagedFile],
-                   store: StageStore, progress: Progress | None, on_error: str = "abort") -> list[FileOutcome]:  # fmt: skip
+    def copy_files(
+        self,
+        tx: Transaction,
+        target: TargetTable,
+        manifest: Manifest,
+        files: list[StagedFile],
+        store: StageStore,
+        progress: Progress | None,
+        on_error: str = "abort",
+    ) -> list[FileOutcome]:
         """One ``COPY INTO`` per folder (and per 1,000 files) naming exactly ``files``; each file's result row
         becomes its outcome, checked against the rows the manifest staged."""
         folders: dict[str, list[StagedFile]] = defaultdict(list)
         for staged in files:
             folders[staged.uri.rsplit("/", 1)[0]].append(staged)
         outcomes = []
-        for folder, chunk in ((f, group[i:i + MAX_FILES_PER_COPY]) for f, group in folders.items()
-                              for i in range(0, len(group), MAX_FILES_PER_COPY)):  # fmt: skip
-            sql = copy_into_sql(self.qualified(target), folder, [f.uri.rsplit("/", 1)[1] for f in chunk],
-                                manifest.format, on_error, self._access(store))  # fmt: skip
+        for folder, chunk in (
+            (f, group[i : i + MAX_FILES_PER_COPY])
+            for f, group in folders.items()
+            for i in range(0, len(group), MAX_FILES_PER_COPY)
+        ):
+            sql = copy_into_sql(
+                self.qualified(target),
+                folder,
+                [f.uri.rsplit("/", 1)[1] for f in chunk],
+                manifest.format,
+                on_error,
+                self._access(store),
+            )
             rows = tx.execute(sql)
             outcomes += _outcomes(chunk, rows, on_error)
             if progress:
-                progress.advance(sum(o.rows_loaded for o in outcomes[-len(chunk):]))
+                progress.advance(sum(o.rows_loaded for o in outcomes[-len(chunk) :]))
         return outcomes
 
     def _access(self, store: StageStore) -> str:
@@ -149,8 +170,16 @@ class SnowflakeWarehouse(Warehouse):
         self._redacted += secrets
         return clause
 
-    def full_refresh(self, tx: Transaction, target: TargetTable, existed: bool, manifest: Manifest, store: StageStore,
-                     progress: Progress | None, on_error: str) -> list[FileOutcome]:  # fmt: skip
+    def full_refresh(
+        self,
+        tx: Transaction,
+        target: TargetTable,
+        existed: bool,
+        manifest: Manifest,
+        store: StageStore,
+        progress: Progress | None,
+        on_error: str,
+    ) -> list[FileOutcome]:
         """Build ``<table>__pa_new``, commit it, then ``SWAP WITH`` the live table: one atomic step readers never see
         half done. The ledger is written after the swap; a run that dies in between is made whole by running again."""
         building, outcomes = build_aside(self, tx, target, manifest, store, progress, on_error)

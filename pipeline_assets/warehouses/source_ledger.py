@@ -50,14 +50,28 @@ class SourceLedger:
 
     def ensure(self) -> None:
         Ledger(self.tx).ensure()
-        have = {r[0] for r in self.tx.execute("SELECT lower(column_name) FROM information_schema.columns WHERE table_schema = "
-                                              f"{self.p} AND table_name = {self.p}", [SCHEMA, TABLE])}  # fmt: skip
-        for column, kind in _ADDED.items():  # checked first: an ALTER would lock the ledger even when it changes nothing
+        have = {
+            r[0]
+            for r in self.tx.execute(
+                "SELECT lower(column_name) FROM information_schema.columns WHERE table_schema = "
+                f"{self.p} AND table_name = {self.p}",
+                [SCHEMA, TABLE],
+            )
+        }
+        for (
+            column,
+            kind,
+        ) in _ADDED.items():  # checked first: an ALTER would lock the ledger even when it changes nothing
             if column not in have:
                 self.tx.execute(f"ALTER TABLE {_TABLE} ADD COLUMN {column} {kind}")
 
-    def records(self, target: TargetTable, uris: Iterable[str] | None = None, statuses: Iterable[str] | None = None,
-                partition: str | None = None) -> list[SourceRecord]:  # fmt: skip
+    def records(
+        self,
+        target: TargetTable,
+        uris: Iterable[str] | None = None,
+        statuses: Iterable[str] | None = None,
+        partition: str | None = None,
+    ) -> list[SourceRecord]:
         """The source records of ``target`` (of these ``uris``, in these ``statuses``, of this ``partition``)."""
         where, params = [f"target_table = {self.p}", "origin = 'source'"], [str(target)]
         if statuses is not None:
@@ -80,8 +94,20 @@ class SourceLedger:
     def _record(row: tuple) -> SourceRecord:
         return SourceRecord(*row[:9], row[9] or 0, *row[10:])
 
-    def set(self, target: TargetTable, file: SourceFile, status: str, *, table: str, partition: str, run_id: str,
-            rows: int | None = None, error: str | None = None, failed: bool = False, load_run_id: str | None = None) -> None:  # fmt: skip
+    def set(
+        self,
+        target: TargetTable,
+        file: SourceFile,
+        status: str,
+        *,
+        table: str,
+        partition: str,
+        run_id: str,
+        rows: int | None = None,
+        error: str | None = None,
+        failed: bool = False,
+        load_run_id: str | None = None,
+    ) -> None:
         """Insert or update the record of ``file`` (``failed`` also counts an attempt)."""
         now, p = _now(), self.p
         loaded_at = now if status == "loaded" else None
@@ -90,15 +116,44 @@ class SourceLedger:
             f'UPDATE {_TABLE} SET status = {p}, error = {p}, "rows" = COALESCE({p}, "rows"), run_id = {p}, loaded_at = {p}, '
             f"load_run_id = COALESCE({p}, load_run_id), attempts = {attempts}, updated_at = {p} "
             f"WHERE target_table = {p} AND file_uri = {p} AND etag = {p}",
-            [status, error and error[:2000], rows, run_id, loaded_at, load_run_id, now, str(target), file.uri, file.etag],
-        )  # fmt: skip
+            [
+                status,
+                error and error[:2000],
+                rows,
+                run_id,
+                loaded_at,
+                load_run_id,
+                now,
+                str(target),
+                file.uri,
+                file.etag,
+            ],
+        )
         if changed:
             return
-        values = {"target_table": str(target), "file_uri": file.uri, "etag": file.etag, "bytes": file.bytes, "rows": rows,
-                  "stage_table": table, "partition_key": partition, "run_id": run_id, "staged_at": now,
-                  "loaded_at": loaded_at, "load_run_id": load_run_id, "status": status, "error": error and error[:2000],
-                  "updated_at": now, "attempts": int(failed), "origin": SOURCE, "source_modified": file.modified}  # fmt: skip
-        self.tx.execute(f"INSERT INTO {_TABLE} ({', '.join(column_sql(c) for c in values)}) VALUES ({', '.join([p] * len(values))})", list(values.values()))
+        values = {
+            "target_table": str(target),
+            "file_uri": file.uri,
+            "etag": file.etag,
+            "bytes": file.bytes,
+            "rows": rows,
+            "stage_table": table,
+            "partition_key": partition,
+            "run_id": run_id,
+            "staged_at": now,
+            "loaded_at": loaded_at,
+            "load_run_id": load_run_id,
+            "status": status,
+            "error": error and error[:2000],
+            "updated_at": now,
+            "attempts": int(failed),
+            "origin": SOURCE,
+            "source_modified": file.modified,
+        }
+        self.tx.execute(
+            f"INSERT INTO {_TABLE} ({', '.join(column_sql(c) for c in values)}) VALUES ({', '.join([p] * len(values))})",
+            list(values.values()),
+        )
 
     def mark(self, target: TargetTable, uris_etags: Iterable[tuple[str, str]], status: str, *, unload: bool) -> int:
         """Set ``status`` on these source records; ``unload`` forgets that their rows were loaded."""
@@ -107,20 +162,30 @@ class SourceLedger:
         for uri, etag in uris_etags:
             changed += self.tx.execute_count(
                 f"UPDATE {_TABLE} SET status = {self.p}, updated_at = {self.p}{unloaded} WHERE target_table = {self.p} "
-                f"AND file_uri = {self.p} AND etag = {self.p}", [status, _now(), str(target), uri, etag])  # fmt: skip
+                f"AND file_uri = {self.p} AND etag = {self.p}",
+                [status, _now(), str(target), uri, etag],
+            )
         return changed
 
     def supersede_all(self, target: TargetTable) -> int:
         """Every record whose rows the target holds (source files and staged files alike): those rows are gone now."""
         return self.tx.execute_count(
             f"UPDATE {_TABLE} SET status = 'superseded', loaded_at = NULL, updated_at = {self.p} WHERE target_table = {self.p}"
-            " AND status IN ('loaded', 'deleted') AND loaded_at IS NOT NULL", [_now(), str(target)])  # fmt: skip
+            " AND status IN ('loaded', 'deleted') AND loaded_at IS NOT NULL",
+            [_now(), str(target)],
+        )
 
     def clear(self, target: TargetTable, uris_etags: Iterable[tuple[str, str]] | None = None) -> int:
         """These source records (every one of ``target`` when None) become ``cleared``: loaded again, attempts anew."""
-        sql = (f"UPDATE {_TABLE} SET status = 'cleared', loaded_at = NULL, load_run_id = NULL, attempts = 0, error = NULL, "
-               f"updated_at = {self.p} WHERE target_table = {self.p} AND origin = 'source' AND status <> 'cleared'")  # fmt: skip
+        sql = (
+            f"UPDATE {_TABLE} SET status = 'cleared', loaded_at = NULL, load_run_id = NULL, attempts = 0, error = NULL, "
+            f"updated_at = {self.p} WHERE target_table = {self.p} AND origin = 'source' AND status <> 'cleared'"
+        )
         if uris_etags is None:
             return self.tx.execute_count(sql, [_now(), str(target)])
-        return sum(self.tx.execute_count(sql + f" AND file_uri = {self.p} AND etag = {self.p}", [_now(), str(target), uri, etag])
-                   for uri, etag in uris_etags)  # fmt: skip
+        return sum(
+            self.tx.execute_count(
+                sql + f" AND file_uri = {self.p} AND etag = {self.p}", [_now(), str(target), uri, etag]
+            )
+            for uri, etag in uris_etags
+        )

@@ -42,8 +42,11 @@ def _now() -> datetime:
 
 def _utc(mark: Watermark) -> Watermark:
     """Timestamps in UTC whatever the session's time zone (DuckDB answers in the process's)."""
-    moved = {f: getattr(mark, f).astimezone(timezone.utc) for f in ("cursor_value", "last_extraction_at", "updated_at")
-             if getattr(mark, f) is not None}  # fmt: skip
+    moved = {
+        f: getattr(mark, f).astimezone(timezone.utc)
+        for f in ("cursor_value", "last_extraction_at", "updated_at")
+        if getattr(mark, f) is not None
+    }
     return replace(mark, **moved)
 
 
@@ -63,29 +66,48 @@ class Watermarks:
         return _utc(Watermark(*rows[0])) if rows else None
 
     def all(self) -> list[Watermark]:
-        return [_utc(Watermark(*r)) for r in self.tx.execute(f"SELECT {', '.join(_COLUMNS)} FROM {_STATE} ORDER BY table_name")]
+        return [
+            _utc(Watermark(*r))
+            for r in self.tx.execute(f"SELECT {', '.join(_COLUMNS)} FROM {_STATE} ORDER BY table_name")
+        ]
 
     def history(self, name: str, limit: int = 10) -> list[tuple]:
-        sql = (f"SELECT old_value, new_value, changed_at, changed_by, reason FROM {_HISTORY} WHERE table_name = {self.p}"
-               f" ORDER BY changed_at DESC LIMIT {int(limit)}")  # fmt: skip
+        sql = (
+            f"SELECT old_value, new_value, changed_at, changed_by, reason FROM {_HISTORY} WHERE table_name = {self.p}"
+            f" ORDER BY changed_at DESC LIMIT {int(limit)}"
+        )
         return self.tx.execute(sql, [name])
 
-    def move(self, name: str, target: str, value: datetime | None, *, by: str, reason: str, strategy: str,
-             load_status: str | None = None, metadata: dict | None = None) -> None:  # fmt: skip
+    def move(
+        self,
+        name: str,
+        target: str,
+        value: datetime | None,
+        *,
+        by: str,
+        reason: str,
+        strategy: str,
+        load_status: str | None = None,
+        metadata: dict | None = None,
+    ) -> None:
         """Set the watermark (None resets it) and record the change in the history."""
         current = self.get(name)
         now = _now()
         old = current.cursor_value if current else None
         if current is None:
-            self.tx.execute(f"INSERT INTO {_STATE} ({', '.join(_COLUMNS)}) VALUES ({', '.join([self.p] * len(_COLUMNS))})",
-                            [name, target, value, None, None, load_status, strategy, json.dumps(metadata or {}), now])  # fmt: skip
+            self.tx.execute(
+                f"INSERT INTO {_STATE} ({', '.join(_COLUMNS)}) VALUES ({', '.join([self.p] * len(_COLUMNS))})",
+                [name, target, value, None, None, load_status, strategy, json.dumps(metadata or {}), now],
+            )
         else:
             self.tx.execute(
                 f"UPDATE {_STATE} SET cursor_value = {self.p}, strategy = {self.p}, load_status = {self.p}, "
                 f"metadata = {self.p}, updated_at = {self.p}, target_table = {self.p} WHERE table_name = {self.p}",
                 [value, strategy, load_status or current.load_status, json.dumps(metadata or {}), now, target, name],
-            )  # fmt: skip
-        self.tx.execute(f"INSERT INTO {_HISTORY} VALUES ({', '.join([self.p] * 6)})", [name, old, value, now, by, reason])
+            )
+        self.tx.execute(
+            f"INSERT INTO {_HISTORY} VALUES ({', '.join([self.p] * 6)})", [name, old, value, now, by, reason]
+        )
 
     def record_extraction(self, name: str, target: str, status: str, at: datetime) -> None:
         """The extract stage's half of the record: when it ran and how it went (the load is marked pending)."""
@@ -93,5 +115,6 @@ class Watermarks:
             self.move(name, target, None, by="extract", reason="first extraction", strategy="scheduled")
         self.tx.execute(
             f"UPDATE {_STATE} SET last_extraction_at = {self.p}, extract_status = {self.p}, load_status = 'pending', "
-            f"updated_at = {self.p} WHERE table_name = {self.p}", [at, status, _now(), name],
-        )  # fmt: skip
+            f"updated_at = {self.p} WHERE table_name = {self.p}",
+            [at, status, _now(), name],
+        )

@@ -55,7 +55,6 @@ class Transaction(ABC):
         """Run one INSERT, UPDATE or DELETE with bound ``params``; return how many rows it changed."""
 
 
-
 class ClientCopyTransaction(Transaction):
     """A transaction of a warehouse loaded through this process, file by file (PostgreSQL, DuckDB); warehouses whose
     COPY reads the stage itself (Snowflake, Redshift) override ``Warehouse.copy_files`` instead."""

@@ -31,11 +31,18 @@ def endpoint(config: ConnectionConfig) -> Iterator[tuple[str, int]]:
         passphrase = secret(tunnel.private_key_password)
         key = paramiko.PKey.from_path(tunnel.private_key_path, password=passphrase.encode() if passphrase else None)
     except (OSError, paramiko.SSHException, ValueError) as exc:
-        raise PipelineError(f"{where}: cannot read the private key {tunnel.private_key_path}: {first_line(exc)}") from None
+        raise PipelineError(
+            f"{where}: cannot read the private key {tunnel.private_key_path}: {first_line(exc)}"
+        ) from None
     forwarder = _Forwarder(
-        (tunnel.host, tunnel.port), ssh_username=tunnel.user, ssh_pkey=key, ssh_config_file=None, remote_bind_address=(config.host, config.resolved_port),
-        local_bind_address=("127.0.0.1", 0), set_keepalive=30.0,
-    )  # fmt: skip
+        (tunnel.host, tunnel.port),
+        ssh_username=tunnel.user,
+        ssh_pkey=key,
+        ssh_config_file=None,
+        remote_bind_address=(config.host, config.resolved_port),
+        local_bind_address=("127.0.0.1", 0),
+        set_keepalive=30.0,
+    )
     try:
         forwarder.start()
     except (BaseSSHTunnelForwarderError, paramiko.SSHException, OSError) as exc:
