@@ -32,7 +32,7 @@ import psycopg2
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline_assets_tests.daemon import dagster_dev  # noqa: E402
+from pipeline_assets_tests.daemon import dagster_dev
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 FIRST = date(2025, 1, 1)
@@ -100,14 +100,17 @@ def config(root: Path, days_per_run) -> Path:
 
 
 def verify(pg, days: list[str]) -> None:
-    query = "SELECT created_at::date::text, count(*), sum(amount) FROM {} WHERE created_at >= %s AND created_at < %s GROUP BY 1"
+    query = (
+        "SELECT created_at::date::text, count(*), sum(amount) FROM {} "
+        "WHERE created_at >= %s AND created_at < %s GROUP BY 1"
+    )
     bounds = [f"{days[0]} 00:00:00+00", f"{(date.fromisoformat(days[-1]) + timedelta(days=1)).isoformat()} 00:00:00+00"]
     with pg.cursor() as cur:
         cur.execute("SET TIME ZONE 'UTC'")
         cur.execute(query.format(f"{SOURCE}.events"), bounds)
-        expected = dict((d, (n, s)) for d, n, s in cur.fetchall())
+        expected = {d: (n, s) for d, n, s in cur.fetchall()}
         cur.execute(query.format(f"{SOURCE}_wh.events"), bounds)
-        actual = dict((d, (n, s)) for d, n, s in cur.fetchall())
+        actual = {d: (n, s) for d, n, s in cur.fetchall()}
         cur.execute(f"SELECT count(*) FROM {SOURCE}_wh.events")
         total = cur.fetchone()[0]
     if actual != expected or total != sum(n for n, _ in expected.values()):
@@ -200,7 +203,8 @@ def main() -> None:
         per_day = r["seconds"] / r["days"]
         work = r["work"] / r["days"]
         print(
-            f"| {r['case']} | {r['days']} | {r['runs']} | {r['seconds']:.1f} | {per_day:.2f} | {work:.2f} | {per_day - work:.2f} |"
+            f"| {r['case']} | {r['days']} | {r['runs']} | {r['seconds']:.1f} | {per_day:.2f} | {work:.2f} "
+            f"| {per_day - work:.2f} |"
         )
 
 

@@ -264,6 +264,7 @@ def main() -> None:
             for kind in ["raw", "dagster", *(f"staged_{m}" for m in modes)]
         )
     )
+    return None
 
 
 if __name__ == "__main__":

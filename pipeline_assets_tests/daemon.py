@@ -343,6 +343,7 @@ class DagsterDev:
             f"backfill {backfill_id} did not finish within {timeout:.0f}s; last answer: {json.dumps(answer)}; "
             f"its runs: {[(r.run_id[:8], r.status.value) for r in runs]}"
         )
+        return None
 
     def wait_runs(self, runs_filter: dg.RunsFilter, timeout: float = 300.0, count: int = 1) -> list[dg.DagsterRun]:
         """Wait until at least ``count`` runs match ``runs_filter`` and all of them have finished; oldest first."""
@@ -359,6 +360,7 @@ class DagsterDev:
             f"runs matching {runs_filter} did not finish within {timeout:.0f}s (wanted at least {count}): "
             f"{[(r.run_id[:8], r.job_name, r.status.value, dict(r.tags)) for r in runs]}"
         )
+        return None
 
     def wait_run(self, run_id: str, timeout: float = 300.0) -> dg.DagsterRun:
         (run,) = self.wait_runs(dg.RunsFilter(run_ids=[run_id]), timeout)

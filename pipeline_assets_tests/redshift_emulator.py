@@ -80,7 +80,7 @@ class EmulatedCopyTransaction(RedshiftTransaction):
         self.emulation.copies.append({"sql": sql, "manifest": source.name, "urls": [e["url"] for e in entries]})
         table = node.this.sql(dialect="postgres")
         rows = 0
-        for line, entry in enumerate(entries, start=1):
+        for entry in entries:
             if self.emulation.fail_on and self.emulation.fail_on in entry["url"]:
                 self._fail(entry["url"], node.this.name)
             rows += self._ingest(table, entry["url"], options["FORMAT"])

@@ -90,7 +90,7 @@ def seaweedfs(workdir: Path, timeout: float = 60.0):
         "-admin.ui=false",
         f"-s3.config={workdir / 's3.json'}",
     ]
-    log = open(workdir / "weed.log", "wb")
+    log = open(workdir / "weed.log", "wb")  # noqa: SIM115 (the server writes to it while it lives)
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = S3Server(f"http://127.0.0.1:{ports['s3']}")
     try:

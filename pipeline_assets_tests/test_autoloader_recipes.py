@@ -91,10 +91,9 @@ def test_each_recipe_gives_the_seeds_row_counts(table, recipe, via, args, rows, 
 
 def test_the_recipes_say_what_they_did(table):
     run_recipe, load, _ = table
-    assert run_recipe(
-        "fresh_start", "cli"
-    ) == "fresh start: dropped {}.events (30 rows), 6 ledger records kept as processed".format(
-        table[2].tables[0].table.target_schema
+    assert (
+        run_recipe("fresh_start", "cli")
+        == f"fresh start: dropped {table[2].tables[0].table.target_schema}.events (30 rows), 6 ledger records kept as processed"
     )  # 3 source files and the 3 staged files of their rows
     assert load() == 20
     assert run_recipe("backfill", "cli", "--since", "2100-01-01").endswith("0 ledger records cleared"), (

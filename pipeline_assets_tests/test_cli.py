@@ -187,7 +187,7 @@ def test_bad_config_is_one_line(text, expected, runner, tmp_path):
 def test_limit_caps_rows_and_the_summary_says_so(runner, mariadb_config, mysql, pg, wh_schema):
     with mysql.cursor() as cur:
         cur.executemany("INSERT INTO orders VALUES (%s, '2026-01-01 11:00:00', 1.00)", [(i,) for i in range(2, 40)])
-    result, lines = _sync(runner, mariadb_config(), "-t", "orders", "--partition", "2026-01-01", "--limit", "5")
+    result, _lines = _sync(runner, mariadb_config(), "-t", "orders", "--partition", "2026-01-01", "--limit", "5")
     assert "note: capped at 5 rows per query (--limit); the warehouse holds a sample" in result.output
     assert result.exit_code == 1, "a sample does not match its source, and the checks say so"
     assert any(

@@ -3,7 +3,7 @@
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -63,7 +63,7 @@ def test_schedule_targets_the_previous_day(tmp_path):
     d = build_definitions(config)
     schedule = d.resolve_schedule_def("db_daily_schedule")
     assert schedule.cron_schedule == "15 2 * * *"
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 3, 2, 2, 15, tzinfo=timezone.utc))
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 3, 2, 2, 15, tzinfo=UTC))
     requests = schedule.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == ["2026-03-01"]
     assert d.resolve_job_def("db_full") is not None

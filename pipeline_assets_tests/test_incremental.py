@@ -170,7 +170,7 @@ def test_lookback_catches_late_rows_and_a_dropped_target_stops_the_table(pg, pg_
 def test_a_kill_during_the_load_loses_and_doubles_nothing(pg, pg_schema, wh_schema, tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     _items(pg, pg_schema, 300_000, name="md5(g::text)")
-    path, config = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema)
+    path, _ = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema)
     command = [sys.executable, "-m", "pipeline_assets", "--config", str(path), "sync", "-t", "items"]
     process = subprocess.Popen(command, env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     watcher = psycopg2.connect(**PG)
@@ -210,7 +210,7 @@ def test_a_kill_during_the_load_loses_and_doubles_nothing(pg, pg_schema, wh_sche
 def test_full_refresh_swaps_while_a_reader_reads(pg, pg_schema, wh_schema, instance, tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     _items(pg, pg_schema, 50_000)
-    path, config = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema)
+    path, _ = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema)
     runner = CliRunner()
     assert runner.invoke(cli, ["--config", str(path), "sync", "-t", "items"]).exit_code == 0
     with pg.cursor() as cur:

@@ -4,7 +4,7 @@ range tags the daemon sets), and the CLI's range runs: each day is its own unit 
 The daemon-driven launches of the same paths are in test_daemon.py; these run in-process to test the edges
 (a failing day in the middle, a retried step, a run without a partition) quickly."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import duckdb
@@ -18,7 +18,7 @@ from pipeline_assets.project import default_dagster_home
 from pipeline_assets_tests.conftest import pg_connection, project, write_config
 from pipeline_assets_tests.runs import failure
 
-FIRST = datetime.now(timezone.utc).date() - timedelta(days=8)  # the last of the 8 days is yesterday: complete
+FIRST = datetime.now(UTC).date() - timedelta(days=8)  # the last of the 8 days is yesterday: complete
 DAYS = [(FIRST + timedelta(days=n)).isoformat() for n in range(8)]
 
 
@@ -89,7 +89,7 @@ def test_a_range_run_loads_each_day_as_its_own_unit(events, instance, tmp_path):
         assert loaded[day]["window"].startswith(f"[{day}T00:00:00+00:00, ")
         assert staged[day]["rows_extracted"] == loaded[day]["rows_loaded"] == loaded[day]["dagster/row_count"] == 50
         assert f"/{day}/run_" in staged[day]["stage_path"]
-    assert _per_day(tmp_path) == {day: 50 for day in DAYS[1:4]}, "only the run's days, each once"
+    assert _per_day(tmp_path) == dict.fromkeys(DAYS[1:4], 50), "only the run's days, each once"
     assert not list((tmp_path / "stage" / "app").glob("*/full")), "nothing staged as the whole table"
 
     checks = [e for e in result.get_asset_check_evaluations() if e.check_name != "fresh"]
@@ -100,7 +100,7 @@ def test_a_range_run_loads_each_day_as_its_own_unit(events, instance, tmp_path):
 
     again = _run(assembly, DAYS[2:5], instance)
     assert again.success, failure(again)
-    assert _per_day(tmp_path) == {day: 50 for day in DAYS[1:5]}, "an append table re-run over loaded days gains nothing"
+    assert _per_day(tmp_path) == dict.fromkeys(DAYS[1:5], 50), "an append table re-run over loaded days gains nothing"
 
 
 def test_a_failing_day_keeps_the_days_before_it_and_the_rerun_does_the_rest(pg, events, instance, tmp_path):
@@ -156,7 +156,7 @@ def test_sync_from_to_launches_range_runs_of_days_per_run(events, tmp_path):
             for r in runs
         )
         assert ranges == [(DAYS[0], DAYS[2]), (DAYS[3], DAYS[5]), (DAYS[6], DAYS[6])]
-    assert _per_day(tmp_path) == {day: 50 for day in DAYS[:7]}
+    assert _per_day(tmp_path) == dict.fromkeys(DAYS[:7], 50)
 
 
 def test_a_daily_asset_launched_without_a_partition_is_refused(events, instance, tmp_path):
@@ -175,8 +175,8 @@ def test_a_daily_asset_launched_without_a_partition_is_refused(events, instance,
 def test_the_schedule_asks_for_the_last_complete_utc_day(events, tmp_path):
     assembly = assemble(project(tmp_path, {**_body(tmp_path, events), "schedule": {"hour": 0, "minute": 30}}))
     schedule = assembly.definitions.resolve_schedule_def("app_daily_schedule")
-    today = datetime.now(timezone.utc).date()
-    tick = datetime(today.year, today.month, today.day, 0, 30, tzinfo=timezone.utc)
+    today = datetime.now(UTC).date()
+    tick = datetime(today.year, today.month, today.day, 0, 30, tzinfo=UTC)
     (request,) = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick)).run_requests
     assert request.partition_key == DAYS[-1] == (today - timedelta(days=1)).isoformat()
 

@@ -4,7 +4,7 @@ MariaDB → S3 (SeaweedFS) → PostgreSQL, and PostgreSQL → local folder → D
 six days; re-materializing a partition leaves source and target unchanged."""
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -123,7 +123,7 @@ def test_postgres_to_local_stage_to_duckdb_backfill(pg, pg_schema, instance, tmp
             return cur.fetchone()
 
     def target(day):
-        start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+        start = datetime.fromisoformat(day).replace(tzinfo=UTC)
         with duckdb.connect(str(warehouse), read_only=True) as conn:
             return conn.execute(
                 f"SELECT {FINGERPRINT.format(ts='created_at')} FROM app.events WHERE created_at >= ? AND created_at < ?",
@@ -160,9 +160,7 @@ def _assert_partitions_match(source, target) -> None:
 
 def _normal(value):
     if isinstance(value, datetime):
-        return (
-            value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
-        )
+        return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
     if isinstance(value, float):
         return Decimal(str(value))
     return Decimal(value) if isinstance(value, int | Decimal) else value

@@ -55,7 +55,7 @@ def setup(pg, pg_schema, s3_server, s3_bucket, tmp_path, monkeypatch):
 
 
 def test_list_clean_and_isolation(setup):
-    run, keys, client, bucket, schema = setup
+    run, keys, _client, _bucket, _schema = setup
     before, other = keys(), keys("events_archive")
     assert len(before) == 2 and len(other) == 2
 
@@ -103,7 +103,7 @@ def test_orphans_all_and_clean_all(setup):
 
 
 def test_bad_input_and_lifecycle_rule(setup):
-    run, keys, client, bucket, schema = setup
+    run, _keys, client, bucket, _schema = setup
     unknown = run("stage", "list", "-t", "nope", ok=False)
     assert unknown.stderr.strip().splitlines()[-1] == "error: unknown table 'nope' (configured: events, events_archive)"
     bad_age = run("stage", "clean", "-t", "events", "--older-than", "7x", ok=False)
@@ -115,7 +115,7 @@ def test_bad_input_and_lifecycle_rule(setup):
 
 
 def test_all_flags_reach_files_awaiting_a_load_and_ledger_clear_by_file(setup, tmp_path):
-    run, keys, client, bucket, schema = setup
+    run, keys, _client, bucket, _schema = setup
     import dagster as dg
 
     from pipeline_assets.config import load_config

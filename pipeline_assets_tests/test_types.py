@@ -1,7 +1,7 @@
 """Every documented type, with NULLs and awkward values, round-trips exactly from each source to each warehouse."""
 
 import json
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 import duckdb
@@ -117,7 +117,7 @@ PG_ROWS = [
         True,
         date(1, 1, 1),
         datetime(1, 1, 1),
-        datetime(2026, 6, 1, 12, 30, tzinfo=timezone.utc),
+        datetime(2026, 6, 1, 12, 30, tzinfo=UTC),
         time(23, 59, 59, 999999),
         '{"a": [1, "ü"]}',
         '{"k": "🚀", "z": null}',
@@ -138,7 +138,7 @@ PG_ROWS = [
         False,
         date(9999, 12, 31),
         datetime(2026, 1, 1, 0, 0, 0, 1),
-        datetime(1970, 1, 1, tzinfo=timezone.utc),
+        datetime(1970, 1, 1, tzinfo=UTC),
         time(0),
         "[]",
         "{}",
@@ -161,7 +161,7 @@ PG_ROWS = [
             bool(i % 2),
             date(2026, 1, 1 + i),
             datetime(2026, 1, 1, i),
-            datetime(2026, 1, 1, i, tzinfo=timezone.utc),
+            datetime(2026, 1, 1, i, tzinfo=UTC),
             time(i),
             json.dumps([text]),
             json.dumps({"t": text}),
@@ -190,7 +190,7 @@ def _normal(value):
     if isinstance(value, int | Decimal):
         return Decimal(value).normalize() if isinstance(value, Decimal) else Decimal(value)
     if isinstance(value, datetime) and value.tzinfo:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
     if isinstance(value, memoryview | bytearray):
         return bytes(value)
     return value

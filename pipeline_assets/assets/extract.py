@@ -65,7 +65,8 @@ def staged_by_run(run: Extraction, day: str) -> Manifest | None:
 
 def stage_day(run: Extraction, day: str) -> tuple[Manifest, float]:
     """Extract ``day``'s rows (``full``: the whole table, or an incremental table's rows since its watermark) into
-    files and a manifest of their own; record the files as ``staged`` in the ledger. Returns the manifest and seconds."""
+    files and a manifest of their own; record the files as ``staged`` in the ledger. Returns the manifest and
+    seconds."""
     table, source = run.table, run.source
     window = (
         extraction_window(run.warehouse, table, run.target, run.full_refresh) if run.incremental else day_window(day)

@@ -51,8 +51,8 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     @dg.asset(
         key=["stage", table.source, table.asset_name],
         group_name=table.group_name,
-        description=f"Rows of `{table.table}` in {source_conn.describe()}{window_note}, staged as {project.stage.format} "
-        f"files in {project.stage.url}.",
+        description=f"Rows of `{table.table}` in {source_conn.describe()}{window_note}, "
+        f"staged as {project.stage.format} files in {project.stage.url}.",
         partitions_def=partitions_def,
         backfill_policy=backfill_policy(table.days_per_run) if partitioned else None,
         io_manager_key="stage_io_manager",

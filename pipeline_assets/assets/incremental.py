@@ -5,7 +5,7 @@ share the watermark's value are read again and matched by primary key (never los
 advances only inside the load's transaction, to the highest cursor value loaded."""
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from pipeline_assets.config import TableConfig
 from pipeline_assets.config.durations import parse_duration
@@ -20,7 +20,7 @@ from pipeline_assets.warehouses import Transaction, Warehouse
 from pipeline_assets.warehouses.state import Watermarks
 
 FULL_REFRESH_TAG = "pipeline_assets/full_refresh"
-EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def state_key(table: TableConfig) -> str:
@@ -44,16 +44,17 @@ def extraction_window(warehouse: Warehouse, table: TableConfig, target: TargetTa
     with warehouse.state() as state:
         mark = state.get(state_key(table))
         exists = warehouse.table_exists(state.tx, target)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if full_refresh or mark is None or mark.cursor_value is None:
         return Window(EARLIEST, now)
     if not exists and not json.loads(mark.metadata or "{}").get(
         "set_by_hand"
     ):  # a hand-set watermark is an instruction
         raise PipelineError(
-            f"{target} is gone but the watermark of {table.asset_name} is still {mark.cursor_value.isoformat()}: reset it "
-            f"and clear the ledger (`pipeline-assets watermark reset -t {table.asset_name}`, `pipeline-assets ledger clear "
-            f"-t {table.asset_name}`) to load every row again, or run `pipeline-assets sync -t {table.asset_name} --full-refresh`"
+            f"{target} is gone but the watermark of {table.asset_name} is still {mark.cursor_value.isoformat()}: "
+            f"reset it and clear the ledger (`pipeline-assets watermark reset -t {table.asset_name}`, "
+            f"`pipeline-assets ledger clear -t {table.asset_name}`) to load every row again, or run "
+            f"`pipeline-assets sync -t {table.asset_name} --full-refresh`"
         )
     return Window(mark.cursor_value - parse_duration(table.lookback, "lookback"), now)
 
@@ -65,8 +66,8 @@ def as_utc(value: datetime | date | str | None) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if not isinstance(value, datetime):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def advance(tx: Transaction, table: TableConfig, target: TargetTable, manifest: Manifest, context) -> datetime | None:

@@ -39,8 +39,8 @@ def run_days(
         return [layout.UNPARTITIONED]
     if not (context.has_partition_key or context.has_partition_key_range):  # the range API holds ranges only
         raise PipelineError(
-            f"{table} is partitioned by day: launch it for a partition or a range of partitions (a run without one would read "
-            "the whole table)"
+            f"{table} is partitioned by day: launch it for a partition or a range of partitions "
+            "(a run without one would read the whole table)"
         )
     return list(context.partition_keys)
 

@@ -47,21 +47,24 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     partitions_def = daily_partitions(files.start_date) if files.partition_key_pattern else None
     prefix = project.stage_prefix(table)
     target = TargetTable(table.target_schema, table.target_name)
-    settings_of = lambda stage: StageSettings(
-        file_format=stage.file_format,
-        compression=stage.compression,  # noqa: E731
-        target_bytes=stage.target_bytes,
-        path_strategy="unique",
-        overwrite=False,
-    )
+
+    def settings_of(stage):
+        return StageSettings(
+            file_format=stage.file_format,
+            compression=stage.compression,
+            target_bytes=stage.target_bytes,
+            path_strategy="unique",
+            overwrite=False,
+        )
 
     @dg.asset(
         key=["stage", table.source, table.asset_name],
         group_name=table.group_name,
         description=f"Files matching `{files.pattern}` ({files.format}) dropped into {drops.url}"
         + (" whose key carries the partition's date" if partitions_def else "")
-        + f", each converted into {project.stage.format} files in {project.stage.url}; a file that fails is marked failed "
-        f"in the ledger and retried by later runs (up to {files.max_retries} times).",
+        + f", each converted into {project.stage.format} files in {project.stage.url}; "
+        "a file that fails is marked failed in the ledger and retried by later runs "
+        f"(up to {files.max_retries} times).",
         partitions_def=partitions_def,
         backfill_policy=backfill_policy(table.days_per_run) if partitions_def else None,
         io_manager_key="stage_io_manager",
@@ -112,8 +115,8 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
             project,
             staged,
             partitions_def,
-            f"`{target}` in {target_conn.describe()}: {table.write_mode} of the rows of files dropped into {drops.url}, "
-            "each file version loaded once (ledger), the good files of a run in one transaction.",
+            f"`{target}` in {target_conn.describe()}: {table.write_mode} of the rows of files dropped into "
+            f"{drops.url}, each file version loaded once (ledger), the good files of a run in one transaction.",
         )
     )
     def loaded(context: dg.AssetExecutionContext, manifest: Staged) -> dg.MaterializeResult:
@@ -151,7 +154,8 @@ def _choose(
         gone = wanted - {(f.key, f.etag) for f in listed}
         if gone:
             log.warning(
-                f"{len(gone)} requested files are gone or changed since the sensor listed them, e.g. {sorted(gone)[0][0]}"
+                f"{len(gone)} requested files are gone or changed since the sensor listed them, "
+                f"e.g. {sorted(gone)[0][0]}"
             )
     with warehouse.ledger() as ledger:
         books = SourceLedger(ledger.tx)

@@ -38,7 +38,8 @@ def build_load_job(assets: TableAssets):
     return dg.define_asset_job(
         load_job_name(assets),
         selection=dg.AssetSelection.assets(assets.staged.key, assets.loaded.key),
-        description=f"Load a batch of the files dropped for {assets.table.asset_name} (the discovery sensor launches it).",
+        description=f"Load a batch of the files dropped for {assets.table.asset_name} "
+        "(the discovery sensor launches it).",
     )
 
 
@@ -67,14 +68,14 @@ def build_recipe_jobs(project: ProjectConfig, tables: list[TableAssets]) -> list
     def drop_table_keep_ledger(context: dg.OpExecutionContext, config: RecipeConfig) -> dg.Output:
         """Drop the table; processed files stay processed, so only new files load."""
         with user_errors():
-            table, warehouse, target = chosen(context, config)
+            _table, warehouse, target = chosen(context, config)
             return finish(context, "fresh_start", config.table, recipes.fresh_start(warehouse, target))
 
     @dg.op(required_resource_keys=resource_keys)
     def drop_table_clear_ledger(context: dg.OpExecutionContext, config: RecipeConfig) -> dg.Output:
         """Drop the table and clear the ledger: every file loads again."""
         with user_errors():
-            table, warehouse, target = chosen(context, config)
+            _table, warehouse, target = chosen(context, config)
             return finish(context, "full_reprocess", config.table, recipes.full_reprocess(warehouse, target))
 
     @dg.op(required_resource_keys=resource_keys)

@@ -5,12 +5,14 @@ one warehouse transaction, under the table's load lock, and refuses while a run 
 |---|---|---|---|
 | fresh start | yes | no (processed files stay processed) | only files new since |
 | full reprocess | yes | yes, every file | every file in the source |
-| backfill missing data | no | a chosen subset | that subset (refused in append mode when its rows are in the table, unless forced: duplicates) |
+| backfill missing data | no | a chosen subset | that subset (see below) |
+
+A backfill of files whose rows are still in an append table is refused unless forced (it would duplicate them).
 """
 
 import fnmatch
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -66,7 +68,7 @@ def utc(text: str | None) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise PipelineError(f"since: {text!r} is not an ISO time like 2026-11-23T08:00:00") from None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def ensure_idle(instance: dg.DagsterInstance, job_name: str, table: str, current_run: str | None = None) -> None:

@@ -9,7 +9,7 @@ every file (a reconciliation with the ledger, which is the truth). Files that qu
 already carry are never requested again."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -41,7 +41,7 @@ def build_autoload_sensor(assets: TableAssets, job: dg.JobDefinition) -> dg.Sens
     )
     def autoload(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         cursor = json.loads(context.cursor) if context.cursor else {}
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         after = (datetime.fromisoformat(cursor["after"][0]), cursor["after"][1]) if cursor.get("after") else None
         floor = (after[0] - timedelta(seconds=files.late_arrival_seconds), "") if after else None
         reconciled = datetime.fromisoformat(cursor["reconciled_at"]) if cursor.get("reconciled_at") else None

@@ -5,7 +5,7 @@ import re
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -45,7 +45,7 @@ def stage_files(
     """Convert ``batch.convert`` into the stage (a folder for this run); return the run's schema (None if nothing was
     readable). The schema is the declared one, else the union of what the files hold: each file is downloaded once
     (the batch is bounded in bytes), its columns read first, then streamed into its own staged files."""
-    folder = layout.run_prefix(table_prefix, partition, run_id, datetime.now(timezone.utc))
+    folder = layout.run_prefix(table_prefix, partition, run_id, datetime.now(UTC))
     progress = Progress(f"{table_prefix} {partition}", "converted", log)
     with ExitStack() as copies:
         local: dict[str, Path] = {}
@@ -103,7 +103,7 @@ def write_manifest(
     """The run's manifest, written last as the commit marker beside its staged files."""
     staged = [o for o in batch.outcomes if o.staged]
     folder = staged and batch.staged[0].key.rsplit("/", 1)[0]
-    folder = folder or layout.run_prefix(table_prefix, partition, run_id, datetime.now(timezone.utc))
+    folder = folder or layout.run_prefix(table_prefix, partition, run_id, datetime.now(UTC))
     manifest = Manifest(
         source=table_prefix.split("/")[0],
         table=table_prefix,

@@ -1,6 +1,6 @@
 """``files``: the reprocessing recipes of a files table (fresh start, full reprocess, backfill missing data)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -37,7 +37,7 @@ def _open(obj, table: str):
 @click.pass_obj
 def fresh_start(obj, table: str, yes: bool) -> None:
     """Drop TABLE; files already processed stay processed, so only files new since are loaded."""
-    config, warehouse, target = _open(obj, table)
+    _config, warehouse, target = _open(obj, table)
     confirm(f"drop {target} and load only files that arrive from now on?", yes, "--yes")
     click.echo(recipes.fresh_start(warehouse, target).describe("fresh_start", str(target)))
 
@@ -48,7 +48,7 @@ def fresh_start(obj, table: str, yes: bool) -> None:
 @click.pass_obj
 def full_reprocess(obj, table: str, yes: bool) -> None:
     """Drop TABLE and clear its ledger, so every file in the source is loaded again."""
-    config, warehouse, target = _open(obj, table)
+    _config, warehouse, target = _open(obj, table)
     with warehouse.ledger() as ledger:
         books = SourceLedger(ledger.tx)
         books.ensure()
@@ -82,6 +82,6 @@ def backfill(
 ) -> None:
     """Clear the chosen files of TABLE in the ledger without dropping it, so the next runs load them again."""
     config, warehouse, target = _open(obj, table)
-    subset = recipes.Subset(pattern, status, partition, since.replace(tzinfo=timezone.utc) if since else None)
+    subset = recipes.Subset(pattern, status, partition, since.replace(tzinfo=UTC) if since else None)
     confirm(f"load the chosen files of {target} again, into the table as it is?", yes, "--yes")
     click.echo(recipes.backfill(warehouse, config, target, subset, force).describe("backfill", str(target)))

@@ -64,8 +64,9 @@ def clear(obj, table: str, partition: str | None, uri: str | None, force: bool) 
             exists = corner.warehouse.table_exists(ledger.tx, corner.target)
         if exists:
             raise PipelineError(
-                f"refusing: {corner.target} still holds the rows of {len(holding)} of these files and {table} appends, "
-                f"so loading them again would duplicate them; delete those rows (or drop the table) first, or pass --force"
+                f"refusing: {corner.target} still holds the rows of {len(holding)} of these files and {table} "
+                "appends, so loading them again would duplicate them; delete those rows (or drop the table) first, "
+                "or pass --force"
             )
     with corner.warehouse.ledger() as ledger:
         cleared = ledger.set_status(corner.target, [r.file_uri for r in records], "cleared", unload=True)

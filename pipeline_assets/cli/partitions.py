@@ -114,5 +114,6 @@ def _check_in_range(table: str, day: str, start: date, keys: list[str]) -> None:
         raise PipelineError(f"partition {day} is before the start date {start.isoformat()} of table {table!r}")
     if not keys or day > keys[-1]:
         raise PipelineError(
-            f"partition {day} of table {table!r} is not complete yet (last complete day: {keys[-1] if keys else 'none'})"
+            f"partition {day} of table {table!r} is not complete yet "
+            f"(last complete day: {keys[-1] if keys else 'none'})"
         )

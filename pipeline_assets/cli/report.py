@@ -147,9 +147,11 @@ class Report:
     def _finish_one(self, outcome: RunOutcome) -> None:
         self.outcomes.append(outcome)
         if outcome.failed_checks and not outcome.error:
-            line = f"CHECK   {outcome.table} {outcome.partition or '-'}: {', '.join(c.check for c in outcome.failed_checks)} failed"
+            failed = ", ".join(c.check for c in outcome.failed_checks)
+            line = f"CHECK   {outcome.table} {outcome.partition or '-'}: {failed} failed"
         elif outcome.success:
-            line = f"ok      {outcome.table} {outcome.partition or '-'}: {outcome.rows_loaded or 0:,} rows in {outcome.seconds:.1f}s"
+            rows = f"{outcome.rows_loaded or 0:,} rows in {outcome.seconds:.1f}s"
+            line = f"ok      {outcome.table} {outcome.partition or '-'}: {rows}"
         else:
             line = f"FAILED  {outcome.table} {outcome.partition or '-'} (reason below)"
         self.console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -1,6 +1,6 @@
 """``stage``: look at and clean a table's staged files (the shape of the older ``s3clean`` tool)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -119,7 +119,7 @@ def lifecycle(obj, apply: bool) -> None:
 
 
 def _remove(corner: TableStage, context, states, age, pattern, dry_run: bool, force: bool) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     chosen: list[Entry] = select(
         corner.entries(run_status_lookup(context.instance), now),
         states=states,

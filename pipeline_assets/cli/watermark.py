@@ -1,6 +1,6 @@
 """``watermark``: read and move the per-table watermarks of watermark-driven (incremental) tables."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -30,7 +30,8 @@ def _timestamp(text: str) -> datetime:
         return as_utc(datetime.fromisoformat(text.strip()))
     except ValueError:
         raise PipelineError(
-            f"--timestamp {text}: expected an ISO date or timestamp like '2025-08-09 20:00:01' (UTC unless it has an offset)"
+            f"--timestamp {text}: expected an ISO date or timestamp like '2025-08-09 20:00:01' "
+            "(UTC unless it has an offset)"
         ) from None
 
 
@@ -44,7 +45,8 @@ def _show(mark, history) -> None:
     click.echo(f"  strategy            {mark.strategy or '-'}    updated {mark.updated_at.isoformat()}")
     for old, new, at, by, reason in history:
         click.echo(
-            f"  {at:%Y-%m-%d %H:%M:%S}  {old.isoformat() if old else 'none'} → {new.isoformat() if new else 'none'}  by {by}: {reason}"
+            f"  {at:%Y-%m-%d %H:%M:%S}  {old.isoformat() if old else 'none'} → "
+            f"{new.isoformat() if new else 'none'}  by {by}: {reason}"
         )
 
 
@@ -105,7 +107,7 @@ def _move(obj, table: str, value: datetime | None, reason: str, yes: bool) -> No
             state_key(config),
             str(TargetTable(config.target_schema, config.target_name)),
             value,
-            by=f"cli at {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}",
+            by=f"cli at {datetime.now(UTC):%Y-%m-%d %H:%M:%S}",
             reason=reason,
             strategy="manual",
             metadata={"set_by_hand": True},

@@ -75,11 +75,8 @@ class ConnectionConfig(_Model):
             raise ValueError(f"url and s3 are for files connections, not {self.kind}")
         if not self.url:
             raise ValueError("a files connection needs url (s3://bucket/prefix or a local folder)")
-        if (
-            "://" in self.url
-            and not self.url.startswith("s3://")
-            or self.url.startswith("s3://")
-            and not self.url[5:].strip("/")
+        if ("://" in self.url and not self.url.startswith("s3://")) or (
+            self.url.startswith("s3://") and not self.url[5:].strip("/")
         ):
             raise ValueError("url: use s3://bucket/prefix or a local folder")
         extra = [name for name in ("host", "user", "password", "database", "path") if getattr(self, name)]

@@ -59,7 +59,7 @@ def relative_to(project: ProjectConfig, folder: Path) -> ProjectConfig:
 
 def parse_config(text: str, origin: str = "config") -> ProjectConfig:
     try:
-        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+        raw = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""

@@ -7,7 +7,9 @@ ON_ERROR = {"abort": "ABORT_STATEMENT", "skip_file": "SKIP_FILE", "continue": "C
 # USE_LOGICAL_TYPE reads Parquet timestamps and decimals as such; BINARY_AS_TEXT = FALSE keeps bytes as BINARY.
 _FORMATS = {
     "parquet": "FILE_FORMAT = (TYPE = PARQUET USE_LOGICAL_TYPE = TRUE BINARY_AS_TEXT = FALSE)",
-    "csv": "FILE_FORMAT = (TYPE = CSV PARSE_HEADER = TRUE FIELD_OPTIONALLY_ENCLOSED_BY = '\"' EMPTY_FIELD_AS_NULL = TRUE)",
+    "csv": (
+        "FILE_FORMAT = (TYPE = CSV PARSE_HEADER = TRUE FIELD_OPTIONALLY_ENCLOSED_BY = '\"' EMPTY_FIELD_AS_NULL = TRUE)"
+    ),
 }
 
 

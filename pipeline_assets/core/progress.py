@@ -35,7 +35,8 @@ class Progress:
         if self.log and now - self._last_log >= self.every:
             self._last_log = now
             self.log(
-                f"{self.label}: {self.phase} {self.rows:,}{self._of_total()} rows ({self.rate:,.0f} rows/s{self._eta()})"
+                f"{self.label}: {self.phase} {self.rows:,}{self._of_total()} rows "
+                f"({self.rate:,.0f} rows/s{self._eta()})"
             )
 
     def _of_total(self) -> str:

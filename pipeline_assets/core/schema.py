@@ -1,7 +1,7 @@
 """What a replicated table looks like in flight: its columns as Arrow types, and a partition's window."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -51,7 +51,7 @@ class Window:
 
     @classmethod
     def for_day(cls, day: date) -> "Window":
-        start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         return cls(start, start + timedelta(days=1))
 
     def bounds_for(self, kind: pa.DataType, label: str) -> tuple[object, object]:
@@ -61,11 +61,11 @@ class Window:
             if kind.tz:
                 return self.start, self.end
             return (
-                self.start.astimezone(timezone.utc).replace(tzinfo=None),
-                self.end.astimezone(timezone.utc).replace(tzinfo=None),
+                self.start.astimezone(UTC).replace(tzinfo=None),
+                self.end.astimezone(UTC).replace(tzinfo=None),
             )
         if pa.types.is_date(kind):
-            return self.start.astimezone(timezone.utc).date(), self.end.astimezone(timezone.utc).date()
+            return self.start.astimezone(UTC).date(), self.end.astimezone(UTC).date()
         raise PipelineError(f"{label}: cursor column is {kind}; daily partitions need a date or timestamp column")
 
     def __str__(self) -> str:
@@ -90,7 +90,8 @@ def _conform_array(array: pa.Array, field: pa.Field, table: str) -> pa.Array:
             low, high = pc.min_max(array).values()
             if (low.is_valid and low.as_py() < 0) or (high.is_valid and high.as_py() > 1):
                 raise PipelineError(
-                    f"{table}.{field.name}: a boolean (tinyint(1)) column holds {high.as_py()}; declare it TINYINT or SMALLINT"
+                    f"{table}.{field.name}: a boolean (tinyint(1)) column holds {high.as_py()}; "
+                    "declare it TINYINT or SMALLINT"
                 )
         return array.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

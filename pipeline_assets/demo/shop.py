@@ -2,7 +2,7 @@
 
 import random
 import sqlite3
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,8 +17,8 @@ CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT N
                         created_at TIMESTAMP NOT NULL);
 CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT NOT NULL, category TEXT, price DECIMAL(10,2) NOT NULL,
                        active BOOLEAN NOT NULL);
-CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers(id), status TEXT NOT NULL,
-                     total DECIMAL(12,2) NOT NULL, ordered_at TIMESTAMP NOT NULL);
+CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers(id),
+                     status TEXT NOT NULL, total DECIMAL(12,2) NOT NULL, ordered_at TIMESTAMP NOT NULL);
 CREATE TABLE order_items (id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders(id),
                           product_id INTEGER NOT NULL REFERENCES products(id), quantity INTEGER NOT NULL,
                           unit_price DECIMAL(10,2) NOT NULL, ordered_at TIMESTAMP NOT NULL);
@@ -33,7 +33,7 @@ def ensure_demo(home: Path) -> Path:
     """Create the demo under ``home`` unless it exists; return its config file's path."""
     config = home / CONFIG_NAME
     if not config.exists():
-        generate(home, today=datetime.now(timezone.utc).date())
+        generate(home, today=datetime.now(UTC).date())
     return config
 
 

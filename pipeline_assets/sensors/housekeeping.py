@@ -6,7 +6,7 @@ loads; orphans are files older than ``stage.orphan_grace`` that no successful or
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -24,7 +24,7 @@ class HousekeepingConfig(dg.Config):
     """Which files a housekeeping run deletes."""
 
     table: str
-    partitions: list[str] = []  # loaded files of these partitions (all partitions when empty)
+    partitions: list[str] = []  # noqa: RUF012 (a Dagster Config field: pydantic copies it) loaded files of these partitions (all partitions when empty)
     orphans: bool = False  # orphans instead of loaded files
 
 
@@ -44,7 +44,7 @@ def build_housekeeping(
         """Delete a table's loaded staged files (of some partitions), or its orphans, and mark them in the ledger."""
         stage = corner(context, config.table)
         entries = stage.entries(run_status_lookup(context.instance))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if config.orphans:
             chosen = select(entries, states={ORPHAN}, now=now)
         else:
@@ -101,7 +101,7 @@ def build_housekeeping(
     )
     def stage_orphan_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         events, requests = [], []
-        status, now = run_status_lookup(context.instance), datetime.now(timezone.utc)
+        status, now = run_status_lookup(context.instance), datetime.now(UTC)
         for table in tables:
             found = select(corner(context, table.table.asset_name).entries(status, now), states={ORPHAN}, now=now)
             events.append(dg.AssetObservation(asset_key=table.staged.key, metadata=_report(found)))

@@ -2,7 +2,7 @@
 housekeeping sensors act on."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -29,9 +29,7 @@ class TableStage:
             return ledger.records(self.target, partition=partition, statuses=statuses, stage_table=self.prefix)
 
     def entries(self, run_status: RunStatus, now: datetime | None = None) -> list[Entry]:
-        return survey(
-            self.store, self.prefix, self.records(), run_status, now or datetime.now(timezone.utc), self.grace
-        )
+        return survey(self.store, self.prefix, self.records(), run_status, now or datetime.now(UTC), self.grace)
 
     def forget(self, entries: list[Entry]) -> None:
         """Mark deleted files ``deleted`` in the ledger (their rows, if loaded, stay in the target)."""

@@ -126,7 +126,7 @@ class Source(ABC):
 def rows_to_batch(rows: list[tuple], schema: pa.Schema, fetch_types: list[pa.DataType], table: str) -> pa.RecordBatch:
     """Columns of Python values (as a DB-API driver returns them) into a batch that conforms to ``schema``."""
     arrays = []
-    for field, values, kind in zip(schema, zip(*rows), fetch_types, strict=True):
+    for field, values, kind in zip(schema, zip(*rows, strict=True), fetch_types, strict=True):
         try:
             arrays.append(pa.array(values, kind))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:

@@ -79,7 +79,8 @@ def arrow_type(kind: str) -> pa.DataType:
 
 
 def infer_schema(path: Path, files: FilesTableConfig, uri: str) -> pa.Schema:
-    """The columns one file holds (Parquet: its footer; CSV and JSON lines: their first block), with the lineage columns."""
+    """The columns one file holds (Parquet: its footer; CSV and JSON lines: their first block), with the lineage
+    columns."""
     with _readable(uri, files.format):
         reader = _open(path, files, None)
         fields = [

@@ -27,7 +27,8 @@ _AFFINITY = [
 
 
 def arrow_type(declared: str) -> pa.DataType:
-    """The Arrow type for a declared SQLite column type; DECIMAL(p,s) is exact, the rest follow SQLite's affinity rules."""
+    """The Arrow type for a declared SQLite column type; DECIMAL(p,s) is exact, the rest follow SQLite's affinity
+    rules."""
     upper = declared.upper()
     if upper.startswith(("DECIMAL", "NUMERIC")) and "(" in upper:
         precision, _, scale = upper[upper.index("(") + 1 : upper.index(")")].partition(",")

@@ -4,7 +4,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline_assets.core.errors import PipelineError
@@ -48,7 +48,7 @@ class LocalStore(StageStore):
         for path in sorted(base.rglob("*")):
             if path.is_file() and path.suffix != ".partial":
                 stat = path.stat()
-                modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc)
+                modified = datetime.fromtimestamp(stat.st_mtime, UTC)
                 yield StoredObject(path.relative_to(self.root).as_posix(), stat.st_size, modified, _local_etag(path))
 
     def delete(self, keys: list[str]) -> None:
@@ -69,9 +69,7 @@ class LocalStore(StageStore):
         base = self.root / prefix.rstrip("/")
         return (
             [
-                Upload(
-                    p.relative_to(self.root).as_posix(), str(p), datetime.fromtimestamp(p.stat().st_mtime, timezone.utc)
-                )
+                Upload(p.relative_to(self.root).as_posix(), str(p), datetime.fromtimestamp(p.stat().st_mtime, UTC))
                 for p in sorted(base.rglob("*.partial"))
             ]
             if base.is_dir()

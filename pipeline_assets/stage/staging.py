@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow.compute as pc
 
@@ -39,7 +39,7 @@ def write_partition(
     ``overwrite``, and then writes the new set beside it and swaps it in only once complete."""
     partition = extract.partition
     if settings.path_strategy == "unique":
-        folder = write_folder = layout.run_prefix(table_prefix, partition, run_id, datetime.now(timezone.utc))
+        folder = write_folder = layout.run_prefix(table_prefix, partition, run_id, datetime.now(UTC))
     else:
         folder = layout.fixed_prefix(table_prefix, partition)
         previous = [o.key for o in store.objects(folder + "/")]

@@ -2,7 +2,7 @@
 already there; what remains is to find them, record their ETags, and commit them with a manifest."""
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pipeline_assets.core import layout
 from pipeline_assets.core.errors import PipelineError
@@ -19,7 +19,7 @@ def stage_unloaded(
     unless ``overwrite`` (then same-named files are replaced and older ones the unload did not write are deleted)."""
     started = time.monotonic()
     if settings.path_strategy == "unique":
-        folder, replace = layout.run_prefix(table_prefix, extract.partition, run_id, datetime.now(timezone.utc)), False
+        folder, replace = layout.run_prefix(table_prefix, extract.partition, run_id, datetime.now(UTC)), False
     else:
         folder, replace = layout.fixed_prefix(table_prefix, extract.partition), settings.overwrite
         if not replace and any(True for _ in store.objects(folder + "/")):

@@ -11,7 +11,7 @@ happened to the file itself.
 
 from collections.abc import Iterable
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pipeline_assets.core.manifest import Manifest, StagedFile
 from pipeline_assets.core.records import LedgerRecord
@@ -42,7 +42,7 @@ _TABLE = f'"{SCHEMA}"."{TABLE}"'
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Ledger:

@@ -8,7 +8,7 @@ table: a fresh start) and ``cleared`` (to be loaded again)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pipeline_assets.core.records import SourceFile
 from pipeline_assets.core.target import TargetTable
@@ -39,7 +39,7 @@ class SourceRecord:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class SourceLedger:

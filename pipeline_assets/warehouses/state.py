@@ -3,7 +3,7 @@ transaction as the rows it describes, with an audited history of every change.""
 
 import json
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pipeline_assets.warehouses.ledger import SCHEMA
 from pipeline_assets.warehouses.transaction import Transaction
@@ -37,13 +37,13 @@ _COLUMNS = [f.name for f in fields(Watermark)]
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _utc(mark: Watermark) -> Watermark:
     """Timestamps in UTC whatever the session's time zone (DuckDB answers in the process's)."""
     moved = {
-        f: getattr(mark, f).astimezone(timezone.utc)
+        f: getattr(mark, f).astimezone(UTC)
         for f in ("cursor_value", "last_extraction_at", "updated_at")
         if getattr(mark, f) is not None
     }
