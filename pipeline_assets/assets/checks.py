@@ -103,7 +103,7 @@ def _compare_window(
     """The selected checks over the rows of ``window`` (every row when None), in source and target."""
     table = assets.table
     target = TargetTable(table.target_schema, table.target_name)
-    cursor_type = schema.column(table.cursor).arrow_type if window else None
+    cursor_type = schema.column(table.cursor_column).arrow_type if window else None
     measure = _measures(schema, table.primary_key)
     expressions = ["count(*)", *(f"sum({source.quote(c)})" for c in measure)]
     source_row = source.aggregate(table.table, schema, expressions, cursor=table.cursor, window=window)

@@ -11,12 +11,13 @@ from pipeline_assets.assets.incremental import extraction_window, state_key
 from pipeline_assets.assets.partitions import day_window
 from pipeline_assets.config import TableConfig
 from pipeline_assets.core.errors import PipelineError
-from pipeline_assets.core.manifest import Extract, Manifest
+from pipeline_assets.core.manifest import Extract, Manifest, UnloadedFile
 from pipeline_assets.core.schema import TableSchema
 from pipeline_assets.core.store import StageStore
 from pipeline_assets.core.target import TargetTable
 from pipeline_assets.resources import StageResource
 from pipeline_assets.sources import Source
+from pipeline_assets.sources.base import UnloadingSource
 from pipeline_assets.stage.staging import StageSettings, all_manifests, write_partition
 from pipeline_assets.stage.unloaded import stage_unloaded
 from pipeline_assets.warehouses import Warehouse
@@ -85,14 +86,14 @@ def stage_day(run: Extraction, day: str) -> tuple[Manifest, float]:
         cursor=table.cursor if run.incremental else None,
     )
     started = time.monotonic()
-    if source.unloads:  # the source writes the files; the asked-for maximum may lag the rows, never lead them
-        if run.incremental:
-            (highest,) = source.aggregate(
-                table.table, run.schema, [f"max({source.quote(table.cursor)})"], cursor=table.cursor, window=window
-            )
+    if isinstance(source, UnloadingSource):  # the files are written by the source; the asked-for maximum may lag
+        if run.incremental:  # the rows, never lead them
+            cursor = table.cursor_column
+            maximum = [f"max({source.quote(cursor)})"]
+            (highest,) = source.aggregate(table.table, run.schema, maximum, cursor=cursor, window=window)
             extract.cursor_max = highest.isoformat() if highest is not None else None
 
-        def unload(folder: str, overwrite: bool) -> list[tuple[str, int, int]]:
+        def unload(folder: str, overwrite: bool) -> list[UnloadedFile]:
             return source.unload(
                 table.table,
                 run.schema,
@@ -104,15 +105,14 @@ def stage_day(run: Extraction, day: str) -> tuple[Manifest, float]:
                 limit=run.limit,
             )
 
-        extract.unload = unload
-        manifest, _ = stage_unloaded(run.store, run.settings, run.prefix, extract, run.run_id)
+        manifest, _ = stage_unloaded(run.store, run.settings, run.prefix, extract, run.run_id, unload)
     else:
         extract.batches = source.read(
             table.table, run.schema, cursor=table.cursor, window=window, batch_size=table.batch_size, limit=run.limit
         )
         manifest, _ = write_partition(run.store, run.settings, run.prefix, extract, run.run_id, run.log)
     run.warehouse.record_staged(run.target, manifest)
-    if run.incremental:
+    if run.incremental and window is not None:
         with run.warehouse.state() as state:
             state.record_extraction(state_key(table), str(run.target), "success", window.end)
     return manifest, time.monotonic() - started

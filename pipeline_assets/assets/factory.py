@@ -35,13 +35,13 @@ class TableAssets:
     table: TableConfig
     staged: dg.AssetsDefinition
     loaded: dg.AssetsDefinition
-    partitions_def: dg.PartitionsDefinition | None
+    partitions_def: dg.DailyPartitionsDefinition | None
 
 
 def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAssets:
     source_conn = project.connections[table.source]
     target_conn = project.connections[table.target]
-    partitions_def = daily_partitions(table.start_date) if table.partitioning == "daily" else None
+    partitions_def = daily_partitions(table.first_day) if table.partitioning == "daily" else None
     partitioned = partitions_def is not None
     prefix = project.stage_prefix(table)
     target = TargetTable(table.target_schema, table.target_name)

@@ -6,6 +6,7 @@ advances only inside the load's transaction, to the highest cursor value loaded.
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from typing import overload
 
 from pipeline_assets.config import TableConfig
 from pipeline_assets.config.durations import parse_duration
@@ -59,6 +60,10 @@ def extraction_window(warehouse: Warehouse, table: TableConfig, target: TargetTa
     return Window(mark.cursor_value - parse_duration(table.lookback, "lookback"), now)
 
 
+@overload
+def as_utc(value: None) -> None: ...
+@overload
+def as_utc(value: datetime | date | str) -> datetime: ...
 def as_utc(value: datetime | date | str | None) -> datetime | None:
     """A cursor value as an aware UTC timestamp (naive timestamps are UTC; a date is its midnight)."""
     if value is None:
@@ -123,9 +128,9 @@ def checked_window(warehouse: Warehouse, table: TableConfig, target: TargetTable
         mark = state.get(state_key(table))
     if mark is None or mark.cursor_value is None:
         return None
-    row = warehouse.aggregate(target, [f"min({warehouse.quote(table.cursor)})"])
-    earliest = as_utc(row[0]) if row and row[0] is not None else EARLIEST
-    return Window(earliest, mark.cursor_value + timedelta(microseconds=1))
+    row = warehouse.aggregate(target, [f"min({warehouse.quote(table.cursor_column)})"])
+    earliest = as_utc(row[0]) if row and row[0] is not None else None
+    return Window(earliest or EARLIEST, mark.cursor_value + timedelta(microseconds=1))
 
 
 def pending_manifests(

@@ -8,6 +8,7 @@ import dagster as dg
 
 from pipeline_assets.assets.failures import user_errors
 from pipeline_assets.core import layout
+from pipeline_assets.core.errors import PipelineError
 from pipeline_assets.core.manifest import Manifest
 from pipeline_assets.resources import StageResource
 from pipeline_assets.stage.staging import latest_manifest
@@ -29,10 +30,13 @@ class StageIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> Staged:
         with user_errors():
-            table_prefix = context.upstream_output.definition_metadata[STAGE_PREFIX_KEY]
+            upstream = context.upstream_output
+            if upstream is None:
+                raise PipelineError(f"{context.asset_key.to_user_string()}: no staged asset feeds this input")
+            table_prefix = upstream.definition_metadata[STAGE_PREFIX_KEY]
             days = list(context.asset_partition_keys) if context.has_asset_partitions else [layout.UNPARTITIONED]
             try:
-                producing_run = context.upstream_output.run_id
+                producing_run = upstream.run_id
             except dg.DagsterInvariantViolationError:  # staged by an earlier run: take the latest complete one
                 producing_run = None
             store = self.stage.store()

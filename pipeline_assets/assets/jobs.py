@@ -8,20 +8,20 @@ from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.config.models import ScheduleConfig
 
 
-def build_jobs(
-    tables: list[TableAssets], schedule: ScheduleConfig
-) -> tuple[list, list[dg.ScheduleDefinition], dict[dg.AssetKey, str]]:
+def build_jobs(tables: list[TableAssets], schedule: ScheduleConfig) -> tuple[list, list, dict[dg.AssetKey, str]]:
     """Daily-partitioned tables of a group that share a start date run as ``<group>_daily`` (one partition
     a run, the previous day once it is complete); unpartitioned tables as ``<group>_full`` once a day.
     Also returns, for each warehouse asset, the name of the job that runs it."""
-    buckets: dict[tuple[str, object], list[TableAssets]] = defaultdict(list)
+    buckets: dict[tuple[str, dg.DailyPartitionsDefinition | None], list[TableAssets]] = defaultdict(list)
     for table in tables:
         buckets[(table.table.group_name, table.partitions_def)].append(table)
     daily_counts: dict[str, int] = defaultdict(int)
     for group, partitions_def in buckets:
         daily_counts[group] += partitions_def is not None
 
-    jobs, schedules, job_of = [], [], {}
+    jobs: list = []  # asset jobs, resolved by Dagster against the assets
+    schedules: list = []  # schedules, and the partitioned ones Dagster resolves with the job
+    job_of: dict[dg.AssetKey, str] = {}
     for (group, partitions_def), members in buckets.items():
         keys = [key for t in members for key in (t.staged.key, t.loaded.key)]
         if partitions_def is None:

@@ -6,12 +6,12 @@ already: their materializations are logged before the failure is raised, so the 
 retried backfill runs only the rest (Dagster subtracts what a failed range run did materialize)."""
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import dagster as dg
 
 T = TypeVar("T")
-Metadata = dict[str, object]
+Metadata = dict[str, Any]
 
 
 def for_each_day(

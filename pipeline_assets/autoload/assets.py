@@ -41,10 +41,10 @@ class AutoloadConfig(dg.Config):
 
 
 def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAssets:
-    files = table.files
+    files = table.dropped
     drops = project.connections[table.source]
     target_conn = project.connections[table.target]
-    partitions_def = daily_partitions(files.start_date) if files.partition_key_pattern else None
+    partitions_def = daily_partitions(files.start_date) if files.start_date else None  # set with the key pattern
     prefix = project.stage_prefix(table)
     target = TargetTable(table.target_schema, table.target_name)
 
@@ -146,7 +146,7 @@ def _choose(
 ) -> tuple[list, list[SourceOutcome]]:
     """The files this run takes (the sensor's list, else the oldest the ledger has not loaded, bounded) and outcomes
     to report for requested files that need nothing (loaded meanwhile, out of retries)."""
-    files = table.files
+    files = table.dropped
     listed = [f for f in list_files(drop_store, files) if partition is None or files.partition_of(f.key) == partition]
     wanted = {(k, e) for k, e in config.files}
     if wanted:

@@ -20,14 +20,14 @@ def build_files_checks(assets: TableAssets) -> list[dg.AssetChecksDefinition]:
         name=NO_FAILED,
         required_resource_keys={table.target},
         description="No dropped file is in the ledger as failed (a warning: the good files are loaded; a failed "
-        f"file is retried by later runs up to {table.files.max_retries} times, then waits for you).",
+        f"file is retried by later runs up to {table.dropped.max_retries} times, then waits for you).",
     )
     def no_failed_files(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         with user_errors(), getattr(context.resources, table.target).warehouse().ledger() as ledger:
             books = SourceLedger(ledger.tx)
             books.ensure()
             failed = books.records(target, statuses=["failed"])
-        out_of_retries = [r for r in failed if r.attempts > table.files.max_retries]
+        out_of_retries = [r for r in failed if r.attempts > table.dropped.max_retries]
         return dg.AssetCheckResult(
             passed=not failed,
             severity=dg.AssetCheckSeverity.WARN,

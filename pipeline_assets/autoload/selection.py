@@ -57,7 +57,8 @@ def decide(
 def batches(decisions: list[Decision], max_files: int, max_bytes: int) -> list[list[Decision]]:
     """Consecutive runs of at most ``max_files`` files and ``max_bytes`` bytes (a larger file goes alone)."""
     out: list[list[Decision]] = []
-    current, size = [], 0
+    current: list[Decision] = []
+    size = 0
     for decision in decisions:
         if current and (len(current) >= max_files or size + decision.file.bytes > max_bytes):
             out.append(current)

@@ -10,6 +10,7 @@ already carry are never requested again."""
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 
@@ -26,7 +27,7 @@ TRIGGER_TAG = "pipeline_assets/trigger"
 
 
 def build_autoload_sensor(assets: TableAssets, job: dg.JobDefinition) -> dg.SensorDefinition:
-    table, files = assets.table, assets.table.files
+    table, files = assets.table, assets.table.dropped
     target = TargetTable(table.target_schema, table.target_name)
     op_name = assets.staged.op.name
 
@@ -76,8 +77,10 @@ def build_autoload_sensor(assets: TableAssets, job: dg.JobDefinition) -> dg.Sens
         tick = cursor.get("tick", 0) + 1
         requests = _requests(assets, op_name, [d for d in decisions if d.action in (LOAD, SKIP)], tick)
         # every file inside the late-arrival window has now been decided on; the next tick looks only at others there
-        keep_from = newest[0] - timedelta(seconds=files.late_arrival_seconds) if newest else None
-        recent = {f.key: f.etag for f in fresh if f.modified >= keep_from} if newest else {}
+        recent = {}
+        if newest:
+            keep_from = newest[0] - timedelta(seconds=files.late_arrival_seconds)
+            recent = {f.key: f.etag for f in fresh if f.modified >= keep_from}
         new_cursor = {
             "tick": tick,
             "after": [newest[0].isoformat(), newest[1]] if newest else None,
@@ -97,7 +100,7 @@ def build_autoload_sensor(assets: TableAssets, job: dg.JobDefinition) -> dg.Sens
 
 
 def _requests(assets: TableAssets, op_name: str, decisions: list, tick: int) -> list[dg.RunRequest]:
-    files, name = assets.table.files, assets.table.asset_name
+    files, name = assets.table.dropped, assets.table.asset_name
     by_partition: dict[str | None, list] = {}
     for decision in sorted(decisions, key=lambda d: (d.file.modified, d.file.key)):
         partition = files.partition_of(decision.file.key) if files.partition_key_pattern else None
@@ -119,9 +122,10 @@ def _requests(assets: TableAssets, op_name: str, decisions: list, tick: int) -> 
 
 def _in_flight(instance: dg.DagsterInstance, job_name: str, op_name: str) -> set[tuple[str, str]]:
     """(key, etag) of the files that queued or running runs of the table's job carry."""
-    flying = set()
+    flying: set[tuple[str, str]] = set()
     for run in instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=IN_PROGRESS)):
-        config = (run.run_config or {}).get("ops", {}).get(op_name, {}).get("config", {})
+        run_config: dict[str, Any] = dict(run.run_config or {})
+        config = run_config.get("ops", {}).get(op_name, {}).get("config", {})
         flying |= {(k, e) for k, e in config.get("files", [])}
     return flying
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -67,7 +68,7 @@ def stage_files(
             writer = RollingWriter(
                 stage,
                 schema,
-                key_for=lambda n, k=file.key, i=number: _staged_key(folder, i, k, n, settings),
+                key_for=partial(_staged_key, folder, number, file.key, settings=settings),
                 file_format=settings.file_format,
                 compression=settings.compression,
                 target_bytes=settings.target_bytes,

@@ -1,6 +1,6 @@
 """Which partitions a command acts on: --partition, --from/--to, or a default, validated against the table."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -76,13 +76,12 @@ def plan(
     name = table.table.asset_name
     keys = partitions_def.get_partition_keys()
     if partition or from_day or to_day:
-        first = (
-            _day(partition or from_day, "--partition" if partition else "--from") if (partition or from_day) else None
-        )
-        last = _day(partition or to_day, "--partition" if partition else "--to") if (partition or to_day) else None
-        for day in {first, last} - {None}:
-            _check_in_range(name, day, table.table.start_date, keys)
-        first, last = first or keys[0], last or keys[-1]
+        asked = {"--partition": partition} if partition else {"--from": from_day, "--to": to_day}
+        named = {option: _day(value, option) for option, value in asked.items() if value}
+        for day in named.values():
+            _check_in_range(name, day, table.table.first_day, keys)
+        first = named.get("--partition") or named.get("--from") or keys[0]
+        last = named.get("--partition") or named.get("--to") or keys[-1]
         if first > last:
             raise PipelineError(f"--from {first} is after --to {last}")
         chosen = {k for k in keys if first <= k <= last}
@@ -109,7 +108,7 @@ def _day(value: str, option: str) -> str:
         raise PipelineError(f"{option} {value}: expected a day as YYYY-MM-DD") from None
 
 
-def _check_in_range(table: str, day: str, start: date, keys: list[str]) -> None:
+def _check_in_range(table: str, day: str, start: date, keys: Sequence[str]) -> None:
     if day < start.isoformat():
         raise PipelineError(f"partition {day} is before the start date {start.isoformat()} of table {table!r}")
     if not keys or day > keys[-1]:

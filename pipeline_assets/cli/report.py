@@ -63,7 +63,8 @@ def outcomes_of(
     checks_error = failure_message(result, steps_like="_checks")  # the checks could not run: the days are not proven
     wanted = staged if selection == table.staged.key else loaded
     outcomes: list[RunOutcome] = []
-    for day in days or [None]:
+    each: list[str | None] = [*days] or [None]
+    for day in each:
         done = day in wanted and not checks_error
         first_failure = all(o.success for o in outcomes)
         s, w = staged.get(day, {}), loaded.get(day, {})

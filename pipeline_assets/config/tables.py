@@ -50,6 +50,27 @@ class TableConfig(_Model):
     cleanup_after_load: Cleanup | None = Field(default=None, description="overrides stage.cleanup_after_load")
     files: FilesTableConfig | None = Field(default=None, description="a table fed by dropped files (source kind files)")
 
+    @property
+    def cursor_column(self) -> str:
+        """The cursor column of a daily or incremental table (a ValueError for a table without one)."""
+        if self.cursor is None:
+            raise ValueError(f"{self.asset_name} has no cursor column")
+        return self.cursor
+
+    @property
+    def first_day(self) -> date:
+        """The first daily partition of a daily table (a ValueError for a table without a start date)."""
+        if self.start_date is None:
+            raise ValueError(f"{self.asset_name} has no start_date")
+        return self.start_date
+
+    @property
+    def dropped(self) -> FilesTableConfig:
+        """The ``files:`` block of a table fed by dropped files (a ValueError for a database table)."""
+        if self.files is None:
+            raise ValueError(f"{self.asset_name} is not a files table")
+        return self.files
+
     @field_validator("table", "target_table")
     @classmethod
     def _qualified(cls, value: str | None) -> str | None:

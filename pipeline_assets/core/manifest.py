@@ -5,6 +5,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -22,10 +23,19 @@ class Extract:
     limit: int | None = None
     cursor: str | None = None  # the column whose highest value the manifest records (the next watermark)
     keys: Iterator[pa.RecordBatch] | None = None  # every primary key at the source, for deleting what left it
-    # instead of ``batches``: the source writes the files itself into a folder (an s3:// URI), overwriting or not,
-    # and reports each as (name in the folder, bytes, rows)
-    unload: Callable[[str, bool], list[tuple[str, int, int]]] | None = None
-    cursor_max: str | None = None  # with ``unload``: the highest cursor value, asked before unloading
+    cursor_max: str | None = None  # of an unloaded partition: the highest cursor value, asked before unloading
+
+
+class UnloadedFile(NamedTuple):
+    """A file a source wrote into the stage itself, as the source reports it."""
+
+    name: str  # within the folder it was unloaded into
+    bytes: int
+    rows: int
+
+
+# Has the source write the partition's files into a folder (an s3:// URI), overwriting or not; returns what it wrote.
+Unload = Callable[[str, bool], list[UnloadedFile]]
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,8 @@ def _fill(conn: sqlite3.Connection, rng: random.Random, start: datetime) -> None
     ]
     prices = {i: Decimal(rng.randrange(199, 19_999)) / 100 for i in range(1, PRODUCTS + 1)}
     products = [(i, f"product {i}", rng.choice(_CATEGORIES), str(p), rng.random() > 0.1) for i, p in prices.items()]
-    orders, items = [], []
+    orders: list[tuple] = []
+    items: list[tuple] = []
     for day in range(DAYS):
         for _ in range(ORDERS_PER_DAY + rng.randrange(-100, 100)):
             order_id, ordered_at = len(orders) + 1, moment(day)

@@ -128,7 +128,8 @@ def _partition(stage: TableStage, entry: Entry) -> str:
 
 def _materializations_since(instance: dg.DagsterInstance, key: dg.AssetKey, after: int) -> list:
     """Every materialization of ``key`` after storage id ``after``, oldest first, a page at a time."""
-    records, cursor = [], None
+    records: list[dg.EventLogRecord] = []
+    cursor = None
     while True:
         page = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=1000, cursor=cursor, ascending=True
@@ -158,5 +159,5 @@ def _report(orphans: list[Entry]) -> dict:
         "orphans": len(files),
         "orphan_bytes": sum(e.size for e in files),
         "incomplete_uploads": sum(e.kind == "upload" for e in orphans),
-        "oldest_orphan": min((e.modified for e in orphans), default=None).isoformat() if orphans else "none",
+        "oldest_orphan": min(e.modified for e in orphans).isoformat() if orphans else "none",
     }

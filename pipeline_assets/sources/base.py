@@ -7,8 +7,10 @@ import pyarrow as pa
 
 from pipeline_assets.config import ConnectionConfig
 from pipeline_assets.core.errors import PipelineError, driver_error, first_line, redact
+from pipeline_assets.core.manifest import UnloadedFile
 from pipeline_assets.core.schema import Column, TableSchema, Window, conform
 from pipeline_assets.core.sql import quote_identifier
+from pipeline_assets.core.store import StageStore
 
 
 class Source(ABC):
@@ -16,11 +18,8 @@ class Source(ABC):
 
     Subclasses implement catalog discovery and a streaming cursor; the SQL shape (quoted identifiers,
     a half-open window on the cursor column, bound values, an optional LIMIT) is built here once.
-    A source that can write files straight into the stage (Snowflake's unload) sets ``unloads`` and
-    implements ``unload``; the staged asset then hands the stage the files instead of batches.
+    A source that can write files straight into the stage (Snowflake's unload) is an ``UnloadingSource``.
     """
-
-    unloads = False
 
     quote_char = '"'
     placeholder = "?"
@@ -132,3 +131,23 @@ def rows_to_batch(rows: list[tuple], schema: pa.Schema, fetch_types: list[pa.Dat
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise PipelineError(f"{table}.{field.name}: value does not fit {kind}: {first_line(exc)}") from None
     return conform(pa.RecordBatch.from_arrays(arrays, names=schema.names), schema, table)
+
+
+class UnloadingSource(Source):
+    """A source that writes a window's rows as files straight into the stage (Snowflake's ``COPY INTO`` a location);
+    the staged asset then records those files instead of writing batches."""
+
+    @abstractmethod
+    def unload(
+        self,
+        table: str,
+        schema: TableSchema,
+        *,
+        folder: str,
+        store: StageStore,
+        overwrite: bool,
+        cursor: str | None = None,
+        window: Window | None = None,
+        limit: int | None = None,
+    ) -> list[UnloadedFile]:
+        """Unload the rows of ``table`` in ``window`` into ``folder`` (an ``s3://`` URI); return each file written."""

@@ -21,16 +21,17 @@ class DuckDBSource(Source):
     def discover(self, table: str) -> TableSchema:
         with self.connect() as conn:
             try:
-                arrow = conn.execute(f"SELECT * FROM {self.qualified(table)} LIMIT 0").to_arrow_table().schema
+                empty = conn.execute(f"SELECT * FROM {self.qualified(table)} LIMIT 0").to_arrow_table()
                 types = {row[0]: row[1] for row in conn.execute(f"DESCRIBE {self.qualified(table)}").fetchall()}
             except duckdb.CatalogException as exc:
                 raise self.error("cannot read table", exc) from None
-        columns = tuple(Column(f.name, types[f.name], f.type, f.nullable) for f in arrow)
+        fields = empty.schema if empty is not None else []  # a query always has a result: None is the stub's caution
+        columns = tuple(Column(f.name, types[f.name], f.type, f.nullable) for f in fields)
         return TableSchema(table, columns)
 
     def _query_one(self, sql: str, params: list) -> tuple:
         with self.connect() as conn:
-            return conn.execute(sql, params).fetchone()
+            return conn.execute(sql, params).fetchone() or ()
 
     def _execute(self, sql: str, params: list, batch_size: int, schema: TableSchema) -> Iterator[pa.RecordBatch]:
         arrow_schema = schema.arrow_schema()
@@ -39,5 +40,5 @@ class DuckDBSource(Source):
                 reader = conn.execute(sql, params).to_arrow_reader(batch_size)
             except duckdb.Error as exc:
                 raise self.error("query failed", exc) from None
-            for batch in reader:
+            for batch in reader or ():
                 yield conform(batch, arrow_schema, schema.table)

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -123,7 +124,7 @@ def _open(path: Path, files: FilesTableConfig, schema: pa.Schema | None):
         parquet = pq.ParquetFile(path, pre_buffer=False)
         if schema is None:
             return pa.RecordBatchReader.from_batches(parquet.schema_arrow, iter(()))
-        columns = [n for n in parquet.schema_arrow.names if n in storage]
+        columns = [n for n in parquet.schema_arrow.names if n in (storage or {})]
         chosen = pa.schema([parquet.schema_arrow.field(n) for n in columns])
         return pa.RecordBatchReader.from_batches(
             chosen, parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=columns, use_threads=False)
@@ -146,7 +147,8 @@ def _open(path: Path, files: FilesTableConfig, schema: pa.Schema | None):
         )
         return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     # a JSON-typed column may hold any JSON value: it is read as whatever it is, and kept as JSON text
-    explicit = {name: kind for name, kind in (storage or {}).items() if not _is_json(schema.field(name).type)}
+    json_typed = {f.name for f in schema if _is_json(f.type)} if schema is not None else set()
+    explicit = {name: kind for name, kind in (storage or {}).items() if name not in json_typed}
     parse = pajson.ParseOptions(
         explicit_schema=pa.schema(explicit.items()) if storage else None,
         unexpected_field_behavior="ignore" if storage and explicit == storage else "infer",
@@ -186,7 +188,7 @@ class _readable:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind, exc, tb) -> bool:
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> Literal[False]:
         if isinstance(
             exc, pa.ArrowInvalid | pa.ArrowNotImplementedError | pa.ArrowTypeError | OSError | ValueError
         ) and not isinstance(exc, PipelineError):

@@ -52,7 +52,7 @@ def arrow_type(
         return pa.bool_()  # BOOLEAN is stored as tinyint(1); values other than 0/1 are refused, not squashed
     if data_type in _INTEGERS:
         return _INTEGERS[data_type]["unsigned" in column_type]
-    if data_type == "decimal":
+    if data_type == "decimal" and precision is not None:
         return pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
     return _NATIVE.get(data_type)
 

@@ -9,9 +9,10 @@ import pyarrow as pa
 from pipeline_assets.connect.snowflake import snowflake_resource, stage_access, unload_encryption
 from pipeline_assets.connect.snowflake_sql import unload_sql
 from pipeline_assets.core.errors import PipelineError, driver_error, first_line, redact
+from pipeline_assets.core.manifest import UnloadedFile
 from pipeline_assets.core.schema import Column, TableSchema, Window, conform
 from pipeline_assets.core.store import StageStore
-from pipeline_assets.sources.base import Source
+from pipeline_assets.sources.base import UnloadingSource
 
 _CATALOG = (
     "SELECT column_name, data_type, numeric_precision, numeric_scale, is_nullable FROM information_schema.columns "
@@ -46,12 +47,11 @@ def arrow_type(data_type: str, precision: int | None, scale: int | None) -> pa.D
     return _SIMPLE.get(data_type, pa.string())  # GEOGRAPHY, VECTOR, …: their text form
 
 
-class SnowflakeSource(Source):
+class SnowflakeSource(UnloadingSource):
     """Unloads each partition into the stage with ``COPY INTO 's3://…' … DETAILED_OUTPUT = TRUE``; every file it
     reports becomes a staged file with its row count."""
 
     placeholder = "%s"
-    unloads = True
 
     def _session(self):
         return snowflake_resource(self.config, self._password).get_connection()
@@ -101,9 +101,9 @@ class SnowflakeSource(Source):
         cursor: str | None = None,
         window: Window | None = None,
         limit: int | None = None,
-    ) -> list[tuple[str, int, int]]:
-        """Unload the rows of ``table`` in ``window`` into ``folder`` (an ``s3://`` URI); return each file's
-        (name within the folder, bytes, rows) as Snowflake reports them."""
+    ) -> list[UnloadedFile]:
+        """Unload the rows of ``table`` in ``window`` into ``folder`` (an ``s3://`` URI); return each file as
+        Snowflake reports it (``DETAILED_OUTPUT``)."""
         query, params = self.select_sql(table, schema, cursor=cursor, window=window, limit=limit)
         access, secrets = stage_access(self.name, self.config, store)
         access = f"{access} {unload_encryption(store)}".strip()
@@ -118,7 +118,7 @@ class SnowflakeSource(Source):
         )
         try:
             with self._session() as conn, conn.cursor() as cur:
-                return [(name, int(size), int(rows)) for name, size, rows in self._unload(cur, sql, params)]
+                return [UnloadedFile(name, int(size), int(rows)) for name, size, rows in self._unload(cur, sql, params)]
         except Exception as exc:
             message = redact(first_line(exc), [self._password, *secrets])
             raise driver_error(

@@ -40,7 +40,8 @@ def survey(
     """Every object and unfinished upload under ``table_prefix``, each with its state."""
     by_version = {(r.file_uri, r.etag): r for r in records}
     objects = list(store.objects(table_prefix + "/"))
-    entries, folders = [], {}
+    entries: list[Entry] = []
+    folders: dict[str, list[str]] = {}
     for obj in objects:
         if layout.is_manifest(obj.key):
             continue

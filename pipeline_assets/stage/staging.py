@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow.compute as pc
 
@@ -71,7 +72,14 @@ def write_partition(
     return manifest, progress.seconds
 
 
-def _write_files(store, settings, table_prefix, extract, folder, progress) -> tuple[list[StagedFile], object]:
+def _write_files(
+    store: StageStore,
+    settings: StageSettings,
+    table_prefix: str,
+    extract: Extract,
+    folder: str,
+    progress: Progress,
+) -> tuple[list[StagedFile], Any]:
     """Write the stream; return the files and the highest value of ``extract.cursor`` seen (None without one)."""
     writer = RollingWriter(
         store,

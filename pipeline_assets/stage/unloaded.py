@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 from pipeline_assets.core import layout
 from pipeline_assets.core.errors import PipelineError
-from pipeline_assets.core.manifest import Extract, Manifest, StagedFile
+from pipeline_assets.core.manifest import Extract, Manifest, StagedFile, Unload
 from pipeline_assets.core.store import StageStore
 from pipeline_assets.stage.staging import StageSettings, write_keys
 
 
 def stage_unloaded(
-    store: StageStore, settings: StageSettings, table_prefix: str, extract: Extract, run_id: str
+    store: StageStore, settings: StageSettings, table_prefix: str, extract: Extract, run_id: str, unload: Unload
 ) -> tuple[Manifest, float]:
     """Have the source unload ``extract``'s partition into its folder, then write the manifest of exactly the files
     it reported. ``unique`` unloads into a new run folder; ``fixed`` into the partition's folder, which must be empty
@@ -26,7 +26,7 @@ def stage_unloaded(
             raise PipelineError(f"stage: files already exist in {store.uri(folder)}/ and overwrite is false")
         # the old manifest lists names the unload is about to overwrite: without it, a half-done unload is never loaded
         store.delete([layout.manifest_key(folder)])
-    reported = extract.unload(store.uri(folder), replace)
+    reported = unload(store.uri(folder), replace)
     present = {o.key: o for o in store.objects(folder + "/")}
     files = []
     for name, _size, rows in reported:

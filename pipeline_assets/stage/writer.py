@@ -30,9 +30,10 @@ class RollingWriter:
         self.compression, self.target_bytes = compression, target_bytes
         self.schema = _csv_schema(schema) if file_format == "csv" else schema
         self.files: list[StagedFile] = []
-        self._spool: Path | None = None
+        self._key = ""
+        self._spool = Path()
         self._sink: pa.NativeFile | None = None
-        self._writer = None
+        self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
         self._rows = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -47,11 +48,10 @@ class RollingWriter:
             self._write_slice(batch.slice(offset, step))
 
     def _write_slice(self, batch: pa.RecordBatch) -> None:
-        if self._writer is None:
-            self._open()
-        self._writer.write_batch(batch)
+        writer, sink = (self._writer, self._sink) if self._writer and self._sink else self._open()
+        writer.write_batch(batch)
         self._rows += batch.num_rows
-        if self._sink.tell() >= self.target_bytes:
+        if sink.tell() >= self.target_bytes:
             self._seal()
 
     def close(self) -> list[StagedFile]:
@@ -61,30 +61,33 @@ class RollingWriter:
 
     def abort(self) -> None:
         """Drop the file being written; files already published stay for the orphan finder."""
-        if self._writer is not None:
+        if self._writer is not None and self._sink is not None:
             self._writer.close()
             self._sink.close()
             self.store.discard(self._spool)
-            self._writer = None
+            self._writer = self._sink = None
 
-    def _open(self) -> None:
+    def _open(self) -> tuple[pq.ParquetWriter | pacsv.CSVWriter, pa.NativeFile]:
         self._key = self.key_for(len(self.files))
         self._spool = self.store.spool_path(self._key)
-        self._sink = pa.OSFile(str(self._spool), "wb")
+        sink = pa.OSFile(str(self._spool), "wb")
         if self.format == "parquet":
             compression = None if self.compression == "none" else self.compression
-            self._writer = pq.ParquetWriter(self._sink, self.schema, compression=compression, use_dictionary=False)
+            writer = pq.ParquetWriter(sink, self.schema, compression=compression, use_dictionary=False)
         else:
-            self._writer = pacsv.CSVWriter(self._sink, self.schema)
-        self._rows = 0
+            writer = pacsv.CSVWriter(sink, self.schema)
+        self._writer, self._sink, self._rows = writer, sink, 0
+        return writer, sink
 
     def _seal(self) -> None:
+        if self._writer is None or self._sink is None:
+            return
         self._writer.close()
         size = self._sink.tell()
         self._sink.close()
         etag = self.store.publish(self._spool, self._key)
         self.files.append(StagedFile(self._key, self.store.uri(self._key), self._rows, size, etag))
-        self._writer = None
+        self._writer = self._sink = None
 
 
 def _csv_schema(schema: pa.Schema) -> pa.Schema:
