@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test ui benchmark clean
+.PHONY: install demo lint test ui benchmark clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,14 @@ install: $(STAMP)
 demo: install
 	$(BIN)/pipeline-assets sync --all
 
+# The gates: formatted by ruff, no ruff finding, no mypy error (settings in pyproject.toml).
+lint: install
+	$(BIN)/ruff format --check --quiet .
+	$(BIN)/ruff check --quiet .
+	$(BIN)/mypy
+
 # Needs the local PostgreSQL (127.0.0.1:5432) and MariaDB (127.0.0.1:3306); the S3 server is started by the tests.
-test: install
+test: install lint
 	scripts/ensure_chromium.sh
 	scripts/ensure_sshd.sh
 	$(BIN)/pytest
