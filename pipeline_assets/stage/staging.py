@@ -53,23 +53,42 @@ def write_partition(
     if write_folder != folder:
         files = _swap_in(store, files, write_folder, folder, previous)
         key_files = _swap_in(store, key_files, write_folder, folder, [])
+    highest = cursor_max.isoformat() if cursor_max is not None else None
+    manifest = commit_manifest(
+        store, folder, table_prefix, extract, run_id, settings.file_format, files, key_files, highest
+    )
+    return manifest, progress.seconds
+
+
+def commit_manifest(
+    store: StageStore,
+    folder: str,
+    table_prefix: str,
+    extract: Extract,
+    run_id: str,
+    file_format: str,
+    files: list[StagedFile],
+    key_files: list[StagedFile],
+    cursor_max: str | None,
+) -> Manifest:
+    """Write the manifest of ``extract``'s files in ``folder``: written last, it is the folder's commit marker."""
     manifest = Manifest(
         source=table_prefix.split("/")[0],
         table=table_prefix,
-        partition=partition,
+        partition=extract.partition,
         run_id=run_id,
-        format=settings.file_format,
+        format=file_format,
         prefix=store.uri(folder),
         files=tuple(files),
         arrow_schema=extract.arrow_schema,
         window=extract.window,
         limit=extract.limit,
-        cursor_max=cursor_max.isoformat() if cursor_max is not None else None,
+        cursor_max=cursor_max,
         key_files=tuple(key_files),
         keys_listed=extract.keys is not None,
     )
     store.write_bytes(layout.manifest_key(folder), manifest.to_json().encode())
-    return manifest, progress.seconds
+    return manifest
 
 
 def _write_files(

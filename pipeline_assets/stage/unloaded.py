@@ -8,7 +8,7 @@ from pipeline_assets.core import layout
 from pipeline_assets.core.errors import PipelineError
 from pipeline_assets.core.manifest import Extract, Manifest, StagedFile, Unload
 from pipeline_assets.core.store import StageStore
-from pipeline_assets.stage.staging import StageSettings, write_keys
+from pipeline_assets.stage.staging import StageSettings, commit_manifest, write_keys
 
 
 def stage_unloaded(
@@ -37,20 +37,7 @@ def stage_unloaded(
     written = {f.key for f in files}
     store.delete([key for key in present if key not in written])  # an earlier unload's files, or a manifest
     key_files = write_keys(store, settings, table_prefix, extract, folder) if extract.keys is not None else []
-    manifest = Manifest(
-        source=table_prefix.split("/")[0],
-        table=table_prefix,
-        partition=extract.partition,
-        run_id=run_id,
-        format="parquet",
-        prefix=store.uri(folder),
-        files=tuple(files),
-        arrow_schema=extract.arrow_schema,
-        window=extract.window,
-        limit=extract.limit,
-        cursor_max=extract.cursor_max,
-        key_files=tuple(key_files),
-        keys_listed=extract.keys is not None,
+    manifest = commit_manifest(
+        store, folder, table_prefix, extract, run_id, "parquet", files, key_files, extract.cursor_max
     )
-    store.write_bytes(layout.manifest_key(folder), manifest.to_json().encode())
     return manifest, time.monotonic() - started
