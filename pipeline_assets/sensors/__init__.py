@@ -1,4 +1,6 @@
-"""Sensors: stage housekeeping and the autoloader's discovery."""
+"""Sensors (Dagster layer): stage housekeeping (cleanup after loads, orphans) and a table's corner of the stage.
+
+Imports the engine, ``resources`` and ``assets``; the autoloader's own sensor lives in ``autoload``."""
 
 import dagster as dg
 
