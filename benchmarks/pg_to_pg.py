@@ -150,7 +150,7 @@ def extract(source, schema, store, stage_config, table: str, window):
         file_format="parquet",
         compression=stage_config.compression,
         path_strategy="unique",
-        target_bytes=int(stage_config.target_file_mb * 2**20),
+        target_bytes=stage_config.target_bytes,
         overwrite=False,
     )
     manifest, _ = write_partition(

@@ -1,11 +1,11 @@
 """Dagster resources: the only doors to the outside world (source databases, warehouses, the stage)."""
 
 import os
-from typing import Any
+from typing import Any, Self
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
-from pydantic import Field, PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr
 
 from pipeline_assets.config import ConnectionConfig, S3Config, StageConfig, secret
 from pipeline_assets.config.models import SECRET_REF
@@ -23,6 +23,12 @@ def env_var(reference: str | None, resolve: bool = False) -> str | None:
     if resolve:
         return secret(reference)
     return dg.EnvVar(SECRET_REF.match(reference).group(1)) if reference else None
+
+
+def settings_of(model: BaseModel) -> dict[str, Any]:
+    """A config model as Dagster config: plain data without nulls, which Dagster's config maps refuse (every setting
+    that may be null defaults to null, so leaving it out changes nothing)."""
+    return model.model_dump(mode="json", exclude_none=True)
 
 
 class SshTunnelSettings(dg.Config):
@@ -101,49 +107,23 @@ class DatabaseResource(dg.ConfigurableResource):
 class StageResource(dg.ConfigurableResource):
     """The stage: a local folder or an S3 prefix where extracted batches land as Parquet or CSV files."""
 
-    url: str
-    file_format: str
-    compression: str
-    target_file_mb: float
-    s3_endpoint_url: str | None = None
-    s3_region: str = "us-east-1"
-    s3_access_key_id: str | None = None
-    s3_secret_access_key: str | None = None
-    s3_encryption: str = "AES256"
-    s3_kms_key_id: str | None = None
-    preflight: str = "warn"
+    settings: dict[str, Any] = Field(
+        description="the config file's stage: settings; S3 keys as their ${VAR}, read when the stage is opened"
+    )
 
     @classmethod
-    def from_config(cls, config: StageConfig, resolve: bool = False) -> "StageResource":
-        return cls(
-            url=config.url,
-            file_format=config.format,
-            compression=config.compression,
-            target_file_mb=config.target_file_mb,
-            s3_endpoint_url=config.s3.endpoint_url,
-            s3_region=config.s3.region,
-            s3_access_key_id=env_var(config.s3.access_key_id, resolve),
-            s3_secret_access_key=env_var(config.s3.secret_access_key, resolve),
-            s3_encryption=config.s3.encryption,
-            s3_kms_key_id=config.s3.kms_key_id,
-            preflight=config.preflight,
-        )
+    def from_config(cls, config: StageConfig) -> Self:
+        return cls(settings=settings_of(config))
 
     @property
-    def target_bytes(self) -> int:
-        return int(self.target_file_mb * 2**20)
+    def config(self) -> StageConfig:
+        return StageConfig.model_validate(self.settings)
 
     def store(self) -> StageStore:
-        if not self.url.startswith("s3://"):
-            return LocalStore(self.url)
-        client = _s3_client(self.s3_region, self.s3_endpoint_url, self.s3_access_key_id, self.s3_secret_access_key)
-        sse = S3Config(encryption=self.s3_encryption, kms_key_id=self.s3_kms_key_id).sse()
-        keys = (
-            (self.s3_access_key_id, self.s3_secret_access_key)
-            if self.s3_access_key_id and self.s3_secret_access_key
-            else None
-        )
-        return S3Store(client, self.url, spool_dir=os.environ.get("PIPELINE_ASSETS_SPOOL"), sse=sse, access_keys=keys)
+        config = self.config
+        if not config.is_s3:
+            return LocalStore(config.url)
+        return _s3_store(config.url, config.s3, sse=config.s3.sse())
 
 
 class FilesResource(dg.ConfigurableResource):
@@ -181,3 +161,14 @@ def _s3_client(region: str, endpoint_url: str | None, key_id: str | None, secret
     return S3Resource(
         region_name=region, endpoint_url=endpoint_url, aws_access_key_id=key_id, aws_secret_access_key=secret
     ).get_client()
+
+
+def _s3_store(url: str, s3: S3Config, sse: dict[str, str] | None = None) -> S3Store:
+    """An S3 prefix through a boto3 client made by dagster-aws' ``S3Resource``, its keys read from the environment
+    now (no keys: the default AWS chain, e.g. an instance role)."""
+    key_id, secret_key = secret(s3.access_key_id), secret(s3.secret_access_key)
+    client = S3Resource(
+        region_name=s3.region, endpoint_url=s3.endpoint_url, aws_access_key_id=key_id, aws_secret_access_key=secret_key
+    ).get_client()
+    keys = (key_id, secret_key) if key_id and secret_key else None
+    return S3Store(client, url, spool_dir=os.environ.get("PIPELINE_ASSETS_SPOOL"), sse=sse, access_keys=keys)

@@ -48,7 +48,7 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     prefix = project.stage_prefix(table)
     target = TargetTable(table.target_schema, table.target_name)
     settings_of = lambda stage: StageSettings(
-        file_format=stage.file_format,
+        file_format=stage.format,
         compression=stage.compression,  # noqa: E731
         target_bytes=stage.target_bytes,
         path_strategy="unique",
@@ -76,7 +76,7 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
             drop_store = getattr(context.resources, table.source).store()
             warehouse = getattr(context.resources, table.target).warehouse()
             stage = context.resources.stage.store()
-            settings = settings_of(context.resources.stage)
+            settings = settings_of(context.resources.stage.config)
 
             def one_day(partition: str) -> tuple[Manifest, dict]:
                 day = partition if partitions_def else None

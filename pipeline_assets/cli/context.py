@@ -75,7 +75,7 @@ def warehouse_for(project: ProjectConfig, table: TableConfig) -> Warehouse:
 
 def table_stages(project: ProjectConfig, names: list[str] | None = None) -> list[TableStage]:
     """The named tables' corners of the stage (every table when ``names`` is None), with their ledgers."""
-    store = StageResource.from_config(project.stage, resolve=True).store()
+    store = StageResource.from_config(project.stage).store()
     tables = [project.table(n) for n in names] if names else list(project.tables)
     return [table_stage(t, project, store, warehouse_for(project, t)) for t in tables]
 
