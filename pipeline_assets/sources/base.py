@@ -2,16 +2,19 @@
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from typing import Generic, TypeVar
 
 import pyarrow as pa
 
-from pipeline_assets.config import ConnectionConfig
+from pipeline_assets.config.connection_base import Connection
 from pipeline_assets.core.errors import PipelineError, driver_error, first_line, redact
 from pipeline_assets.core.schema import Column, TableSchema, Window, conform
 from pipeline_assets.core.sql import quote_identifier
 
+ConfigT = TypeVar("ConfigT", bound=Connection)
 
-class Source(ABC):
+
+class Source(ABC, Generic[ConfigT]):
     """A database that rows are read from.
 
     Subclasses implement catalog discovery and a streaming cursor; the SQL shape (quoted identifiers,
@@ -25,7 +28,7 @@ class Source(ABC):
     quote_char = '"'
     placeholder = "?"
 
-    def __init__(self, name: str, config: ConnectionConfig, password: str | None):
+    def __init__(self, name: str, config: ConfigT, password: str | None):
         self.name = name
         self.config = config
         self._password = password
