@@ -104,14 +104,14 @@ def staged(mode: str, source: str, target: str, compression: str | None) -> tupl
 
 def run_child(mode: str, table: str, target: str, stage: str, compression: str) -> None:
     """The staged path itself, as the stage asset (``extract``) and the warehouse asset (``load``) call the engine."""
-    from pipeline_assets.config import ConnectionConfig, StageConfig
+    from pipeline_assets.config import PostgresConnection, StageConfig
     from pipeline_assets.core.schema import Window
     from pipeline_assets.core.target import TargetTable
     from pipeline_assets.sources.postgres import PostgresSource
     from pipeline_assets.stage.local import LocalStore
     from pipeline_assets.warehouses.postgres import PostgresWarehouse
 
-    config = ConnectionConfig(kind="postgres", host="127.0.0.1", port=5432, user="postgres", database="test")
+    config = PostgresConnection(kind="postgres", host="127.0.0.1", port=5432, user="postgres", database="test")
     stage_config = StageConfig(url=stage, **({"compression": compression} if compression else {}))
     store, warehouse = LocalStore(stage), PostgresWarehouse("bench", config, None)
     windows = [Window.for_day(FIRST_DAY + timedelta(days=d)) for d in range(DAYS)] if mode == "daily" else [None]
@@ -150,7 +150,7 @@ def extract(source, schema, store, stage_config, table: str, window):
         file_format="parquet",
         compression=stage_config.compression,
         path_strategy="unique",
-        target_bytes=int(stage_config.target_file_mb * 2**20),
+        target_bytes=stage_config.target_bytes,
         overwrite=False,
     )
     manifest, _ = write_partition(

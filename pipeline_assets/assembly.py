@@ -12,7 +12,7 @@ from pipeline_assets.assets.io_manager import StageIOManager
 from pipeline_assets.assets.jobs import build_jobs
 from pipeline_assets.autoload.assets import build_files_assets
 from pipeline_assets.autoload.wiring import build_autoloader
-from pipeline_assets.config import ProjectConfig
+from pipeline_assets.config import FilesConnection, ProjectConfig
 from pipeline_assets.resources import DatabaseResource, FilesResource, StageResource
 from pipeline_assets.sensors.housekeeping import build_housekeeping
 
@@ -28,7 +28,9 @@ def build_resources(project: ProjectConfig) -> dict[str, object]:
     stage = StageResource.from_config(project.stage)
     used = {t.source for t in project.tables} | {t.target for t in project.tables}
     databases = {
-        name: (FilesResource if conn.kind == "files" else DatabaseResource).from_config(name, conn)
+        name: FilesResource.from_config(name, conn)
+        if isinstance(conn, FilesConnection)
+        else DatabaseResource.from_config(name, conn)
         for name, conn in project.connections.items()
         if name in used
     }

@@ -72,6 +72,16 @@ def test_defaults_expansion_and_relative_paths(tmp_path, monkeypatch):
             ("{kind: duckdb, path: warehouse.duckdb}", "{kind: duckdb}"),
             "connections.dw: a duckdb connection needs path",
         ),
+        (("user: root, database: shop,", "user: root,"), "connections.shop: a mysql connection needs database"),
+        (
+            ("{kind: duckdb, path: warehouse.duckdb}", "{kind: duckdb, path: w.duckdb, host: h}"),
+            "connections.dw: a duckdb connection takes path, not host",
+        ),
+        (
+            ("{kind: duckdb, path: warehouse.duckdb}", "{kind: duckdb, path: w.duckdb, colour: red}"),
+            "connections.dw.colour: unknown option",
+        ),
+        (("{kind: duckdb, path: warehouse.duckdb}", "{path: w.duckdb}"), "connections.dw.kind: Field required"),
         (
             ("stage: {url: stage}", "stage: {url: stage, orphan_grace: 2x}"),
             "stage.orphan_grace: expected a number and a unit",

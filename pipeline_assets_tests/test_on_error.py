@@ -140,7 +140,7 @@ def _ledger(config, wh_schema: str) -> dict[str, tuple]:
     from pipeline_assets.core.target import TargetTable
     from pipeline_assets.resources import DatabaseResource
 
-    warehouse = DatabaseResource.from_config("dw", config.connections["dw"], resolve=True).warehouse()
+    warehouse = DatabaseResource.from_config("dw", config.connections["dw"]).warehouse()
     with warehouse.ledger() as ledger:
         return {r.file_uri: (r.status, r.error) for r in ledger.records(TargetTable(wh_schema, "events"))}
 

@@ -88,7 +88,7 @@ def test_daily_replace_through_dagster_copies_exactly_the_ledgers_files(
         ("amount", "numeric", None),
     ]
 
-    store = StageResource.from_config(config.stage, resolve=True).store()
+    store = StageResource.from_config(config.stage).store()
     stage = table_stage(config.tables[0], config, store, EmulatedRedshift("rs", config.connections["rs"], None))
     entries = {e.key.rsplit("/", 1)[-1]: e for e in stage.entries(lambda run_id: "SUCCESS")}
     copy_manifest_entry = entries[copy["manifest"].rsplit("/", 1)[-1]]

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline_assets.config import StageConfig
 from pipeline_assets.core.errors import PipelineError
 from pipeline_assets.resources import StageResource
 from pipeline_assets.stage.local import LocalStore
@@ -166,9 +167,7 @@ def test_s3_stage_round_trip_and_metadata(pg, pg_schema, s3_server, s3_bucket, i
         and sum(k.endswith("_manifest.json") for k in keys) == 1
     )
     assert staged["stage_path"].startswith(f"s3://{s3_bucket}/staging/app/{pg_schema}_t/full/run_")
-    resource = StageResource(
-        url=f"s3://{s3_bucket}/staging", file_format="parquet", compression="snappy", target_file_mb=1
-    )
+    resource = StageResource.from_config(StageConfig(url=f"s3://{s3_bucket}/staging"))
     assert resource.store().uri("k") == f"s3://{s3_bucket}/staging/k"
 
 

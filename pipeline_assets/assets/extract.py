@@ -9,13 +9,12 @@ import dagster as dg
 
 from pipeline_assets.assets.incremental import extraction_window, state_key
 from pipeline_assets.assets.partitions import day_window
-from pipeline_assets.config import TableConfig
+from pipeline_assets.config import StageConfig, TableConfig
 from pipeline_assets.core.errors import PipelineError
 from pipeline_assets.core.manifest import Extract, Manifest, UnloadedFile
 from pipeline_assets.core.schema import TableSchema
 from pipeline_assets.core.store import StageStore
 from pipeline_assets.core.target import TargetTable
-from pipeline_assets.resources import StageResource
 from pipeline_assets.sources import Source
 from pipeline_assets.sources.base import UnloadingSource
 from pipeline_assets.stage.staging import StageSettings, all_manifests, write_partition
@@ -45,7 +44,7 @@ class Extraction:
         return self.table.partitioning == "incremental"
 
 
-def preflight(stage: StageResource, store: StageStore, log: dg.DagsterLogManager) -> None:
+def preflight(stage: StageConfig, store: StageStore, log: dg.DagsterLogManager) -> None:
     """Check the bucket's public-access block and default encryption, as ``stage.preflight`` asks."""
     if stage.preflight == "off":
         return

@@ -65,8 +65,8 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
     def staged(context: dg.AssetExecutionContext, config: ExtractConfig) -> Staged:
         with user_errors():
             days = run_days(context, partitioned, table.asset_name)
-            stage = context.resources.stage
-            store = stage.store()
+            stage = context.resources.stage.config
+            store = context.resources.stage.store()
             preflight(stage, store, context.log)
             source = getattr(context.resources, table.source).source()
             run = Extraction(
@@ -77,7 +77,7 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
                 warehouse=getattr(context.resources, table.target).warehouse(),
                 store=store,
                 settings=StageSettings(
-                    file_format=stage.file_format,
+                    file_format=stage.format,
                     compression=stage.compression,
                     target_bytes=stage.target_bytes,
                     path_strategy=policy.path_strategy,

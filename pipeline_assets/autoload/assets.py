@@ -16,6 +16,7 @@ from pipeline_assets.autoload.report import OUTCOME_TAG, load_outcomes, outcome_
 from pipeline_assets.autoload.selection import DONE, GIVEN_UP, LOAD, SKIP, batches, decide
 from pipeline_assets.autoload.staging import Batch, outcome, stage_files, write_manifest
 from pipeline_assets.config import ProjectConfig, TableConfig
+from pipeline_assets.config.files import FilesTableConfig
 from pipeline_assets.core.errors import PipelineError, TransientError
 from pipeline_assets.core.manifest import Manifest, SourceOutcome
 from pipeline_assets.core.progress import Progress
@@ -41,8 +42,7 @@ class AutoloadConfig(dg.Config):
 
 
 def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAssets:
-    files = table.dropped
-    drops = project.connections[table.source]
+    files, drops = project.files_source(table)
     target_conn = project.connections[table.target]
     partitions_def = daily_partitions(files.start_date) if files.start_date else None  # set with the key pattern
     prefix = project.stage_prefix(table)
@@ -50,7 +50,7 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
 
     def settings_of(stage):
         return StageSettings(
-            file_format=stage.file_format,
+            file_format=stage.format,
             compression=stage.compression,
             target_bytes=stage.target_bytes,
             path_strategy="unique",
@@ -79,11 +79,11 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
             drop_store = getattr(context.resources, table.source).store()
             warehouse = getattr(context.resources, table.target).warehouse()
             stage = context.resources.stage.store()
-            settings = settings_of(context.resources.stage)
+            settings = settings_of(context.resources.stage.config)
 
             def one_day(partition: str) -> tuple[Manifest, dict]:
                 day = partition if partitions_def else None
-                chosen, reported = _choose(drop_store, warehouse, table, target, day, config, context.log)
+                chosen, reported = _choose(drop_store, warehouse, files, target, day, config, context.log)
                 batch = Batch(convert=[d.file for d in chosen if d.action == LOAD], outcomes=reported)
                 batch.outcomes += [outcome(d.file, "skipped", error=SKIPPED_NOTE) for d in chosen if d.action == SKIP]
                 schema = stage_files(
@@ -138,7 +138,7 @@ def build_files_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
 def _choose(
     drop_store,
     warehouse: Warehouse,
-    table: TableConfig,
+    files: FilesTableConfig,
     target: TargetTable,
     partition: str | None,
     config: AutoloadConfig,
@@ -146,7 +146,6 @@ def _choose(
 ) -> tuple[list, list[SourceOutcome]]:
     """The files this run takes (the sensor's list, else the oldest the ledger has not loaded, bounded) and outcomes
     to report for requested files that need nothing (loaded meanwhile, out of retries)."""
-    files = table.dropped
     listed = [f for f in list_files(drop_store, files) if partition is None or files.partition_of(f.key) == partition]
     wanted = {(k, e) for k, e in config.files}
     if wanted:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import dagster as dg
 
-from pipeline_assets.config import ProjectConfig, TableConfig, secret
+from pipeline_assets.config import NetworkConnection, ProjectConfig, TableConfig, secret
 from pipeline_assets.core.errors import ConfigError, PipelineError
 from pipeline_assets.project import config_path, default_dagster_home, home, load_project
 from pipeline_assets.resources import DatabaseResource, StageResource
@@ -57,7 +57,12 @@ def use_instance(explicit_config: str | None) -> Path:
 def _check_secrets(project: ProjectConfig) -> None:
     """Every ${VAR} the tables need is set, so a missing one is one line here rather than a failed run."""
     used = {t.source for t in project.tables} | {t.target for t in project.tables}
-    references = [(f"connections.{name}.password", project.connections[name].password) for name in sorted(used)]
+    connections = [(name, project.connections[name]) for name in sorted(used)]
+    references = [
+        (f"connections.{name}.password", conn.password)
+        for name, conn in connections
+        if isinstance(conn, NetworkConnection)
+    ]
     references += [
         (f"stage.s3.{field}", getattr(project.stage.s3, field)) for field in ("access_key_id", "secret_access_key")
     ]
@@ -69,13 +74,13 @@ def _check_secrets(project: ProjectConfig) -> None:
 
 
 def warehouse_for(project: ProjectConfig, table: TableConfig) -> Warehouse:
-    """The table's target warehouse, its password read from the environment now."""
-    return DatabaseResource.from_config(table.target, project.connections[table.target], resolve=True).warehouse()
+    """The table's target warehouse (its password read from the environment when it connects)."""
+    return DatabaseResource.from_config(table.target, project.connections[table.target]).warehouse()
 
 
 def table_stages(project: ProjectConfig, names: list[str] | None = None) -> list[TableStage]:
     """The named tables' corners of the stage (every table when ``names`` is None), with their ledgers."""
-    store = StageResource.from_config(project.stage, resolve=True).store()
+    store = StageResource.from_config(project.stage).store()
     tables = [project.table(n) for n in names] if names else list(project.tables)
     return [table_stage(t, project, store, warehouse_for(project, t)) for t in tables]
 

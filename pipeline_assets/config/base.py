@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 SECRET_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 # Fields that hold secrets: the loader leaves their ${VAR} unexpanded so the value is read from the
-# environment only when a connection is opened (and Dagster shows an EnvVar, never the value).
+# environment only when a connection is opened (and Dagster shows the reference, never the value).
 SECRET_FIELDS = frozenset({"password", "access_key_id", "secret_access_key", "private_key_password"})
 
 # files: an S3 prefix or a folder other systems drop files into, read by the autoloader
@@ -15,7 +15,6 @@ SOURCE_KINDS = ("postgres", "mysql", "sqlite", "duckdb", "snowflake", "files")
 WAREHOUSE_KINDS = ("postgres", "duckdb", "snowflake", "redshift")
 # Kinds that read or write the stage themselves (COPY from / unload to S3), so the stage must be in S3.
 STAGE_READING_KINDS = ("snowflake", "redshift")
-DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306, "redshift": 5439}
 
 
 class _Model(BaseModel):

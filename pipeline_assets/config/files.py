@@ -107,4 +107,4 @@ class FilesTableConfig(_Model):
             day = date.fromisoformat(match.group(1))
         except ValueError:
             return None
-        return day.isoformat() if day >= self.start_date else None
+        return day.isoformat() if self.start_date and day >= self.start_date else None

@@ -8,6 +8,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from pipeline_assets.config.connection_base import FileDatabase
+from pipeline_assets.config.connections import ConnectionConfig, FilesConnection
 from pipeline_assets.config.models import SECRET_FIELDS, SECRET_REF, ProjectConfig
 from pipeline_assets.core.errors import ConfigError
 
@@ -41,16 +43,14 @@ def relative_to(project: ProjectConfig, folder: Path) -> ProjectConfig:
     def absolute(value: str) -> str:
         return str(folder / value) if not Path(value).is_absolute() else value
 
-    connections = {
-        name: conn.model_copy(update={"path": absolute(conn.path)}) if conn.path else conn
-        for name, conn in project.connections.items()
-    }
-    connections = {
-        name: conn.model_copy(update={"url": absolute(conn.url)})
-        if conn.url and not conn.url.startswith("s3://")
-        else conn
-        for name, conn in connections.items()
-    }
+    def local(conn: ConnectionConfig) -> ConnectionConfig:
+        if isinstance(conn, FileDatabase):
+            return conn.model_copy(update={"path": absolute(conn.path)})
+        if isinstance(conn, FilesConnection) and not conn.is_s3:
+            return conn.model_copy(update={"url": absolute(conn.url)})
+        return conn
+
+    connections = {name: local(conn) for name, conn in project.connections.items()}
     stage = (
         project.stage if project.stage.is_s3 else project.stage.model_copy(update={"url": absolute(project.stage.url)})
     )
@@ -71,7 +71,7 @@ def parse_config(text: str, origin: str = "config") -> ProjectConfig:
     try:
         return ProjectConfig.model_validate(expanded)
     except ValidationError as exc:
-        raise ConfigError(f"{origin}: {_describe(exc, expanded)}") from None
+        raise ConfigError(f"{origin}: {_describe(exc)}") from None
 
 
 def _expand(value: Any, origin: str, path: tuple) -> Any:
@@ -91,19 +91,33 @@ def _expand(value: Any, origin: str, path: tuple) -> Any:
     return value
 
 
-def _describe(exc: ValidationError, raw: dict) -> str:
+def _describe(exc: ValidationError) -> str:
     error = exc.errors()[0]
-    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
+    loc = _untagged(tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part)))
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown option"
     elif error["type"] == "literal_error":
         message = f"got {error['input']!r}; {message.lower()}"
+    elif error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        loc = (*loc, error["ctx"]["discriminator"].strip("'"))
+        message = "Field required" if error["type"] == "union_tag_not_found" else _unknown_tag(error["ctx"])
     elif loc and loc[-1] in SECRET_FIELDS:
         pass  # never echo what was written in a secret field
     elif "input" in error and error["type"] != "missing" and not isinstance(error["input"], dict | list):
         message = f"{message} (got {error['input']!r})"
     return f"{_dotted(loc)}: {message}" if loc else message
+
+
+def _untagged(loc: tuple) -> tuple:
+    """``loc`` without the kind that pydantic puts after a connection's name (the model ``kind`` chose)."""
+    return loc[:2] + loc[3:] if loc[:1] == ("connections",) and len(loc) > 2 else loc
+
+
+def _unknown_tag(ctx: dict) -> str:
+    """An unknown ``kind``, said as an unknown value of a choice is: got 'x'; input should be 'a', 'b' or 'c'."""
+    *others, last = ctx["expected_tags"].split(", ")
+    return f"got {ctx['tag']!r}; input should be {', '.join(others)} or {last}"
 
 
 def _dotted(loc: tuple) -> str:
@@ -114,10 +128,10 @@ def _dotted(loc: tuple) -> str:
 
 
 def secret(reference: str | None) -> str | None:
-    """The value of a ``${VAR}`` secret reference, read now (outside Dagster, which resolves EnvVars itself)."""
-    if not reference:
+    """The value of a ``${VAR}`` secret reference, read from the environment now (when a connection is opened)."""
+    match = SECRET_REF.match(reference or "")
+    if not match:
         return None
-    name = SECRET_REF.match(reference).group(1)
-    if name not in os.environ:
-        raise ConfigError(f"environment variable {name} is not set")
-    return os.environ[name]
+    if match.group(1) not in os.environ:
+        raise ConfigError(f"environment variable {match.group(1)} is not set")
+    return os.environ[match.group(1)]

@@ -17,13 +17,15 @@ from pipeline_assets.config.base import (
     WAREHOUSE_KINDS,
     _Model,
 )
-from pipeline_assets.config.connections import ConnectionConfig
+from pipeline_assets.config.connection_base import NetworkConnection
+from pipeline_assets.config.connections import ConnectionConfig, FilesConnection, SnowflakeConnection
+from pipeline_assets.config.files import FilesTableConfig
 from pipeline_assets.config.stage import S3Config, StageConfig, StagePolicy
 from pipeline_assets.config.tables import TableConfig
 from pipeline_assets.core import layout
 from pipeline_assets.core.errors import ConfigError
 
-__all__ = ["SECRET_FIELDS", "SECRET_REF", "ConnectionConfig", "ProjectConfig", "S3Config", "StageConfig", "TableConfig"]
+__all__ = ["SECRET_FIELDS", "SECRET_REF", "ProjectConfig", "S3Config", "StageConfig", "TableConfig"]
 
 
 class ScheduleConfig(_Model):
@@ -50,7 +52,8 @@ class ProjectConfig(_Model):
     def stage_prefix(self, table: TableConfig) -> str:
         """The table's own stage folder: named by its asset name, so two tables reading one source table never share
         files."""
-        schema = table.source_schema or self.connections[table.source].database or "main"
+        source = self.connections[table.source]
+        schema = table.source_schema or (source.database if isinstance(source, NetworkConnection) else "main")
         return layout.table_prefix(table.source, schema, table.asset_name)
 
     @model_validator(mode="after")
@@ -76,7 +79,8 @@ class ProjectConfig(_Model):
             key = (table.source, table.asset_name)
             if key in seen:
                 raise ValueError(
-                    f"tables[{i}]: table {table.asset_name!r} of {table.source!r} is also tables[{seen[key]}]; set a distinct name"
+                    f"tables[{i}]: table {table.asset_name!r} of {table.source!r} is also tables[{seen[key]}]; "
+                    "set a distinct name"
                 )
             seen[key] = i
             destination = (table.target, table.target_schema, table.target_name)
@@ -103,7 +107,11 @@ class ProjectConfig(_Model):
                     f"tables[{i}].{role}: {conn.kind} connection {name!r} reads the stage itself, so "
                     f"stage.url must be s3://bucket/prefix, not the local folder {self.stage.url!r}"
                 )
-            if conn.snowflake and not conn.snowflake.storage_integration and not self.stage.s3.access_key_id:
+            if (
+                isinstance(conn, SnowflakeConnection)
+                and not conn.snowflake.storage_integration
+                and not self.stage.s3.access_key_id
+            ):
                 raise ValueError(
                     f"connections.{name}: Snowflake reaches the stage bucket through a storage integration or "
                     "the stage's access keys: set snowflake.storage_integration (recommended) or "
@@ -119,7 +127,7 @@ class ProjectConfig(_Model):
                 f"tables[{i}].on_error: continue (drop bad rows, load the rest) needs a COPY that does that, "
                 f"which {target.kind} lacks; use skip_file (leave the bad file out, recorded in the ledger) or abort"
             )
-        if source.kind == "snowflake":
+        if isinstance(source, SnowflakeConnection):
             policy = self.policy(table)
             if source.snowflake.unload.include_query_id and policy.path_strategy == "fixed" and policy.overwrite:
                 raise ValueError(
@@ -136,6 +144,13 @@ class ProjectConfig(_Model):
             overwrite=stage.overwrite if table.overwrite is None else table.overwrite,
             cleanup_after_load=table.cleanup_after_load or stage.cleanup_after_load,
         )
+
+    def files_source(self, table: TableConfig) -> tuple[FilesTableConfig, FilesConnection]:
+        """A files table's ``files:`` block and the connection its files are dropped into (validation pairs them)."""
+        source = self.connections[table.source]
+        if table.files is None or not isinstance(source, FilesConnection):
+            raise ConfigError(f"table {table.asset_name!r} is not a table of a files connection")
+        return table.files, source
 
     def table(self, name: str) -> TableConfig:
         """The table called ``name`` (its asset name, or source.name)."""

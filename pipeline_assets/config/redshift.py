@@ -36,12 +36,3 @@ class RedshiftOptions(_Model):
         if not re.match(IAM_ROLE_PATTERN, value):
             raise ValueError("expected an IAM role ARN like arn:aws:iam::123456789012:role/redshift-copy")
         return value
-
-
-def redshift_problem(kind: str, options: RedshiftOptions | None) -> str | None:
-    """Why a connection's ``redshift:`` block does not fit its kind, or None."""
-    if kind == "redshift" and options is None:
-        return "a redshift connection needs redshift.iam_role (the IAM role COPY assumes to read the stage)"
-    if kind != "redshift" and options is not None:
-        return f"redshift: options are for redshift connections, not {kind}"
-    return None

@@ -75,6 +75,10 @@ class StageConfig(_Model):
     def is_s3(self) -> bool:
         return self.url.startswith("s3://")
 
+    @property
+    def target_bytes(self) -> int:
+        return int(self.target_file_mb * 2**20)
+
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:

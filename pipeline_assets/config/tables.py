@@ -27,7 +27,7 @@ class TableConfig(_Model):
     )
     name: str | None = Field(default=None, description="asset name; default the source table's name")
     cursor: str | None = Field(default=None, description="timestamp or date column that places a row in a partition")
-    primary_key: list[str] = []
+    primary_key: list[str] = Field(default_factory=list)
     partitioning: Literal["daily", "incremental", "none"] = "none"
     start_date: date | None = None
     days_per_run: int | Literal["all"] = Field(

@@ -3,7 +3,7 @@
 
 from typing import TYPE_CHECKING
 
-from pipeline_assets.config import ConnectionConfig
+from pipeline_assets.config import SnowflakeConnection
 from pipeline_assets.core.errors import PipelineError
 from pipeline_assets.core.store import StageStore
 
@@ -11,14 +11,14 @@ if TYPE_CHECKING:
     from dagster_snowflake import SnowflakeResource
 
 
-def snowflake_resource(config: ConnectionConfig, password: str | None) -> "SnowflakeResource":
+def snowflake_resource(config: SnowflakeConnection, password: str | None) -> "SnowflakeResource":
     """dagster-snowflake's resource for ``config``: it owns the connector's session settings (imported on first use)."""
     from dagster_snowflake import SnowflakeResource
 
     options = config.snowflake
-    extra = {"protocol": options.protocol}
+    extra: dict[str, str | int] = {"protocol": options.protocol}
     if config.host:
-        extra.update(host=config.host, port=config.resolved_port or (80 if options.protocol == "http" else 443))
+        extra.update(host=config.host, port=config.resolved_port)
     return SnowflakeResource(
         account=options.account,
         user=config.user,
@@ -32,7 +32,7 @@ def snowflake_resource(config: ConnectionConfig, password: str | None) -> "Snowf
     )
 
 
-def stage_access(name: str, config: ConnectionConfig, store: StageStore) -> tuple[str, list[str]]:
+def stage_access(name: str, config: SnowflakeConnection, store: StageStore) -> tuple[str, list[str]]:
     """The ``STORAGE_INTEGRATION`` (or ``CREDENTIALS``) clause for the stage bucket, and the secrets it holds
     (to scrub from errors: the clause is never logged)."""
     if config.snowflake.storage_integration:

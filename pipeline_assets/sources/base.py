@@ -2,18 +2,21 @@
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from typing import Generic, TypeVar
 
 import pyarrow as pa
 
-from pipeline_assets.config import ConnectionConfig
+from pipeline_assets.config.connection_base import Connection
 from pipeline_assets.core.errors import PipelineError, driver_error, first_line, redact
 from pipeline_assets.core.manifest import UnloadedFile
 from pipeline_assets.core.schema import Column, TableSchema, Window, conform
 from pipeline_assets.core.sql import quote_identifier
 from pipeline_assets.core.store import StageStore
 
+ConfigT = TypeVar("ConfigT", bound=Connection)
 
-class Source(ABC):
+
+class Source(ABC, Generic[ConfigT]):
     """A database that rows are read from.
 
     Subclasses implement catalog discovery and a streaming cursor; the SQL shape (quoted identifiers,
@@ -24,7 +27,7 @@ class Source(ABC):
     quote_char = '"'
     placeholder = "?"
 
-    def __init__(self, name: str, config: ConnectionConfig, password: str | None):
+    def __init__(self, name: str, config: ConfigT, password: str | None):
         self.name = name
         self.config = config
         self._password = password
@@ -133,7 +136,7 @@ def rows_to_batch(rows: list[tuple], schema: pa.Schema, fetch_types: list[pa.Dat
     return conform(pa.RecordBatch.from_arrays(arrays, names=schema.names), schema, table)
 
 
-class UnloadingSource(Source):
+class UnloadingSource(Source[ConfigT]):
     """A source that writes a window's rows as files straight into the stage (Snowflake's ``COPY INTO`` a location);
     the staged asset then records those files instead of writing batches."""
 

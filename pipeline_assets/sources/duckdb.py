@@ -5,11 +5,12 @@ from collections.abc import Iterator
 import duckdb
 import pyarrow as pa
 
+from pipeline_assets.config import DuckDBConnection
 from pipeline_assets.core.schema import Column, TableSchema, conform
 from pipeline_assets.sources.base import Source
 
 
-class DuckDBSource(Source):
+class DuckDBSource(Source[DuckDBConnection]):
     """Reads a DuckDB file read-only; DuckDB hands out Arrow batches natively, so types map one to one."""
 
     def connect(self) -> duckdb.DuckDBPyConnection:

@@ -6,6 +6,7 @@ import pyarrow as pa
 import pymysql
 import pymysql.cursors
 
+from pipeline_assets.config import MySQLConnection
 from pipeline_assets.core.schema import Column, TableSchema
 from pipeline_assets.sources.base import Source, rows_to_batch
 
@@ -57,7 +58,7 @@ def arrow_type(
     return _NATIVE.get(data_type)
 
 
-class MySQLSource(Source):
+class MySQLSource(Source[MySQLConnection]):
     """Streams rows with PyMySQL's ``SSCursor`` (the server sends rows as they are fetched) in UTC."""
 
     quote_char = "`"

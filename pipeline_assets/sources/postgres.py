@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 
+from pipeline_assets.config import PostgresConnection
 from pipeline_assets.core.reuse import IdleConnection
 from pipeline_assets.core.schema import Column, TableSchema, conform
 from pipeline_assets.sources.base import Source
@@ -56,7 +57,7 @@ def arrow_type(typname: str, typmod: int) -> tuple[pa.DataType, bool]:
     return pa.string(), True  # uuid, interval, arrays, enums, ...: their text form
 
 
-class PostgresSource(Source):
+class PostgresSource(Source[PostgresConnection]):
     """Reads with ``COPY (SELECT …) TO STDOUT (FORMAT binary)`` under ADBC, a batch at a time.
 
     ADBC materializes a whole result when a statement has bound parameters, so the window's bounds

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from pipeline_assets.config import SnowflakeConnection
 from pipeline_assets.connect.snowflake import snowflake_resource, stage_access, unload_encryption
 from pipeline_assets.connect.snowflake_sql import unload_sql
 from pipeline_assets.core.errors import PipelineError, driver_error, first_line, redact
@@ -47,7 +48,7 @@ def arrow_type(data_type: str, precision: int | None, scale: int | None) -> pa.D
     return _SIMPLE.get(data_type, pa.string())  # GEOGRAPHY, VECTOR, …: their text form
 
 
-class SnowflakeSource(UnloadingSource):
+class SnowflakeSource(UnloadingSource[SnowflakeConnection]):
     """Unloads each partition into the stage with ``COPY INTO 's3://…' … DETAILED_OUTPUT = TRUE``; every file it
     reports becomes a staged file with its row count."""
 

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import pyarrow as pa
 
+from pipeline_assets.config import SQLiteConnection
 from pipeline_assets.core.schema import Column, TableSchema
 from pipeline_assets.sources.base import Source, rows_to_batch
 
@@ -39,7 +40,7 @@ def arrow_type(declared: str) -> pa.DataType:
     return pa.string()
 
 
-class SQLiteSource(Source):
+class SQLiteSource(Source[SQLiteConnection]):
     """Reads a SQLite file read-only; dates and timestamps are ISO-8601 text, as Python's sqlite3 writes them."""
 
     def connect(self) -> sqlite3.Connection:

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipeline_assets.config import DuckDBConnection
 from pipeline_assets.core.errors import PipelineError, TransientError
 from pipeline_assets.core.reader import open_staged
 from pipeline_assets.core.target import TargetTable
@@ -51,6 +52,7 @@ class DuckDBTransaction(ClientCopyTransaction):
 class DuckDBWarehouse(Warehouse):
     """A DuckDB file; one writer at a time, so a load waits (up to two minutes) for another to finish."""
 
+    config: DuckDBConnection
     savepoints = False
 
     widening_ladders = (

@@ -7,6 +7,7 @@ from pathlib import Path
 import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 
+from pipeline_assets.config import PostgresConnection
 from pipeline_assets.core.reader import open_staged
 from pipeline_assets.core.reuse import IdleConnection
 from pipeline_assets.core.target import TargetTable
@@ -51,6 +52,7 @@ class PostgresTransaction(ClientCopyTransaction):
 class PostgresWarehouse(Warehouse):
     """Creates tables from the staged schema and loads them with ``COPY … FROM STDIN (FORMAT binary)``."""
 
+    config: PostgresConnection
     widening_ladders = (("smallint", "integer", "bigint"), ("real", "double precision"))
 
     def __init__(self, *args, **kwargs):

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import psycopg2
 import pyarrow as pa
 
+from pipeline_assets.config import RedshiftConnection
 from pipeline_assets.core import layout
 from pipeline_assets.core.errors import PipelineError, driver_error, first_line, redact
 from pipeline_assets.core.manifest import Manifest, StagedFile
@@ -75,6 +76,7 @@ class RedshiftTransaction(Transaction):
 class RedshiftWarehouse(Warehouse):
     """Creates tables from the staged schema and loads them with ``COPY … FROM '<manifest>' IAM_ROLE … MANIFEST``."""
 
+    config: RedshiftConnection
     transaction_class = RedshiftTransaction
     savepoints = False
     widening_ladders = (("smallint", "integer", "bigint"), ("real", "double precision"))

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import pyarrow as pa
 
+from pipeline_assets.config import SnowflakeConnection
 from pipeline_assets.connect.snowflake import snowflake_resource, stage_access
 from pipeline_assets.connect.snowflake_sql import copy_into_sql, snowflake_type
 from pipeline_assets.core.errors import PipelineError
@@ -81,6 +82,7 @@ class SnowflakeTransaction(Transaction):
 class SnowflakeWarehouse(Warehouse):
     """Loads with ``COPY INTO … FILES = (…) MATCH_BY_COLUMN_NAME`` through dagster-snowflake's ``SnowflakeResource``."""
 
+    config: SnowflakeConnection
     savepoints = False
     row_level_errors = True
 

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 import paramiko
 from sshtunnel import BaseSSHTunnelForwarderError, SSHTunnelForwarder
 
-from pipeline_assets.config import ConnectionConfig, secret
+from pipeline_assets.config import RedshiftConnection, secret
 from pipeline_assets.core.errors import PipelineError, driver_error, first_line
 
 
@@ -19,10 +19,10 @@ class _Forwarder(SSHTunnelForwarder):
 
 
 @contextmanager
-def endpoint(config: ConnectionConfig) -> Iterator[tuple[str, int]]:
+def endpoint(config: RedshiftConnection) -> Iterator[tuple[str, int]]:
     """The (host, port) to connect to for as long as the block lasts: the server itself, or the local end of a
     tunnel to it when the connection has ``ssh_tunnel`` (the server's host and port as the bastion sees them)."""
-    tunnel = config.redshift.ssh_tunnel if config.redshift else None
+    tunnel = config.redshift.ssh_tunnel
     if tunnel is None:
         yield config.host, config.resolved_port
         return
