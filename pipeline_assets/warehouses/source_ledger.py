@@ -92,7 +92,10 @@ class SourceLedger:
 
     @staticmethod
     def _record(row: tuple) -> SourceRecord:
-        return SourceRecord(*row[:9], row[9] or 0, *row[10:])
+        uri, etag, size, rows, partition, run_id, load_run_id, status, error, attempts, modified, updated_at = row
+        return SourceRecord(
+            uri, etag, size, rows, partition, run_id, load_run_id, status, error, attempts or 0, modified, updated_at
+        )
 
     def set(
         self,
