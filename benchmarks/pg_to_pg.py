@@ -109,6 +109,7 @@ def run_child(mode: str, table: str, target: str, stage: str, compression: str) 
     from pipeline_assets.core.target import TargetTable
     from pipeline_assets.sources.postgres import PostgresSource
     from pipeline_assets.stage.local import LocalStore
+    from pipeline_assets.warehouses import LoadRequest
     from pipeline_assets.warehouses.postgres import PostgresWarehouse
 
     config = PostgresConnection(kind="postgres", host="127.0.0.1", port=5432, user="postgres", database="test")
@@ -123,17 +124,15 @@ def run_child(mode: str, table: str, target: str, stage: str, compression: str) 
         loads = []
         for window in windows:
             manifest = extract(source, schema, store, stage_config, table, window)
-            loads.append(
-                loader.submit(
-                    warehouse.load,
-                    TargetTable(schema_name, name),
-                    manifest,
-                    store,
-                    mode="replace",
-                    cursor="created_at",
-                    run_id=f"bench{os.getpid()}",
-                )
+            request = LoadRequest(
+                TargetTable(schema_name, name),
+                manifest,
+                store,
+                mode="replace",
+                cursor="created_at",
+                run_id=f"bench{os.getpid()}",
             )
+            loads.append(loader.submit(warehouse.load, request))
         rows = sum(load.result().rows_loaded for load in loads)
     print(json.dumps({"seconds": time.monotonic() - started, "rows": rows}))
 

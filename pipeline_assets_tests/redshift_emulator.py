@@ -7,7 +7,8 @@ transactions, locks) and only its COPY is performed by this test code:
 * the manifest is read from the S3 server and must list only mandatory entries whose ``content_length`` is the
   object's real size;
 * those files are read from S3 and copied by position into the table on the load's own connection (so the rows
-  belong to the load's transaction, as Redshift's COPY does), and ``pg_last_copy_count()`` answers their count;
+  belong to the load's transaction, as Redshift's COPY does), and ``pg_last_copy_count()`` answers their count
+  (``EmulatedRedshift.run_copy`` stands in for ``RedshiftWarehouse.run_copy``);
 * with ``fail_on`` set, a file whose URL contains it fails the COPY the way Redshift does: a row in
   ``stl_load_errors`` (a table in a test schema on the session's search path) and an error on the connection.
 """
@@ -63,10 +64,17 @@ class Emulation:
     fail_on: str | None = None
 
 
-class EmulatedCopyTransaction(RedshiftTransaction):
+class EmulatedRedshift(RedshiftWarehouse):
+    """The Redshift warehouse on PostgreSQL, its sessions seeing the emulated system table and function, its COPY
+    performed here."""
+
     emulation: Emulation
 
-    def copy_from_s3(self, sql: str) -> int:
+    def connection_args(self, host: str, port: int) -> dict:
+        schema = self.emulation.system_schema
+        return {**super().connection_args(host, port), "options": f"-c search_path={schema},public"}
+
+    def run_copy(self, tx: RedshiftTransaction, sql: str) -> int:
         node = sqlglot.parse_one(sql, read="redshift")
         assert isinstance(node, exp.Copy) and node.args["kind"] is True, sql
         assert node.args["credentials"].args["iam_role"].name == ROLE, sql
@@ -82,12 +90,12 @@ class EmulatedCopyTransaction(RedshiftTransaction):
         rows = 0
         for entry in entries:
             if self.emulation.fail_on and self.emulation.fail_on in entry["url"]:
-                self._fail(entry["url"], node.this.name)
-            rows += self._ingest(table, entry["url"], options["FORMAT"])
-        self.execute("SELECT set_config('pa_test.last_copy_count', %s, true)", [str(rows)])
-        return super().execute("SELECT pg_last_copy_count()")[0][0]
+                self._fail(tx, entry["url"], node.this.name)
+            rows += self._ingest(tx, table, entry["url"], options["FORMAT"])
+        tx.execute("SELECT set_config('pa_test.last_copy_count', %s, true)", [str(rows)])
+        return tx.execute("SELECT pg_last_copy_count()")[0][0]
 
-    def _ingest(self, table: str, url: str, file_format: str) -> int:
+    def _ingest(self, tx: RedshiftTransaction, table: str, url: str, file_format: str) -> int:
         data = self._get(url)
         if file_format == "CSV":
             text = data
@@ -95,17 +103,17 @@ class EmulatedCopyTransaction(RedshiftTransaction):
             buffer = io.BytesIO()
             pacsv.write_csv(pq.read_table(io.BytesIO(data)), buffer)
             text = buffer.getvalue()
-        self.cursor.copy_expert(f"COPY {table} FROM STDIN WITH (FORMAT csv, HEADER true)", io.BytesIO(text))
-        return self.cursor.rowcount
+        tx.cursor.copy_expert(f"COPY {table} FROM STDIN WITH (FORMAT csv, HEADER true)", io.BytesIO(text))
+        return tx.cursor.rowcount
 
-    def _fail(self, url: str, table: str) -> None:
-        session = self.session()
+    def _fail(self, tx: RedshiftTransaction, url: str, table: str) -> None:
+        session = tx.session()
         with psycopg2.connect(**PG) as side, side.cursor() as cur:
             cur.execute(
                 f'INSERT INTO "{self.emulation.system_schema}".stl_load_errors VALUES (%s, 1, %s, %s, %s, %s, %s)',
                 (session, uuid.uuid4().int % 10**6, url, 7, "amount", "Invalid digit, Value 'x', Pos 0, Type: Decimal"),
             )
-        self.execute(
+        tx.execute(
             f"DO $$ BEGIN RAISE EXCEPTION 'Load into table ''{table}'' failed.  Check ''stl_load_errors'' "
             "system table for details.'; END $$"
         )
@@ -119,16 +127,6 @@ class EmulatedCopyTransaction(RedshiftTransaction):
         return self.emulation.s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
 
 
-class EmulatedRedshift(RedshiftWarehouse):
-    """The Redshift warehouse on PostgreSQL, its sessions seeing the emulated system table and function."""
-
-    transaction_class = EmulatedCopyTransaction
-
-    def connection_args(self, host: str, port: int) -> dict:
-        schema = EmulatedCopyTransaction.emulation.system_schema
-        return {**super().connection_args(host, port), "options": f"-c search_path={schema},public"}
-
-
 def install(pg, emulation: Emulation) -> None:
     """Create the emulated system objects in ``emulation.system_schema`` and route COPYs through ``emulation``."""
     with pg.cursor() as cur:
@@ -137,7 +135,7 @@ def install(pg, emulation: Emulation) -> None:
                 line_number bigint, colname text, err_reason text, starttime timestamp DEFAULT now());
             CREATE FUNCTION "{emulation.system_schema}".pg_last_copy_count() RETURNS bigint LANGUAGE sql
                 AS $$ SELECT current_setting('pa_test.last_copy_count')::bigint $$''')
-    EmulatedCopyTransaction.emulation = emulation
+    EmulatedRedshift.emulation = emulation
 
 
 def _options(node: exp.Copy) -> dict[str, str | None]:

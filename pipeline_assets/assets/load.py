@@ -14,8 +14,7 @@ from pipeline_assets.core.progress import Progress
 from pipeline_assets.core.schema import SOURCE_TYPE_KEY
 from pipeline_assets.core.store import StageStore
 from pipeline_assets.core.target import TargetTable
-from pipeline_assets.warehouses import Warehouse
-from pipeline_assets.warehouses.transaction import LoadResult
+from pipeline_assets.warehouses import LoadRequest, LoadResult, Warehouse
 
 
 @dataclass(frozen=True)
@@ -80,19 +79,20 @@ def _load_one(run: Loading, manifest: Manifest) -> Loaded:
         "merge",
         "append",
     )  # append with a key: only keys not there yet
-    result = run.warehouse.load(
+    request = LoadRequest(
         run.target,
         manifest,
         run.store,
         mode="full_refresh" if run.full_refresh else table.write_mode,
         cursor=table.cursor,
         run_id=run.run_id,
+        keys=tuple(table.primary_key) if keyed else (),
         schema_policy=table.schema_policy,
         on_error=table.on_error,
         progress=Progress(f"{run.target} {manifest.partition}", "loaded", run.context.log.info, total=manifest.rows),
-        keys=tuple(table.primary_key) if keyed else (),
         before_commit=move_watermark,
     )
+    result = run.warehouse.load(request)
     return Loaded(manifest, result, before, after[0] if after else None)
 
 

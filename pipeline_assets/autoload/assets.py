@@ -24,7 +24,7 @@ from pipeline_assets.core.records import SourceFile
 from pipeline_assets.core.target import TargetTable
 from pipeline_assets.sources.files import list_files
 from pipeline_assets.stage.staging import StageSettings
-from pipeline_assets.warehouses import Transaction, Warehouse
+from pipeline_assets.warehouses import LoadRequest, Transaction, Warehouse
 from pipeline_assets.warehouses.source_ledger import PROCESSED, SourceLedger
 
 SKIPPED_NOTE = "a new version of a file already processed; allow_overwrites is false"
@@ -223,7 +223,7 @@ def _load(context, warehouse: Warehouse, store, table: TableConfig, target: Targ
         part = replace(manifest, files=tuple(f for f in manifest.files if f.uri in keep), sources=tuple(todo))
         run_id = context.run.run_id
         try:
-            result = warehouse.load(
+            request = LoadRequest(
                 target,
                 part,
                 store,
@@ -236,6 +236,7 @@ def _load(context, warehouse: Warehouse, store, table: TableConfig, target: Targ
                 progress=Progress(f"{target} {manifest.partition}", "loaded", context.log.info, total=part.rows),
                 before_commit=lambda tx: _mark_loaded(tx, target, manifest, todo, run_id),
             )
+            result = warehouse.load(request)
         except TransientError:
             raise
         except PipelineError as exc:

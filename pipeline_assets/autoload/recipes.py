@@ -82,7 +82,7 @@ def ensure_idle(instance: dg.DagsterInstance, job_name: str, table: str, current
 
 def fresh_start(warehouse: Warehouse, target: TargetTable) -> RecipeResult:
     """Drop the table; every processed file stays processed, so only new files are loaded (into a new table)."""
-    with warehouse._errors(f"drop {target}"), warehouse.transaction() as tx:
+    with warehouse.errors(f"drop {target}"), warehouse.transaction() as tx:
         warehouse.lock(tx, target)
         rows = _drop(warehouse, tx, target)
         books = SourceLedger(tx)
@@ -92,7 +92,7 @@ def fresh_start(warehouse: Warehouse, target: TargetTable) -> RecipeResult:
 
 def full_reprocess(warehouse: Warehouse, target: TargetTable) -> RecipeResult:
     """Drop the table and clear every source file's record, so every file is loaded again (into a new table)."""
-    with warehouse._errors(f"drop {target}"), warehouse.transaction() as tx:
+    with warehouse.errors(f"drop {target}"), warehouse.transaction() as tx:
         warehouse.lock(tx, target)
         rows = _drop(warehouse, tx, target)
         books = SourceLedger(tx)
@@ -106,7 +106,7 @@ def backfill(
 ) -> RecipeResult:
     """Clear the chosen files' records without dropping the table. Appending, files whose rows the table holds would
     be loaded twice: refused unless ``force`` (merging, a reload replaces rows by key)."""
-    with warehouse._errors(f"clear the ledger of {target}"), warehouse.transaction() as tx:
+    with warehouse.errors(f"clear the ledger of {target}"), warehouse.transaction() as tx:
         warehouse.lock(tx, target)
         books = SourceLedger(tx)
         books.ensure()

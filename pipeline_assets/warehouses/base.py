@@ -1,39 +1,43 @@
-"""The Warehouse interface: load a staging run's files into a table in one transaction.
+"""The Warehouse contract: load a staging run's files into a table in one transaction.
 
-The template here fixes the order every warehouse follows (create schema and table from the staged Arrow
-schema, clear what is being replaced, copy each file, verify the count, commit); a warehouse module
-supplies its SQL types, its connection and its bulk copy. State that must commit together with the
-rows (watermarks, the loaded-files ledger) is written through ``Transaction.execute`` before the commit.
+A warehouse module declares what it can do (``Capabilities``) and supplies its transaction, its SQL types and its
+bulk copy. ``load`` runs the frame every load follows (lock, ledger, create and evolve the table, the write mode's
+writes, the files recorded, commit) around the request's write mode (``write_modes``). State that must commit with
+the rows (watermarks, the loaded-files ledger) is written through the transaction before the commit.
 """
 
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import ClassVar, Generic, TypeVar
 
 import pyarrow as pa
 
 from pipeline_assets.config import ConnectionConfig
 from pipeline_assets.core.errors import PipelineError, driver_error, first_line, redact
 from pipeline_assets.core.manifest import Manifest, StagedFile
-from pipeline_assets.core.progress import Progress
 from pipeline_assets.core.schema import Window
 from pipeline_assets.core.sql import quote_identifier
-from pipeline_assets.core.store import StageStore
 from pipeline_assets.core.target import TargetTable
+from pipeline_assets.warehouses.contract import Capabilities, CopyJob, LoadRequest
 from pipeline_assets.warehouses.evolution import evolve
-from pipeline_assets.warehouses.file_copy import copy_one_by_one
-from pipeline_assets.warehouses.ledger import IN_TARGET, Ledger
+from pipeline_assets.warehouses.file_copy import copy_one_by_one, unreadable
+from pipeline_assets.warehouses.ledger import Ledger
 from pipeline_assets.warehouses.state import Watermarks
-from pipeline_assets.warehouses.transaction import FileOutcome, LoadResult, Transaction
-from pipeline_assets.warehouses.write_modes import full_refresh, upsert, work_tables
+from pipeline_assets.warehouses.transaction import FileOutcome, LoadResult, Transaction, Tx
+from pipeline_assets.warehouses.write_modes import Frame, Written, write_mode
+
+Books = TypeVar("Books", Ledger, Watermarks)
 
 
-class Warehouse(ABC):
-    quote_char = '"'
-    widening_ladders: tuple[tuple[str, ...], ...] = ()  # canonical type names, each wider than the one before
-    savepoints = True  # False: a bad file is found by reading it through before the copy (the only undo there is)
-    row_level_errors = False  # True: the COPY itself can drop bad rows and load the rest (``on_error: continue``)
+class Warehouse(ABC, Generic[Tx]):
+    """A warehouse whose transactions are ``Tx``; each kind declares its ``capabilities``."""
+
+    capabilities: ClassVar[Capabilities]
 
     def __init__(self, name: str, config: ConnectionConfig, password: str | None):
         self.name, self.config, self._password = name, config, password
@@ -43,16 +47,19 @@ class Warehouse(ABC):
         """Close what the warehouse keeps open between transactions (nothing, unless it keeps a connection)."""
 
     @abstractmethod
-    @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self) -> AbstractContextManager[Tx]:
         """A transaction that commits when the block ends and rolls back if it raises."""
 
     @abstractmethod
     def column_type(self, field: pa.Field) -> str:
         """This warehouse's SQL type for an Arrow field."""
 
+    @abstractmethod
+    def describe(self, tx: Tx, target: TargetTable) -> list[tuple[str, str]]:
+        """(column, type) as the catalog spells them."""
+
     def quote(self, identifier: str) -> str:
-        return quote_identifier(identifier, self.quote_char)
+        return quote_identifier(identifier)
 
     def qualified(self, target: TargetTable) -> str:
         return f"{self.quote(target.schema)}.{self.quote(target.name)}"
@@ -61,139 +68,56 @@ class Warehouse(ABC):
         columns = ", ".join(f"{self.quote(f.name)} {self.column_type(f)}" for f in schema)
         return f"CREATE TABLE IF NOT EXISTS {self.qualified(target)} ({columns})"
 
-    def load(
-        self,
-        target: TargetTable,
-        manifest: Manifest,
-        store: StageStore,
-        *,
-        mode: str,
-        cursor: str | None,
-        run_id: str,
-        keys: tuple[str, ...] = (),
-        schema_policy: str = "evolve",
-        on_error: str = "abort",
-        progress: Progress | None = None,
-        before_commit: Callable[[Transaction], None] | None = None,
-    ) -> LoadResult:
-        """Load ``manifest``'s files into ``target`` in one transaction, recording them in the ledger.
+    def load(self, request: LoadRequest) -> LoadResult:
+        """Load the request's files into its target in one transaction, recording them in the ledger.
 
-        ``replace`` deletes the manifest's window (the whole table when it has none) first, so loading a partition
-        again leaves the table as it was. ``append`` inserts and skips every file the ledger says the target
-        already holds (and, with ``keys``, every key it holds), so a retried load never duplicates rows. ``merge``
-        upserts by ``keys``, the newest row (by ``cursor``) winning. ``full_refresh`` builds the table anew aside
-        and swaps it in. Schema changes are applied first (or refused under ``freeze``). ``on_error`` says what a
-        bad file does: ``abort`` the load, ``skip_file`` (the rest load; the file is ``skipped`` in the ledger, with its
-        error) or ``continue`` (bad rows dropped where the warehouse can; the file is noted with its first error).
+        The request's write mode says what is written and what a second run does (see ``write_modes``). Schema
+        changes are applied first (or refused under ``freeze``). ``on_error`` says what a bad file does: ``abort``
+        the load, ``skip_file`` (the rest load; the file is ``skipped`` in the ledger, with its error) or
+        ``continue`` (bad rows dropped where the warehouse can; the file is noted with its first error). A failed
+        load marks its files ``failed`` in the ledger, with the reason.
         """
         started = time.monotonic()
-        if on_error == "continue" and not self.row_level_errors:
+        if request.on_error == "continue" and not self.capabilities.row_level_errors:
             raise PipelineError(
                 f"on_error: continue needs a COPY that drops bad rows, which {self.config.kind} lacks; use skip_file"
             )
         try:
-            return self._load(
-                target,
-                manifest,
-                store,
-                mode,
-                cursor,
-                run_id,
-                keys,
-                schema_policy,
-                on_error,
-                progress,
-                before_commit,
-                started,
-            )
+            with self.errors(f"load {request.target}"), self.transaction() as tx:
+                written, changes = self._write(tx, request)
         except PipelineError as exc:
-            self._record_failure(target, manifest, str(exc))
+            self._record_failure(request.target, request.manifest, str(exc))
             raise
+        files, outcomes = request.manifest.files, written.outcomes
+        loaded = sum(o.rows_loaded for o in outcomes) if written.inserted is None else written.inserted
+        seconds = time.monotonic() - started
+        skipped = len(files) - written.files
+        return LoadResult(loaded, written.deleted, written.files, skipped, seconds, tuple(changes), tuple(outcomes))
 
-    def _load(
-        self,
-        target,
-        manifest,
-        store,
-        mode,
-        cursor,
-        run_id,
-        keys,
-        schema_policy,
-        on_error,
-        progress,
-        before_commit,
-        started,
-    ) -> LoadResult:
-        with self._errors(f"load {target}"), self.transaction() as tx:
-            self.lock(tx, target)
-            ledger = Ledger(tx)
-            ledger.ensure()
-            Watermarks(tx).ensure()
-            existed = self.table_exists(tx, target)
-            tx.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(target.schema)}")
-            files, deleted, changes, inserted = list(manifest.files), 0, [], None
-            if mode == "full_refresh":
-                outcomes = self.full_refresh(tx, target, existed, manifest, store, progress, on_error)
-                ledger.supersede(target, manifest.partition)
-            else:
-                tx.execute(self.create_table_sql(target, manifest.arrow_schema))
-                if existed:
-                    changes = evolve(self, tx, target, manifest.arrow_schema, schema_policy, list(keys))
-                keyed = bool(keys) and mode in ("merge", "append")
-                work = work_tables(self, tx, manifest, list(keys)) if keyed else None
-                self.lock_writes(tx, target)
-                where, params = self._window_filter(target, manifest, cursor, tx.placeholder)
-                if mode == "replace":
-                    deleted = tx.execute_count(f"DELETE FROM {self.qualified(target)}{where}", params)
-                    ledger.supersede(target, manifest.partition)
-                else:
-                    if not existed and ledger.records(target, statuses=IN_TARGET):
-                        raise PipelineError(
-                            f"{target} does not exist but the ledger lists files loaded into it; run `pipeline-assets "
-                            f"ledger clear` for the table to load them again"
-                        )
-                    done = ledger.in_target(target, manifest.files)
-                    files = [f for f in manifest.files if (f.uri, f.etag) not in done]
-                if keyed:
-                    outcomes, inserted, deleted = upsert(
-                        self, tx, target, manifest, files, store, progress, list(keys), cursor, mode, work, on_error
-                    )
-                else:
-                    outcomes = self.copy_files(tx, target, manifest, files, store, progress, on_error)
-                if mode == "replace":
-                    expected = sum(o.rows_loaded for o in outcomes)
-                    (count,) = tx.execute(f"SELECT count(*) FROM {self.qualified(target)}{where}", params)[0]
-                    if count != expected:
-                        raise PipelineError(
-                            f"{target}: {count} rows in the window after loading {expected}; rolled back"
-                        )
-            ledger.record_outcomes(target, manifest, outcomes, run_id)
-            ledger.mark_loaded(target, manifest, manifest.key_files, run_id)
-            if before_commit:
-                before_commit(tx)
-        skipped = len(manifest.files) - len(files)
-        loaded = sum(o.rows_loaded for o in outcomes) if inserted is None else inserted
-        return LoadResult(
-            loaded, deleted, len(files), skipped, time.monotonic() - started, tuple(changes), tuple(outcomes)
-        )
-
-    def drop_work_table(self, tx: Transaction, table: TargetTable) -> None:
-        """Drop a merge's work table (Snowflake defers this past the commit: a DROP there commits)."""
-        tx.execute(f"DROP TABLE {self.qualified(table)}")
-
-    def full_refresh(
-        self,
-        tx: Transaction,
-        target: TargetTable,
-        existed: bool,
-        manifest: Manifest,
-        store: StageStore,
-        progress: Progress | None,
-        on_error: str,
-    ) -> list[FileOutcome]:
-        """Build the table anew aside and swap it in (see ``write_modes.full_refresh``)."""
-        return full_refresh(self, tx, target, existed, manifest, store, progress, on_error)
+    def _write(self, tx: Tx, request: LoadRequest) -> tuple[Written, list[str]]:
+        """The frame around the write mode: lock, bookkeeping, the table created and evolved (unless the mode
+        rebuilds it), the mode's DDL, the writes' lock, the mode's writes, every file's outcome recorded."""
+        target, manifest = request.target, request.manifest
+        self.lock(tx, target)
+        ledger = Ledger(tx)
+        ledger.ensure()
+        Watermarks(tx).ensure()
+        existed = self.table_exists(tx, target)
+        tx.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(target.schema)}")
+        mode = write_mode(Frame(self, tx, request, ledger, existed))
+        changes: list[str] = []
+        if not mode.rebuilds:
+            tx.execute(self.create_table_sql(target, manifest.arrow_schema))
+            if existed:
+                changes = evolve(self, tx, target, manifest.arrow_schema, request.schema_policy, list(request.keys))
+        mode.prepare()
+        self.lock_writes(tx, target)
+        written = mode.write()
+        ledger.record_outcomes(target, manifest, written.outcomes, request.run_id)
+        ledger.mark_loaded(target, manifest, manifest.key_files, request.run_id)
+        if request.before_commit:
+            request.before_commit(tx)
+        return written, changes
 
     def _record_failure(self, target: TargetTable, manifest: Manifest, error: str) -> None:
         """Best effort, after the rollback: mark the files ``failed`` with the reason (the warehouse may be gone)."""
@@ -217,47 +141,76 @@ class Warehouse(ABC):
         return self._bookkeeping(Ledger, "use the ledger")
 
     @contextmanager
-    def _bookkeeping(self, kind, action: str) -> Iterator:
-        with self._errors(action), self.transaction() as tx:
+    def _bookkeeping(self, kind: Callable[[Transaction], Books], action: str) -> Iterator[Books]:
+        with self.errors(action), self.transaction() as tx:
             books = kind(tx)
             books.ensure()
             yield books
 
-    def lock(self, tx: Transaction, target: TargetTable) -> None:
-        """Serialize loads into ``target`` until the transaction ends (a DuckDB file has one writer anyway)."""
+    def lock(self, tx: Tx, target: TargetTable) -> None:
+        """At a transaction's start: serialize loads into ``target`` until it ends, where the lock can come first."""
+        if self.capabilities.lock == "before_ddl":
+            self.hold_lock(tx, target)
 
-    def lock_writes(self, tx: Transaction, target: TargetTable) -> None:
-        """Called after a load's last DDL, before it reads what the target holds or writes anything: where ``lock``
-        cannot come first (Snowflake, whose DDL commits), the lock is taken here."""
+    def lock_writes(self, tx: Tx, target: TargetTable) -> None:
+        """After a transaction's last DDL, before it reads what the target holds or writes anything: where the lock
+        cannot come first (``after_ddl``: Snowflake, whose DDL commits), it is taken here."""
+        if self.capabilities.lock == "after_ddl":
+            self.hold_lock(tx, target)
 
-    def table_exists(self, tx: Transaction, target: TargetTable) -> bool:
-        sql = f"SELECT count(*) FROM information_schema.tables WHERE table_schema = {tx.placeholder} AND table_name = {tx.placeholder}"
+    def hold_lock(self, tx: Tx, target: TargetTable) -> None:
+        """The statements that lock ``target`` until the transaction ends (unless ``capabilities.lock`` is none)."""
+        raise NotImplementedError(f"{type(self).__name__} locks {self.capabilities.lock} but has no lock statement")
+
+    def table_exists(self, tx: Tx, target: TargetTable) -> bool:
+        p = tx.placeholder
+        sql = f"SELECT count(*) FROM information_schema.tables WHERE table_schema = {p} AND table_name = {p}"
         return tx.execute(sql, [target.schema, target.name])[0][0] > 0
 
-    def copy_files(
-        self,
-        tx: Transaction,
-        target: TargetTable,
-        manifest: Manifest,
-        files: list[StagedFile],
-        store: StageStore,
-        progress: Progress | None,
-        on_error: str = "abort",
-    ) -> list[FileOutcome]:
-        """Copy ``files`` one at a time through a local copy of each (see ``file_copy``). A warehouse whose COPY reads
-        the stage itself (Snowflake, Redshift) overrides this with one statement over the exact file list."""
-        undo = tx.savepoint if self.savepoints else None
-        return copy_one_by_one(tx, target, manifest, files, store, progress, on_error, undo, self._redacted)
+    def copy_files(self, tx: Tx, job: CopyJob) -> list[FileOutcome]:
+        """Copy the job's files, each checked against the rows the manifest lists; return what each did.
 
-    def _window_filter(
-        self, target: TargetTable, manifest: Manifest, cursor: str | None, placeholder: str
-    ) -> tuple[str, list]:
-        kind = manifest.arrow_schema.field(cursor).type if manifest.window and cursor else None
-        return self._filter(target, manifest.window, cursor, kind, placeholder)
+        Sent through this process one at a time (``copy_file``, each undone alone under ``skip_file`` where there
+        are savepoints), or, where the COPY reads the stage itself, by one COPY over the exact file list
+        (``copy_from_stage``); such a COPY without row-level errors loads all or nothing, so ``skip_file`` leaves out
+        the files that do not read through first."""
+        if not self.capabilities.server_side_copy:
+            savepoint = tx.savepoint if self.capabilities.savepoints else None
+            return copy_one_by_one(job, partial(self.copy_file, tx, job), savepoint, self._redacted)
+        rejected: list[FileOutcome] = []
+        if job.on_error == "skip_file" and not self.capabilities.row_level_errors:
+            rejected = unreadable(job, self._redacted)
+            left_out = {o.file for o in rejected}
+            job = replace(job, files=tuple(f for f in job.files if f not in left_out))
+        return (self.copy_from_stage(tx, job) if job.files else []) + rejected
 
-    def _filter(
+    def copy_file(self, tx: Tx, job: CopyJob, staged: StagedFile, path: Path) -> int:
+        """Bulk-copy one staged file (a local ``path``) into the job's table; return the rows (no server-side copy)."""
+        raise NotImplementedError(f"{type(self).__name__} copies through the client but has no copy_file")
+
+    def copy_from_stage(self, tx: Tx, job: CopyJob) -> list[FileOutcome]:
+        """One COPY the warehouse runs over exactly the job's files in the stage (``server_side_copy``)."""
+        raise NotImplementedError(f"{type(self).__name__} copies from the stage but has no copy_from_stage")
+
+    def swap_in(self, tx: Tx, built: TargetTable, target: TargetTable, existed: bool) -> None:
+        """Put the table built aside in ``target``'s place by renames in the load's transaction, the old one dropped:
+        a reader sees the old table until the commit and the new one after, never an empty or half table."""
+        if existed:
+            old = f"{target.name}__pa_old"
+            tx.execute(f"ALTER TABLE {self.qualified(target)} RENAME TO {self.quote(old)}")
+            tx.execute(f"ALTER TABLE {self.qualified(built)} RENAME TO {self.quote(target.name)}")
+            tx.execute(f"DROP TABLE {self.qualified(TargetTable(target.schema, old))}")
+        else:
+            tx.execute(f"ALTER TABLE {self.qualified(built)} RENAME TO {self.quote(target.name)}")
+
+    def drop_work_table(self, tx: Tx, table: TargetTable) -> None:
+        """Drop a keyed load's work table."""
+        tx.execute(f"DROP TABLE {self.qualified(table)}")
+
+    def window_where(
         self, target: TargetTable, window: Window | None, cursor: str | None, kind: pa.DataType | None, placeholder: str
     ) -> tuple[str, list]:
+        """`` WHERE`` clause and its parameters for ``target``'s rows in ``window`` by ``cursor`` (empty without)."""
         if window is None or cursor is None:
             return "", []
         bounds = list(window.bounds_for(kind, f"{target}.{cursor}"))
@@ -273,20 +226,16 @@ class Warehouse(ABC):
         cursor_type: pa.DataType | None = None,
     ) -> tuple | None:
         """One row of aggregate ``expressions`` over ``target``'s rows in ``window``; None if the table is missing."""
-        with self._errors(f"query {target}"), self.transaction() as tx:
+        with self.errors(f"query {target}"), self.transaction() as tx:
             if not self.table_exists(tx, target):
                 return None
-            where, params = self._filter(target, window, cursor, cursor_type, tx.placeholder)
+            where, params = self.window_where(target, window, cursor, cursor_type, tx.placeholder)
             return tx.execute(f"SELECT {', '.join(expressions)} FROM {self.qualified(target)}{where}", params)[0]
 
     def column_types(self, target: TargetTable) -> dict[str, str]:
         """``target``'s columns and their types, in the spelling ``column_type`` uses (empty if it is missing)."""
-        with self._errors(f"describe {target}"), self.transaction() as tx:
+        with self.errors(f"describe {target}"), self.transaction() as tx:
             return {name: self.canonical_type(kind) for name, kind in self.describe(tx, target)}
-
-    @abstractmethod
-    def describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
-        """(column, type) as the catalog spells them."""
 
     def alter_type_sql(self, target: TargetTable, field: pa.Field) -> str:
         return (
@@ -298,8 +247,9 @@ class Warehouse(ABC):
         return spelling.lower()
 
     @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        """Turn driver errors into one line naming this warehouse, with the password scrubbed."""
+    def errors(self, action: str) -> Iterator[None]:
+        """Run the block as this warehouse's ``action``: a driver's error becomes one line naming the warehouse and
+        the action (a ``TransientError`` where trying again may help), every error scrubbed of its secrets."""
         try:
             yield
         except PipelineError as exc:

@@ -10,17 +10,19 @@ import pyarrow as pa
 
 from pipeline_assets.config import DuckDBConnection
 from pipeline_assets.core.errors import PipelineError, TransientError
+from pipeline_assets.core.manifest import StagedFile
 from pipeline_assets.core.reader import open_staged
 from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.base import Warehouse
-from pipeline_assets.warehouses.transaction import ClientCopyTransaction, Transaction
+from pipeline_assets.warehouses.contract import Capabilities, CopyJob
+from pipeline_assets.warehouses.transaction import Transaction
 
 LOCK_WAIT_SECONDS = 120
 
 
-class DuckDBTransaction(ClientCopyTransaction):
-    def __init__(self, conn: duckdb.DuckDBPyConnection, quote):
-        self.conn, self.quote = conn, quote
+class DuckDBTransaction(Transaction):
+    def __init__(self, conn: duckdb.DuckDBPyConnection):
+        self.conn = conn
 
     def execute(self, sql: str, params: list | tuple = ()) -> list[tuple]:
         result = self.conn.execute(sql, list(params))
@@ -31,34 +33,22 @@ class DuckDBTransaction(ClientCopyTransaction):
         rows = self.execute(sql, params)
         return rows[0][0] if rows else 0
 
-    def copy_file(self, target: TargetTable, path: Path, file_format: str, schema: pa.Schema, uri: str) -> int:
-        """Parquet through DuckDB's own reader; CSV as the typed Arrow stream (CSV carries no types)."""
-        table = f"{self.quote(target.schema)}.{self.quote(target.name)}"
-        if file_format == "parquet":
-            (rows,) = self.conn.execute(
-                f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(path)]
-            ).fetchone()
-            return rows
-        self.conn.register("pipeline_assets_incoming", open_staged(path, file_format, schema, uri))
-        try:
-            (rows,) = self.conn.execute(
-                f"INSERT INTO {table} BY NAME SELECT * FROM pipeline_assets_incoming"
-            ).fetchone()
-        finally:
-            self.conn.unregister("pipeline_assets_incoming")
-        return rows
 
-
-class DuckDBWarehouse(Warehouse):
+class DuckDBWarehouse(Warehouse[DuckDBTransaction]):
     """A DuckDB file; one writer at a time, so a load waits (up to two minutes) for another to finish."""
 
     config: DuckDBConnection
-    savepoints = False
-
-    widening_ladders = (
-        ("TINYINT", "SMALLINT", "INTEGER", "BIGINT"),
-        ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"),
-        ("FLOAT", "DOUBLE"),
+    capabilities = Capabilities(
+        savepoints=False,
+        server_side_copy=False,
+        transactional_ddl=True,
+        row_level_errors=False,
+        lock="none",  # a file has one writer
+        widening=(
+            ("TINYINT", "SMALLINT", "INTEGER", "BIGINT"),
+            ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"),
+            ("FLOAT", "DOUBLE"),
+        ),
     )
 
     def connect(self) -> duckdb.DuckDBPyConnection:
@@ -81,7 +71,7 @@ class DuckDBWarehouse(Warehouse):
         conn = self.connect()
         try:
             conn.execute("BEGIN TRANSACTION")
-            yield DuckDBTransaction(conn, self.quote)
+            yield DuckDBTransaction(conn)
             conn.execute("COMMIT")
         except BaseException:
             try:
@@ -95,13 +85,31 @@ class DuckDBWarehouse(Warehouse):
     def column_type(self, field: pa.Field) -> str:
         return duckdb_type(field.type)
 
-    def describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
+    def copy_file(self, tx: DuckDBTransaction, job: CopyJob, staged: StagedFile, path: Path) -> int:
+        """Parquet through DuckDB's own reader; CSV as the typed Arrow stream (CSV carries no types)."""
+        insert = f"INSERT INTO {self.qualified(job.table)} BY NAME SELECT * FROM"
+        if job.manifest.format == "parquet":
+            return _count(tx.conn.execute(f"{insert} read_parquet(?)", [str(path)]))
+        rows = open_staged(path, job.manifest.format, job.manifest.arrow_schema, staged.uri)
+        tx.conn.register("pipeline_assets_incoming", rows)
+        try:
+            return _count(tx.conn.execute(f"{insert} pipeline_assets_incoming"))
+        finally:
+            tx.conn.unregister("pipeline_assets_incoming")
+
+    def describe(self, tx: DuckDBTransaction, target: TargetTable) -> list[tuple[str, str]]:
         sql = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ?"
         return tx.execute(sql + " ORDER BY ordinal_position", [target.schema, target.name])
 
     def canonical_type(self, spelling: str) -> str:
         upper = spelling.upper()
         return {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE", "REAL": "FLOAT"}.get(upper, upper)
+
+
+def _count(result: duckdb.DuckDBPyConnection) -> int:
+    """The count of rows an INSERT answers with (its one row)."""
+    row = result.fetchone()
+    return row[0] if row else 0
 
 
 def duckdb_type(kind: pa.DataType) -> str:

@@ -4,18 +4,23 @@ A new source column is added (nullable, so old rows read NULL); a widening (int 
 precision, real → double) is applied; anything else stops the load with one line naming table.column."""
 
 import re
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from pipeline_assets.core.errors import PipelineError
 from pipeline_assets.core.target import TargetTable
-from pipeline_assets.warehouses.transaction import Transaction
+from pipeline_assets.warehouses.contract import SchemaPolicy
+from pipeline_assets.warehouses.transaction import Tx
+
+if TYPE_CHECKING:  # the warehouse base imports this module
+    from pipeline_assets.warehouses.base import Warehouse
 
 _DECIMAL = re.compile(r"^(numeric|decimal)\((\d+),(\d+)\)$", re.IGNORECASE)
 
 
 def evolve(
-    warehouse, tx: Transaction, target: TargetTable, schema: pa.Schema, policy: str, keys: list[str]
+    warehouse: "Warehouse[Tx]", tx: Tx, target: TargetTable, schema: pa.Schema, policy: SchemaPolicy, keys: list[str]
 ) -> list[str]:
     """Apply (or, under ``freeze``, refuse) the changes; return a description of each change made."""
     existing = {name: warehouse.canonical_type(kind) for name, kind in warehouse.describe(tx, target)}
@@ -24,13 +29,14 @@ def evolve(
         raise PipelineError(
             f"{target}.{missing_keys[0]}: the primary-key column is gone from the source; stopped before loading"
         )
-    changes, statements = [], []
+    changes: list[str] = []
+    statements: list[str] = []
     for field in schema:
         wanted = warehouse.canonical_type(warehouse.column_type(field))
         have = existing.get(field.name)
         if have == wanted:
             continue
-        if have is not None and not widens(warehouse, have, wanted):
+        if have is not None and not widens(warehouse.capabilities.widening, have, wanted):
             raise PipelineError(
                 f"{target}.{field.name}: {have} → {wanted} would narrow or change the type; stopped before loading"
             )
@@ -49,12 +55,12 @@ def evolve(
     return changes
 
 
-def widens(warehouse, have: str, wanted: str) -> bool:
-    """Whether every value of type ``have`` fits ``wanted``."""
+def widens(ladders: tuple[tuple[str, ...], ...], have: str, wanted: str) -> bool:
+    """Whether every value of type ``have`` fits ``wanted`` (``ladders``: ``Capabilities.widening``)."""
     old, new = _DECIMAL.match(have), _DECIMAL.match(wanted)
     if old and new:
         return int(new.group(3)) == int(old.group(3)) and int(new.group(2)) >= int(old.group(2))
-    for ladder in warehouse.widening_ladders:
+    for ladder in ladders:
         if have in ladder and wanted in ladder:
             return ladder.index(wanted) > ladder.index(have)
     return False

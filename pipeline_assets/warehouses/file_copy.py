@@ -7,11 +7,12 @@ from pathlib import Path
 
 from pipeline_assets.core.errors import PipelineError, first_line, is_transient, redact
 from pipeline_assets.core.manifest import Manifest, StagedFile
-from pipeline_assets.core.progress import Progress
 from pipeline_assets.core.reader import open_staged
-from pipeline_assets.core.store import StageStore
-from pipeline_assets.core.target import TargetTable
-from pipeline_assets.warehouses.transaction import ClientCopyTransaction, FileOutcome
+from pipeline_assets.warehouses.contract import CopyJob
+from pipeline_assets.warehouses.transaction import FileOutcome
+
+CopyFile = Callable[[StagedFile, Path], int]  # one staged file, as a local path, into the job's table; its rows
+Savepoint = Callable[[], AbstractContextManager[None]]
 
 
 class _CannotSkip(PipelineError):
@@ -19,71 +20,53 @@ class _CannotSkip(PipelineError):
 
 
 def copy_one_by_one(
-    tx: ClientCopyTransaction,
-    target: TargetTable,
-    manifest: Manifest,
-    files: list[StagedFile],
-    store: StageStore,
-    progress: Progress | None,
-    on_error: str,
-    savepoint: Callable[[], AbstractContextManager] | None,
-    secrets: list[str | None],
+    job: CopyJob, copy_file: CopyFile, savepoint: Savepoint | None, secrets: list[str | None]
 ) -> list[FileOutcome]:
-    """Each file through ``tx.copy_file``, its row count checked; under ``skip_file`` a bad file becomes a
+    """Each of the job's files through ``copy_file``, its row count checked; under ``skip_file`` a bad file becomes a
     ``skipped`` outcome (its error scrubbed of ``secrets``) and the others go on."""
     outcomes = []
-    for staged in files:
+    for staged in job.files:
         try:
-            with store.local_copy(staged.key) as path:
-                rows = _copy_one(tx, target, manifest, staged, path, on_error, savepoint)
+            with job.store.local_copy(staged.key) as path:
+                rows = _copy_one(job, copy_file, staged, path, savepoint)
         except Exception as exc:
-            if on_error == "abort" or is_transient(exc) or isinstance(exc, _CannotSkip):
+            if job.on_error == "abort" or is_transient(exc) or isinstance(exc, _CannotSkip):
                 raise
             outcomes.append(FileOutcome(staged, "skipped", 0, redact(first_line(exc), secrets)))
             continue
         outcomes.append(FileOutcome(staged, "loaded", rows))
-        if progress:
-            progress.advance(rows)
+        if job.progress:
+            job.progress.advance(rows)
     return outcomes
 
 
-def _copy_one(
-    tx: ClientCopyTransaction,
-    target: TargetTable,
-    manifest: Manifest,
-    staged: StagedFile,
-    path: Path,
-    on_error: str,
-    savepoint: Callable[[], AbstractContextManager] | None,
-) -> int:
+def _copy_one(job: CopyJob, copy_file: CopyFile, staged: StagedFile, path: Path, savepoint: Savepoint | None) -> int:
     def copy() -> int:
-        rows = tx.copy_file(target, path, manifest.format, manifest.arrow_schema, staged.uri)
+        rows = copy_file(staged, path)
         if rows != staged.rows:
             raise PipelineError(f"{staged.uri}: copied {rows} rows but the manifest lists {staged.rows}")
         return rows
 
-    if on_error == "abort":
+    if job.on_error == "abort":
         return copy()
     if savepoint is not None:
         with savepoint():
             return copy()
-    read_through(path, manifest, staged)
+    read_through(path, job.manifest, staged)
     try:
         return copy()
     except Exception as exc:
         raise _CannotSkip(f"{staged.uri}: {first_line(exc)} (read fine, failed while copying; rolled back)") from None
 
 
-def unreadable(
-    files: list[StagedFile], manifest: Manifest, store: StageStore, secrets: list[str | None]
-) -> list[FileOutcome]:
-    """``skip_file`` where nothing can undo one file's part of a COPY (Redshift): the files that fail to read
+def unreadable(job: CopyJob, secrets: list[str | None]) -> list[FileOutcome]:
+    """``skip_file`` where nothing can undo one file's part of a COPY (Redshift): the job's files that fail to read
     through, as ``skipped`` outcomes (a file that reads but then fails in the COPY aborts the load)."""
     rejected = []
-    for staged in files:
+    for staged in job.files:
         try:
-            with store.local_copy(staged.key) as path:
-                read_through(path, manifest, staged)
+            with job.store.local_copy(staged.key) as path:
+                read_through(path, job.manifest, staged)
         except Exception as exc:
             if is_transient(exc):
                 raise

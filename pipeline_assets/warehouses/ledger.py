@@ -5,8 +5,8 @@ Statuses: ``staged`` (written to the stage, not loaded), ``loaded`` (``rows_load
 first rejected row's error when ``on_error: continue`` dropped some), ``superseded`` (its rows were replaced by a
 later load of the same partition), ``failed`` (its load failed; ``error`` says why), ``skipped`` (left out of a load
 under ``on_error: skip_file``; ``error`` says why; the next load tries it again), ``cleared`` (to be processed
-again) and ``deleted`` (removed from the stage). ``loaded_at`` is set exactly while the file's rows are in the target, whatever
-happened to the file itself.
+again) and ``deleted`` (removed from the stage). ``loaded_at`` is set exactly while the file's rows are in the
+target, whatever happened to the file itself.
 """
 
 from collections.abc import Iterable
@@ -105,8 +105,8 @@ class Ledger:
     def supersede(self, target: TargetTable, partition: str) -> int:
         """Mark the partition's loaded files superseded (their rows were just deleted); return how many."""
         return self.tx.execute_count(
-            f"UPDATE {_TABLE} SET status = CASE WHEN status = 'loaded' THEN 'superseded' ELSE status END, loaded_at = NULL,"
-            f" updated_at = {self.p} WHERE target_table = {self.p} AND partition_key = {self.p}"
+            f"UPDATE {_TABLE} SET status = CASE WHEN status = 'loaded' THEN 'superseded' ELSE status END,"
+            f" loaded_at = NULL, updated_at = {self.p} WHERE target_table = {self.p} AND partition_key = {self.p}"
             " AND status IN ('loaded', 'deleted') AND loaded_at IS NOT NULL",
             [_now(), str(target), partition],
         )
@@ -124,9 +124,9 @@ class Ledger:
             status, loaded_at, by = ("loaded", now, run_id) if kept else ("skipped", None, None)
             error = o.error[:2000] if o.error else None
             updated = self.tx.execute_count(
-                f"UPDATE {_TABLE} SET status = {self.p}, loaded_at = {self.p}, load_run_id = {self.p}, error = {self.p}, "
-                f"rows_loaded = {self.p}, updated_at = {self.p} WHERE target_table = {self.p} AND file_uri = {self.p} "
-                f"AND etag = {self.p}",
+                f"UPDATE {_TABLE} SET status = {self.p}, loaded_at = {self.p}, load_run_id = {self.p}, "
+                f"error = {self.p}, rows_loaded = {self.p}, updated_at = {self.p} "
+                f"WHERE target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p}",
                 [status, loaded_at, by, error, o.rows_loaded, now, str(target), f.uri, f.etag],
             )
             if not updated:
@@ -170,7 +170,8 @@ class Ledger:
         for f in files:
             self.tx.execute(
                 f"UPDATE {_TABLE} SET status = 'failed', error = {self.p}, updated_at = {self.p} WHERE "
-                f"target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p} AND status IN ('staged', 'cleared', 'skipped')",
+                f"target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p} "
+                "AND status IN ('staged', 'cleared', 'skipped')",
                 [error[:2000], _now(), str(target), f.uri, f.etag],
             )
 

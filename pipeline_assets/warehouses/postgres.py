@@ -7,12 +7,14 @@ from pathlib import Path
 import adbc_driver_postgresql.dbapi as adbc
 import pyarrow as pa
 
-from pipeline_assets.config import PostgresConnection
+from pipeline_assets.config import ConnectionConfig, PostgresConnection
+from pipeline_assets.core.manifest import StagedFile
 from pipeline_assets.core.reader import open_staged
 from pipeline_assets.core.reuse import IdleConnection
 from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.base import Warehouse
-from pipeline_assets.warehouses.transaction import ClientCopyTransaction, Transaction
+from pipeline_assets.warehouses.contract import Capabilities, CopyJob
+from pipeline_assets.warehouses.transaction import Transaction
 
 # Arrow types the binary COPY writer cannot send as they are, and what they travel as instead.
 _INGEST_AS = {
@@ -24,7 +26,7 @@ _INGEST_AS = {
 }
 
 
-class PostgresTransaction(ClientCopyTransaction):
+class PostgresTransaction(Transaction):
     placeholder = "$?"  # replaced by $1, $2… in ``execute``
 
     def __init__(self, conn: adbc.Connection):
@@ -41,22 +43,22 @@ class PostgresTransaction(ClientCopyTransaction):
         # ADBC reports -1 affected rows for statements with parameters; the server counts instead
         return self.execute(f"WITH changed AS ({sql} RETURNING 1) SELECT count(*) FROM changed", params)[0][0]
 
-    def copy_file(self, target: TargetTable, path: Path, file_format: str, schema: pa.Schema, uri: str) -> int:
-        reader = open_staged(path, file_format, schema, uri)
-        schema = pa.schema(pa.field(f.name, _INGEST_AS.get(f.type, f.type), f.nullable) for f in reader.schema)
-        if schema != reader.schema:
-            reader = pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
-        return self.cursor.adbc_ingest(target.name, reader, mode="append", db_schema_name=target.schema)
 
-
-class PostgresWarehouse(Warehouse):
+class PostgresWarehouse(Warehouse[PostgresTransaction]):
     """Creates tables from the staged schema and loads them with ``COPY … FROM STDIN (FORMAT binary)``."""
 
     config: PostgresConnection
-    widening_ladders = (("smallint", "integer", "bigint"), ("real", "double precision"))
+    capabilities = Capabilities(
+        savepoints=True,
+        server_side_copy=False,
+        transactional_ddl=True,
+        row_level_errors=False,
+        lock="before_ddl",
+        widening=(("smallint", "integer", "bigint"), ("real", "double precision")),
+    )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, name: str, config: ConnectionConfig, password: str | None):
+        super().__init__(name, config, password)
         self._connections = IdleConnection(self.connect)
 
     def close(self) -> None:
@@ -81,11 +83,18 @@ class PostgresWarehouse(Warehouse):
     def column_type(self, field: pa.Field) -> str:
         return postgres_type(field.type)
 
-    def lock(self, tx: Transaction, target: TargetTable) -> None:
+    def hold_lock(self, tx: PostgresTransaction, target: TargetTable) -> None:
         # two merges into one table under READ COMMITTED would each miss the other's rows and duplicate keys
         tx.execute("SELECT pg_advisory_xact_lock(hashtext($?))", [f"pipeline_assets:{target}"])
 
-    def describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
+    def copy_file(self, tx: PostgresTransaction, job: CopyJob, staged: StagedFile, path: Path) -> int:
+        reader = open_staged(path, job.manifest.format, job.manifest.arrow_schema, staged.uri)
+        schema = pa.schema(pa.field(f.name, _INGEST_AS.get(f.type, f.type), f.nullable) for f in reader.schema)
+        if schema != reader.schema:
+            reader = pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
+        return tx.cursor.adbc_ingest(job.table.name, reader, mode="append", db_schema_name=job.table.schema)
+
+    def describe(self, tx: PostgresTransaction, target: TargetTable) -> list[tuple[str, str]]:
         sql = (
             "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($?)"
             " AND attnum > 0 AND NOT attisdropped ORDER BY attnum"

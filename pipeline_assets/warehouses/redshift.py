@@ -15,12 +15,9 @@ import pyarrow as pa
 from pipeline_assets.config import RedshiftConnection
 from pipeline_assets.core import layout
 from pipeline_assets.core.errors import PipelineError, driver_error, first_line, redact
-from pipeline_assets.core.manifest import Manifest, StagedFile
-from pipeline_assets.core.progress import Progress
-from pipeline_assets.core.store import StageStore
 from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.base import Warehouse
-from pipeline_assets.warehouses.file_copy import unreadable
+from pipeline_assets.warehouses.contract import Capabilities, CopyJob
 from pipeline_assets.warehouses.ledger import SCHEMA, TABLE, Ledger
 from pipeline_assets.warehouses.postgres import postgres_type
 from pipeline_assets.warehouses.redshift_copy import (
@@ -63,23 +60,23 @@ class RedshiftTransaction(Transaction):
         self.cursor.execute(sql, params or None)
         return self.cursor.rowcount
 
-    def copy_from_s3(self, sql: str) -> int:
-        """Run one ``COPY … FROM 's3://…'``; return the rows it loaded, as the server counted them."""
-        self.cursor.execute(sql)
-        return self.execute("SELECT pg_last_copy_count()")[0][0]
-
     def session(self) -> int:
         """This connection's session id (``stl_load_errors.session``)."""
         return self.execute("SELECT pg_backend_pid()")[0][0]
 
 
-class RedshiftWarehouse(Warehouse):
+class RedshiftWarehouse(Warehouse[RedshiftTransaction]):
     """Creates tables from the staged schema and loads them with ``COPY … FROM '<manifest>' IAM_ROLE … MANIFEST``."""
 
     config: RedshiftConnection
-    transaction_class = RedshiftTransaction
-    savepoints = False
-    widening_ladders = (("smallint", "integer", "bigint"), ("real", "double precision"))
+    capabilities = Capabilities(
+        savepoints=False,
+        server_side_copy=True,
+        transactional_ddl=True,
+        row_level_errors=False,
+        lock="before_ddl",
+        widening=(("smallint", "integer", "bigint"), ("real", "double precision")),
+    )
 
     def connection_args(self, host: str, port: int) -> dict:
         options = self.config.redshift
@@ -98,7 +95,7 @@ class RedshiftWarehouse(Warehouse):
     def transaction(self) -> Iterator[RedshiftTransaction]:
         with endpoint(self.config) as (host, port):
             conn = psycopg2.connect(**self.connection_args(host, port))
-            tx = self.transaction_class(conn)
+            tx = RedshiftTransaction(conn)
             try:
                 yield tx
                 conn.commit()
@@ -111,7 +108,7 @@ class RedshiftWarehouse(Warehouse):
     def column_type(self, field: pa.Field) -> str:
         return redshift_type(field.type)
 
-    def lock(self, tx: Transaction, target: TargetTable) -> None:
+    def hold_lock(self, tx: RedshiftTransaction, target: TargetTable) -> None:
         # Redshift has no advisory locks: lock the target (or, before it exists, the ledger) until the commit
         if self.table_exists(tx, target):
             tx.execute(f"LOCK TABLE {self.qualified(target)}")
@@ -119,10 +116,11 @@ class RedshiftWarehouse(Warehouse):
             Ledger(tx).ensure()
             tx.execute(f'LOCK TABLE "{SCHEMA}"."{TABLE}"')
 
-    def describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
+    def describe(self, tx: RedshiftTransaction, target: TargetTable) -> list[tuple[str, str]]:
         sql = (
-            "SELECT column_name, CASE WHEN data_type = 'character varying' THEN 'varchar(' || CAST(character_maximum_length"
-            " AS VARCHAR) || ')' WHEN data_type = 'numeric' THEN 'numeric(' || CAST(numeric_precision AS VARCHAR) || ','"
+            "SELECT column_name, CASE WHEN data_type = 'character varying' "
+            "THEN 'varchar(' || CAST(character_maximum_length AS VARCHAR) || ')' "
+            "WHEN data_type = 'numeric' THEN 'numeric(' || CAST(numeric_precision AS VARCHAR) || ','"
             " || CAST(numeric_scale AS VARCHAR) || ')' ELSE data_type END FROM information_schema.columns"
             " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position"
         )
@@ -138,30 +136,17 @@ class RedshiftWarehouse(Warehouse):
             " a column's type in place only for VARCHAR lengths; run a full refresh to rebuild the table"
         )
 
-    def copy_files(
-        self,
-        tx: Transaction,
-        target: TargetTable,
-        manifest: Manifest,
-        files: list[StagedFile],
-        store: StageStore,
-        progress: Progress | None,
-        on_error: str = "abort",
-    ) -> list[FileOutcome]:
-        """One COPY over a manifest that lists exactly ``files`` (never a prefix, which would pick up strays),
-        written beside them in the stage; the server's row count must equal the files'. A manifest COPY loads all
-        or nothing and Redshift has no savepoints, so ``skip_file`` leaves out the files that do not read through."""
-        rejected = unreadable(files, manifest, store, self._redacted) if on_error == "skip_file" else []
-        files = [f for f in files if f not in {o.file for o in rejected}]
-        if not files:
-            return rejected
+    def copy_from_stage(self, tx: RedshiftTransaction, job: CopyJob) -> list[FileOutcome]:
+        """One COPY over a manifest that lists exactly the job's files (never a prefix, which would pick up strays),
+        written beside them in the stage; the server's row count must equal the files'."""
+        target, manifest, store, files = job.table, job.manifest, job.store, list(job.files)
         check_column_order(target, [name for name, _ in self.describe(tx, target)], manifest.arrow_schema)
         key = layout.copy_manifest_key(files[0].key.rsplit("/", 1)[0], uuid.uuid4().hex[:12])
         store.write_bytes(key, copy_manifest(files))
         sql = copy_statement(self.qualified(target), store.uri(key), self.config.redshift.iam_role, manifest.format)
         session = tx.session()
         try:
-            loaded = tx.copy_from_s3(sql)
+            loaded = self.run_copy(tx, sql)
         except psycopg2.Error as exc:
             message = redact(first_line(exc), [self._password])
             raise driver_error(describe_load_error(target, self._load_error(session), message), exc) from None
@@ -170,9 +155,14 @@ class RedshiftWarehouse(Warehouse):
             raise PipelineError(
                 f"{target}: COPY loaded {loaded} rows but the staged files hold {expected}; rolled back"
             )
-        if progress:
-            progress.advance(loaded)
-        return [FileOutcome(f, "loaded", f.rows) for f in files] + rejected
+        if job.progress:
+            job.progress.advance(loaded)
+        return [FileOutcome(f, "loaded", f.rows) for f in files]
+
+    def run_copy(self, tx: RedshiftTransaction, sql: str) -> int:
+        """Run one ``COPY … FROM 's3://…'``; return the rows it loaded, as the server counted them."""
+        tx.cursor.execute(sql)
+        return tx.execute("SELECT pg_last_copy_count()")[0][0]
 
     def _load_error(self, session: int) -> tuple | None:
         """The failed COPY's STL_LOAD_ERRORS row, read on a second connection (the load's transaction is aborted)."""

@@ -1,13 +1,15 @@
 """Snowflake as a warehouse: ``COPY INTO`` reads the staged files from S3 itself, by their exact names.
 
 Snowflake commits the open transaction on every DDL statement, so a load creates every table it needs before
-its first write (a per-target lock, held to the commit), and drops work tables after the transaction ends. Its own load history would skip a file
-loaded before (a partition loaded again), so each COPY says ``FORCE = TRUE``: our ledger decides what is loaded.
+its first write (a per-target lock, held to the commit), and drops work tables after the transaction ends. Its own
+load history would skip a file loaded before (a partition loaded again), so each COPY says ``FORCE = TRUE``: our
+ledger decides what is loaded.
 """
 
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -15,14 +17,16 @@ from pipeline_assets.config import SnowflakeConnection
 from pipeline_assets.connect.snowflake import snowflake_resource, stage_access
 from pipeline_assets.connect.snowflake_sql import copy_into_sql, snowflake_type
 from pipeline_assets.core.errors import PipelineError
-from pipeline_assets.core.manifest import Manifest, StagedFile
-from pipeline_assets.core.progress import Progress
+from pipeline_assets.core.manifest import StagedFile
 from pipeline_assets.core.store import StageStore
 from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.base import Warehouse
+from pipeline_assets.warehouses.contract import Capabilities, CopyJob, OnError
 from pipeline_assets.warehouses.ledger import SCHEMA
 from pipeline_assets.warehouses.transaction import FileOutcome, Transaction
-from pipeline_assets.warehouses.write_modes import build_aside
+
+if TYPE_CHECKING:
+    from snowflake.connector import SnowflakeConnection as Session
 
 MAX_FILES_PER_COPY = 1000  # Snowflake's limit on a FILES list
 _DDL = ("CREATE", "ALTER", "DROP")
@@ -34,7 +38,7 @@ class SnowflakeTransaction(Transaction):
 
     placeholder = "%s"
 
-    def __init__(self, conn):
+    def __init__(self, conn: "Session"):
         self.conn, self.cursor = conn, conn.cursor()
         self.open = False
         self.deferred: list[str] = []
@@ -72,6 +76,7 @@ class SnowflakeTransaction(Transaction):
         self.deferred.append(sql)
 
     def run_deferred(self) -> None:
+        """Run what ``after_commit`` put off."""
         for sql in self.deferred:
             try:
                 self.cursor.execute(sql)
@@ -79,12 +84,17 @@ class SnowflakeTransaction(Transaction):
                 pass
 
 
-class SnowflakeWarehouse(Warehouse):
+class SnowflakeWarehouse(Warehouse[SnowflakeTransaction]):
     """Loads with ``COPY INTO … FILES = (…) MATCH_BY_COLUMN_NAME`` through dagster-snowflake's ``SnowflakeResource``."""
 
     config: SnowflakeConnection
-    savepoints = False
-    row_level_errors = True
+    capabilities = Capabilities(
+        savepoints=False,
+        server_side_copy=True,
+        transactional_ddl=False,
+        row_level_errors=True,
+        lock="after_ddl",
+    )
 
     @contextmanager
     def transaction(self) -> Iterator[SnowflakeTransaction]:
@@ -105,7 +115,7 @@ class SnowflakeWarehouse(Warehouse):
     def column_type(self, field: pa.Field) -> str:
         return snowflake_type(field.type)
 
-    def describe(self, tx: Transaction, target: TargetTable) -> list[tuple[str, str]]:
+    def describe(self, tx: SnowflakeTransaction, target: TargetTable) -> list[tuple[str, str]]:
         sql = (
             "SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
             "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position"
@@ -120,51 +130,44 @@ class SnowflakeWarehouse(Warehouse):
         )
 
     def alter_type_sql(self, target: TargetTable, field: pa.Field) -> str:
-        return f"ALTER TABLE {self.qualified(target)} ALTER COLUMN {self.quote(field.name)} SET DATA TYPE {self.column_type(field)}"
+        column = self.quote(field.name)
+        return f"ALTER TABLE {self.qualified(target)} ALTER COLUMN {column} SET DATA TYPE {self.column_type(field)}"
 
-    def lock_writes(self, tx: Transaction, target: TargetTable) -> None:
+    def hold_lock(self, tx: SnowflakeTransaction, target: TargetTable) -> None:
         # no advisory locks: a DELETE holds a table's lock until the commit, so each target has a table to lock,
         # and the DELETE, the load's first write, opens its transaction
         lock = self.qualified(TargetTable(SCHEMA, f"lock_{target.schema}_{target.name}"))
         tx.execute(f"CREATE TABLE IF NOT EXISTS {lock} (held_by VARCHAR)")
         tx.execute(f"DELETE FROM {lock}")
 
-    def drop_work_table(self, tx: Transaction, table: TargetTable) -> None:
+    def drop_work_table(self, tx: SnowflakeTransaction, table: TargetTable) -> None:
+        """Dropped once the transaction ends: a DROP would commit it."""
         tx.after_commit(f"DROP TABLE IF EXISTS {self.qualified(table)}")
 
-    def copy_files(
-        self,
-        tx: Transaction,
-        target: TargetTable,
-        manifest: Manifest,
-        files: list[StagedFile],
-        store: StageStore,
-        progress: Progress | None,
-        on_error: str = "abort",
-    ) -> list[FileOutcome]:
-        """One ``COPY INTO`` per folder (and per 1,000 files) naming exactly ``files``; each file's result row
+    def copy_from_stage(self, tx: SnowflakeTransaction, job: CopyJob) -> list[FileOutcome]:
+        """One ``COPY INTO`` per folder (and per 1,000 files) naming exactly the job's files; each file's result row
         becomes its outcome, checked against the rows the manifest staged."""
         folders: dict[str, list[StagedFile]] = defaultdict(list)
-        for staged in files:
+        for staged in job.files:
             folders[staged.uri.rsplit("/", 1)[0]].append(staged)
-        outcomes = []
+        outcomes: list[FileOutcome] = []
         for folder, chunk in (
             (f, group[i : i + MAX_FILES_PER_COPY])
             for f, group in folders.items()
             for i in range(0, len(group), MAX_FILES_PER_COPY)
         ):
             sql = copy_into_sql(
-                self.qualified(target),
+                self.qualified(job.table),
                 folder,
                 [f.uri.rsplit("/", 1)[1] for f in chunk],
-                manifest.format,
-                on_error,
-                self._access(store),
+                job.manifest.format,
+                job.on_error,
+                self._access(job.store),
             )
             rows = tx.execute(sql)
-            outcomes += _outcomes(chunk, rows, on_error)
-            if progress:
-                progress.advance(sum(o.rows_loaded for o in outcomes[-len(chunk) :]))
+            outcomes += _outcomes(chunk, rows, job.on_error)
+            if job.progress:
+                job.progress.advance(sum(o.rows_loaded for o in outcomes[-len(chunk) :]))
         return outcomes
 
     def _access(self, store: StageStore) -> str:
@@ -172,30 +175,18 @@ class SnowflakeWarehouse(Warehouse):
         self._redacted += secrets
         return clause
 
-    def full_refresh(
-        self,
-        tx: Transaction,
-        target: TargetTable,
-        existed: bool,
-        manifest: Manifest,
-        store: StageStore,
-        progress: Progress | None,
-        on_error: str,
-    ) -> list[FileOutcome]:
-        """Build ``<table>__pa_new``, commit it, then ``SWAP WITH`` the live table: one atomic step readers never see
-        half done. The ledger is written after the swap; a run that dies in between is made whole by running again."""
-        building, outcomes = build_aside(self, tx, target, manifest, store, progress, on_error)
+    def swap_in(self, tx: SnowflakeTransaction, built: TargetTable, target: TargetTable, existed: bool) -> None:
+        """Commit the table built aside, then ``SWAP WITH`` the live table: one atomic step readers never see half
+        done. The ledger is written after the swap; a run that dies in between is made whole by running again."""
         tx.commit()
         if existed:
-            tx.execute(f"ALTER TABLE {self.qualified(building)} SWAP WITH {self.qualified(target)}")
-            tx.after_commit(f"DROP TABLE IF EXISTS {self.qualified(building)}")
+            tx.execute(f"ALTER TABLE {self.qualified(built)} SWAP WITH {self.qualified(target)}")
+            tx.after_commit(f"DROP TABLE IF EXISTS {self.qualified(built)}")
         else:
-            tx.execute(f"ALTER TABLE {self.qualified(building)} RENAME TO {self.qualified(target)}")
-        self.lock_writes(tx, target)  # again, for the ledger and watermark writes that follow
-        return outcomes
+            tx.execute(f"ALTER TABLE {self.qualified(built)} RENAME TO {self.qualified(target)}")
 
 
-def _outcomes(files: list[StagedFile], rows: list[tuple], on_error: str) -> list[FileOutcome]:
+def _outcomes(files: list[StagedFile], rows: list[tuple], on_error: OnError) -> list[FileOutcome]:
     """Match COPY's result rows (file, status, rows_parsed, rows_loaded, …, first_error, …) to the files asked for."""
     by_name = {row[0].rsplit("/", 1)[-1]: row for row in rows}
     outcomes = []

@@ -19,7 +19,10 @@ _TABLE = f'"{SCHEMA}"."{TABLE}"'
 _ADDED = {"attempts": "INTEGER", "origin": "TEXT", "source_modified": "TIMESTAMPTZ"}
 SOURCE = "source"
 PROCESSED = ("loaded", "deleted", "superseded")  # never loaded again unless cleared
-_FIELDS = 'file_uri, etag, bytes, "rows", partition_key, run_id, load_run_id, status, error, attempts, source_modified, updated_at'
+_FIELDS = (
+    'file_uri, etag, bytes, "rows", partition_key, run_id, load_run_id, status, error, attempts, source_modified, '
+    "updated_at"
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,10 @@ class SourceLedger:
 
     @staticmethod
     def _record(row: tuple) -> SourceRecord:
-        return SourceRecord(*row[:9], row[9] or 0, *row[10:])
+        uri, etag, size, rows, partition, run_id, load_run_id, status, error, attempts, modified, updated_at = row
+        return SourceRecord(
+            uri, etag, size, rows, partition, run_id, load_run_id, status, error, attempts or 0, modified, updated_at
+        )
 
     def set(
         self,
@@ -113,8 +119,8 @@ class SourceLedger:
         loaded_at = now if status == "loaded" else None
         attempts = "COALESCE(attempts, 0) + 1" if failed else "COALESCE(attempts, 0)"
         changed = self.tx.execute_count(
-            f'UPDATE {_TABLE} SET status = {p}, error = {p}, "rows" = COALESCE({p}, "rows"), run_id = {p}, loaded_at = {p}, '
-            f"load_run_id = COALESCE({p}, load_run_id), attempts = {attempts}, updated_at = {p} "
+            f'UPDATE {_TABLE} SET status = {p}, error = {p}, "rows" = COALESCE({p}, "rows"), run_id = {p}, '
+            f"loaded_at = {p}, load_run_id = COALESCE({p}, load_run_id), attempts = {attempts}, updated_at = {p} "
             f"WHERE target_table = {p} AND file_uri = {p} AND etag = {p}",
             [
                 status,
@@ -151,7 +157,8 @@ class SourceLedger:
             "source_modified": file.modified,
         }
         self.tx.execute(
-            f"INSERT INTO {_TABLE} ({', '.join(column_sql(c) for c in values)}) VALUES ({', '.join([p] * len(values))})",
+            f"INSERT INTO {_TABLE} ({', '.join(column_sql(c) for c in values)}) "
+            f"VALUES ({', '.join([p] * len(values))})",
             list(values.values()),
         )
 
@@ -170,16 +177,17 @@ class SourceLedger:
     def supersede_all(self, target: TargetTable) -> int:
         """Every record whose rows the target holds (source files and staged files alike): those rows are gone now."""
         return self.tx.execute_count(
-            f"UPDATE {_TABLE} SET status = 'superseded', loaded_at = NULL, updated_at = {self.p} WHERE target_table = {self.p}"
-            " AND status IN ('loaded', 'deleted') AND loaded_at IS NOT NULL",
+            f"UPDATE {_TABLE} SET status = 'superseded', loaded_at = NULL, updated_at = {self.p} "
+            f"WHERE target_table = {self.p} AND status IN ('loaded', 'deleted') AND loaded_at IS NOT NULL",
             [_now(), str(target)],
         )
 
     def clear(self, target: TargetTable, uris_etags: Iterable[tuple[str, str]] | None = None) -> int:
         """These source records (every one of ``target`` when None) become ``cleared``: loaded again, attempts anew."""
         sql = (
-            f"UPDATE {_TABLE} SET status = 'cleared', loaded_at = NULL, load_run_id = NULL, attempts = 0, error = NULL, "
-            f"updated_at = {self.p} WHERE target_table = {self.p} AND origin = 'source' AND status <> 'cleared'"
+            f"UPDATE {_TABLE} SET status = 'cleared', loaded_at = NULL, load_run_id = NULL, attempts = 0, "
+            f"error = NULL, updated_at = {self.p} "
+            f"WHERE target_table = {self.p} AND origin = 'source' AND status <> 'cleared'"
         )
         if uris_etags is None:
             return self.tx.execute_count(sql, [_now(), str(target)])

@@ -1,17 +1,12 @@
-"""What a load works with: the target table, an open transaction, and the result."""
+"""An open transaction on a warehouse, and what a load did: each file's outcome and the result."""
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-
-import pyarrow as pa
+from typing import TypeVar
 
 from pipeline_assets.core.manifest import StagedFile
-from pipeline_assets.core.target import TargetTable
-
-ON_ERROR = ("abort", "skip_file", "continue")
 
 
 @dataclass(frozen=True)
@@ -54,18 +49,10 @@ class Transaction(ABC):
     def execute_count(self, sql: str, params: list | tuple = ()) -> int:
         """Run one INSERT, UPDATE or DELETE with bound ``params``; return how many rows it changed."""
 
-
-class ClientCopyTransaction(Transaction):
-    """A transaction of a warehouse loaded through this process, file by file (PostgreSQL, DuckDB); warehouses whose
-    COPY reads the stage itself (Snowflake, Redshift) override ``Warehouse.copy_files`` instead."""
-
-    @abstractmethod
-    def copy_file(self, target: TargetTable, path: Path, file_format: str, schema: pa.Schema, uri: str) -> int:
-        """Bulk-copy one staged file (a local ``path``; ``uri`` names it in errors) into ``target``; return the rows."""
-
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """Undo only the block's statements if it raises (``on_error: skip_file``); the transaction goes on."""
+        """Undo only the block's statements if it raises (``on_error: skip_file``, where ``Capabilities.savepoints``);
+        the transaction goes on."""
         self.execute("SAVEPOINT pipeline_assets_file")
         try:
             yield
@@ -73,3 +60,6 @@ class ClientCopyTransaction(Transaction):
             self.execute("ROLLBACK TO SAVEPOINT pipeline_assets_file")
             raise
         self.execute("RELEASE SAVEPOINT pipeline_assets_file")
+
+
+Tx = TypeVar("Tx", bound=Transaction)  # a warehouse's own transaction type

@@ -14,7 +14,9 @@ class _Forwarder(SSHTunnelForwarder):
     """sshtunnel 0.4.0 gathers keys through ``paramiko.DSSKey``, which paramiko 4 removed: it gets our one key."""
 
     @staticmethod
-    def _consolidate_auth(ssh_password=None, ssh_pkey=None, **_) -> tuple:
+    def _consolidate_auth(
+        ssh_password: str | None = None, ssh_pkey: paramiko.PKey | None = None, **_: object
+    ) -> tuple[str | None, list[paramiko.PKey | None]]:
         return ssh_password, [ssh_pkey]
 
 
@@ -29,7 +31,8 @@ def endpoint(config: RedshiftConnection) -> Iterator[tuple[str, int]]:
     where = f"ssh tunnel {tunnel.user}@{tunnel.host}:{tunnel.port}"
     try:
         passphrase = secret(tunnel.private_key_password)
-        key = paramiko.PKey.from_path(tunnel.private_key_path, password=passphrase.encode() if passphrase else None)
+        password = passphrase.encode() if passphrase else None  # bytes for cryptography, whatever paramiko's hint says
+        key = paramiko.PKey.from_path(tunnel.private_key_path, password=password)  # type: ignore[arg-type]
     except (OSError, paramiko.SSHException, ValueError) as exc:
         raise PipelineError(
             f"{where}: cannot read the private key {tunnel.private_key_path}: {first_line(exc)}"
