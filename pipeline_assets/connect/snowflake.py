@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from pipeline_assets.config import SnowflakeConnection
 from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.sql import string_literal
 from pipeline_assets.core.store import StageStore
 
 if TYPE_CHECKING:
@@ -42,8 +43,8 @@ def stage_access(name: str, config: SnowflakeConnection, store: StageStore) -> t
         raise PipelineError(
             f"{name!r}: Snowflake needs snowflake.storage_integration or the stage's access keys to reach the stage"
         )
-    key_id, secret = (k.replace("'", "''") for k in keys)
-    return f"CREDENTIALS = (AWS_KEY_ID = '{key_id}' AWS_SECRET_KEY = '{secret}')", list(keys)
+    key_id, secret = (string_literal(k, backslash_escapes=True) for k in keys)
+    return f"CREDENTIALS = (AWS_KEY_ID = {key_id} AWS_SECRET_KEY = {secret})", list(keys)
 
 
 def unload_encryption(store: StageStore) -> str:
@@ -51,8 +52,8 @@ def unload_encryption(store: StageStore) -> str:
     SSE-KMS), or nothing when the stage is configured without encryption."""
     sse = getattr(store, "sse", {})
     if sse.get("ServerSideEncryption") == "aws:kms":
-        key = sse["SSEKMSKeyId"].replace("'", "''")
-        return f"ENCRYPTION = (TYPE = 'AWS_SSE_KMS' KMS_KEY_ID = '{key}')"
+        key = string_literal(sse["SSEKMSKeyId"], backslash_escapes=True)
+        return f"ENCRYPTION = (TYPE = 'AWS_SSE_KMS' KMS_KEY_ID = {key})"
     if sse.get("ServerSideEncryption") == "AES256":
         return "ENCRYPTION = (TYPE = 'AWS_SSE_S3')"
     return ""

@@ -16,6 +16,7 @@ from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.base import Warehouse
 from pipeline_assets.warehouses.contract import Capabilities, CopyJob
 from pipeline_assets.warehouses.transaction import Transaction
+from pipeline_assets.warehouses.types import sql_type
 
 LOCK_WAIT_SECONDS = 120
 
@@ -83,7 +84,7 @@ class DuckDBWarehouse(Warehouse[DuckDBTransaction]):
             conn.close()
 
     def column_type(self, field: pa.Field) -> str:
-        return duckdb_type(field.type)
+        return sql_type(field.type, "duckdb")
 
     def copy_file(self, tx: DuckDBTransaction, job: CopyJob, staged: StagedFile, path: Path) -> int:
         """Parquet through DuckDB's own reader; CSV as the typed Arrow stream (CSV carries no types)."""
@@ -110,32 +111,3 @@ def _count(result: duckdb.DuckDBPyConnection) -> int:
     """The count of rows an INSERT answers with (its one row)."""
     row = result.fetchone()
     return row[0] if row else 0
-
-
-def duckdb_type(kind: pa.DataType) -> str:
-    if isinstance(kind, pa.BaseExtensionType) and kind.extension_name == "arrow.json":
-        return "JSON"
-    if pa.types.is_decimal(kind):
-        return f"DECIMAL({kind.precision},{kind.scale})"
-    if pa.types.is_timestamp(kind):
-        return "TIMESTAMPTZ" if kind.tz else "TIMESTAMP"
-    simple = {
-        pa.bool_(): "BOOLEAN",
-        pa.int8(): "TINYINT",
-        pa.int16(): "SMALLINT",
-        pa.int32(): "INTEGER",
-        pa.int64(): "BIGINT",
-        pa.uint8(): "UTINYINT",
-        pa.uint16(): "USMALLINT",
-        pa.uint32(): "UINTEGER",
-        pa.uint64(): "UBIGINT",
-        pa.float32(): "REAL",
-        pa.float64(): "DOUBLE",
-        pa.date32(): "DATE",
-        pa.time64("us"): "TIME",
-        pa.string(): "VARCHAR",
-        pa.large_string(): "VARCHAR",
-        pa.binary(): "BLOB",
-        pa.large_binary(): "BLOB",
-    }
-    return simple.get(kind, "VARCHAR")

@@ -38,11 +38,7 @@ _DDL = f"""CREATE TABLE IF NOT EXISTS "{SCHEMA}"."{TABLE}" (
     stage_table TEXT, partition_key TEXT, run_id TEXT, staged_at TIMESTAMPTZ, loaded_at TIMESTAMPTZ,
     load_run_id TEXT, status TEXT NOT NULL, error TEXT, updated_at TIMESTAMPTZ NOT NULL, rows_loaded BIGINT,
     PRIMARY KEY (target_table, file_uri, etag))"""
-_TABLE = f'"{SCHEMA}"."{TABLE}"'
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+LEDGER_TABLE = f'"{SCHEMA}"."{TABLE}"'  # quoted, for SQL text
 
 
 class Ledger:
@@ -61,11 +57,11 @@ class Ledger:
             [SCHEMA, TABLE],
         )[0][0]
         if not known:  # a ledger made before per-file results were kept
-            self.tx.execute(f"ALTER TABLE {_TABLE} ADD COLUMN rows_loaded BIGINT")
+            self.tx.execute(f"ALTER TABLE {LEDGER_TABLE} ADD COLUMN rows_loaded BIGINT")
 
     def record_staged(self, target: TargetTable, manifest: Manifest) -> None:
         """Note a staging run's files; a file the ledger already knows keeps its record."""
-        now = _now()
+        now = datetime.now(UTC)
         for f in manifest.all_files:
             if not self._known(target, f):
                 self._insert(
@@ -89,12 +85,16 @@ class Ledger:
                 )
 
     def _known(self, target: TargetTable, f: StagedFile) -> bool:
-        sql = f"SELECT count(*) FROM {_TABLE} WHERE target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p}"
+        sql = (
+            f"SELECT count(*) FROM {LEDGER_TABLE} "
+            f"WHERE target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p}"
+        )
         return self.tx.execute(sql, [str(target), f.uri, f.etag])[0][0] > 0
 
     def _insert(self, values: list) -> None:
         # check-then-insert rather than ON CONFLICT, which Snowflake and Redshift lack; loads hold the target's lock
-        self.tx.execute(f"INSERT INTO {_TABLE} ({COLUMN_LIST}) VALUES ({', '.join([self.p] * len(values))})", values)
+        placeholders = ", ".join([self.p] * len(values))
+        self.tx.execute(f"INSERT INTO {LEDGER_TABLE} ({COLUMN_LIST}) VALUES ({placeholders})", values)
 
     def in_target(self, target: TargetTable, files: Iterable[StagedFile]) -> set[tuple[str, str]]:
         """``(uri, etag)`` of the given files whose rows the target already holds."""
@@ -105,10 +105,10 @@ class Ledger:
     def supersede(self, target: TargetTable, partition: str) -> int:
         """Mark the partition's loaded files superseded (their rows were just deleted); return how many."""
         return self.tx.execute_count(
-            f"UPDATE {_TABLE} SET status = CASE WHEN status = 'loaded' THEN 'superseded' ELSE status END,"
+            f"UPDATE {LEDGER_TABLE} SET status = CASE WHEN status = 'loaded' THEN 'superseded' ELSE status END,"
             f" loaded_at = NULL, updated_at = {self.p} WHERE target_table = {self.p} AND partition_key = {self.p}"
             " AND status IN ('loaded', 'deleted') AND loaded_at IS NOT NULL",
-            [_now(), str(target), partition],
+            [datetime.now(UTC), str(target), partition],
         )
 
     def mark_loaded(self, target: TargetTable, manifest: Manifest, files: Iterable[StagedFile], run_id: str) -> None:
@@ -118,13 +118,13 @@ class Ledger:
         self, target: TargetTable, manifest: Manifest, outcomes: Iterable[FileOutcome], run_id: str
     ) -> None:
         """Each file's result from a load: ``loaded`` (wholly or in part, with ``rows_loaded``) or ``skipped``."""
-        now = _now()
+        now = datetime.now(UTC)
         for o in outcomes:
             f, kept = o.file, o.status != "skipped"
             status, loaded_at, by = ("loaded", now, run_id) if kept else ("skipped", None, None)
             error = o.error[:2000] if o.error else None
             updated = self.tx.execute_count(
-                f"UPDATE {_TABLE} SET status = {self.p}, loaded_at = {self.p}, load_run_id = {self.p}, "
+                f"UPDATE {LEDGER_TABLE} SET status = {self.p}, loaded_at = {self.p}, load_run_id = {self.p}, "
                 f"error = {self.p}, rows_loaded = {self.p}, updated_at = {self.p} "
                 f"WHERE target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p}",
                 [status, loaded_at, by, error, o.rows_loaded, now, str(target), f.uri, f.etag],
@@ -160,8 +160,8 @@ class Ledger:
                 where, params = where + f" AND target_table = {self.p}", [uri, str(target)]
             unloaded = ", loaded_at = NULL, load_run_id = NULL" if unload else ""
             changed += self.tx.execute_count(
-                f"UPDATE {_TABLE} SET status = {self.p}, updated_at = {self.p}{unloaded} WHERE {where}",
-                [status, _now(), *params],
+                f"UPDATE {LEDGER_TABLE} SET status = {self.p}, updated_at = {self.p}{unloaded} WHERE {where}",
+                [status, datetime.now(UTC), *params],
             )
         return changed
 
@@ -169,10 +169,10 @@ class Ledger:
         """Note why a load failed, on the files it was loading that are not in the target."""
         for f in files:
             self.tx.execute(
-                f"UPDATE {_TABLE} SET status = 'failed', error = {self.p}, updated_at = {self.p} WHERE "
+                f"UPDATE {LEDGER_TABLE} SET status = 'failed', error = {self.p}, updated_at = {self.p} WHERE "
                 f"target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p} "
                 "AND status IN ('staged', 'cleared', 'skipped')",
-                [error[:2000], _now(), str(target), f.uri, f.etag],
+                [error[:2000], datetime.now(UTC), str(target), f.uri, f.etag],
             )
 
     def records(
@@ -196,5 +196,5 @@ class Ledger:
             statuses = list(statuses)
             where.append(f"status IN ({', '.join([self.p] * len(statuses))})")
             params += statuses
-        sql = f"SELECT {COLUMN_LIST} FROM {_TABLE}" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = f"SELECT {COLUMN_LIST} FROM {LEDGER_TABLE}" + (" WHERE " + " AND ".join(where) if where else "")
         return [LedgerRecord(*row) for row in self.tx.execute(sql + " ORDER BY staged_at, file_uri", params)]

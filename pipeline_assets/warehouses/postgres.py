@@ -15,6 +15,7 @@ from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.base import Warehouse
 from pipeline_assets.warehouses.contract import Capabilities, CopyJob
 from pipeline_assets.warehouses.transaction import Transaction
+from pipeline_assets.warehouses.types import sql_type
 
 # Arrow types the binary COPY writer cannot send as they are, and what they travel as instead.
 _INGEST_AS = {
@@ -81,7 +82,7 @@ class PostgresWarehouse(Warehouse[PostgresTransaction]):
                 tx.cursor.close()
 
     def column_type(self, field: pa.Field) -> str:
-        return postgres_type(field.type)
+        return sql_type(field.type, "postgres")
 
     def hold_lock(self, tx: PostgresTransaction, target: TargetTable) -> None:
         # two merges into one table under READ COMMITTED would each miss the other's rows and duplicate keys
@@ -118,32 +119,3 @@ def _rollback(conn: adbc.Connection) -> None:
         conn.rollback()
     except adbc.Error:
         pass
-
-
-def postgres_type(kind: pa.DataType) -> str:
-    if isinstance(kind, pa.BaseExtensionType) and kind.extension_name == "arrow.json":
-        return "jsonb"
-    if pa.types.is_decimal(kind):
-        return f"numeric({kind.precision},{kind.scale})"
-    if pa.types.is_timestamp(kind):
-        return "timestamptz" if kind.tz else "timestamp"
-    simple = {
-        pa.bool_(): "boolean",
-        pa.int8(): "smallint",
-        pa.int16(): "smallint",
-        pa.int32(): "integer",
-        pa.int64(): "bigint",
-        pa.uint8(): "smallint",
-        pa.uint16(): "integer",
-        pa.uint32(): "bigint",
-        pa.uint64(): "numeric(20,0)",
-        pa.float32(): "real",
-        pa.float64(): "double precision",
-        pa.date32(): "date",
-        pa.time64("us"): "time",
-        pa.string(): "text",
-        pa.large_string(): "text",
-        pa.binary(): "bytea",
-        pa.large_binary(): "bytea",
-    }
-    return simple.get(kind, "text")

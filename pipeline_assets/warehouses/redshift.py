@@ -19,7 +19,6 @@ from pipeline_assets.core.target import TargetTable
 from pipeline_assets.warehouses.base import Warehouse
 from pipeline_assets.warehouses.contract import Capabilities, CopyJob
 from pipeline_assets.warehouses.ledger import SCHEMA, TABLE, Ledger
-from pipeline_assets.warehouses.postgres import postgres_type
 from pipeline_assets.warehouses.redshift_copy import (
     LOAD_ERROR_SQL,
     check_column_order,
@@ -29,6 +28,7 @@ from pipeline_assets.warehouses.redshift_copy import (
 )
 from pipeline_assets.warehouses.transaction import FileOutcome, Transaction
 from pipeline_assets.warehouses.tunnel import endpoint
+from pipeline_assets.warehouses.types import sql_type
 
 VARCHAR_MAX = "varchar(65535)"  # Redshift's TEXT is varchar(256); lengths count bytes, 65535 is the most
 VARBYTE_MAX = "varbyte(1024000)"
@@ -193,5 +193,5 @@ _ALIASES = {
 def redshift_type(kind: pa.DataType) -> str:
     """Redshift's type for an Arrow type. JSON stays text (``JSON_PARSE`` makes it SUPER in a query): a Parquet
     string COPYed into a SUPER column would hold one string scalar, not the document."""
-    spelling = postgres_type(kind)
+    spelling = sql_type(kind, "postgres")
     return {"text": VARCHAR_MAX, "jsonb": VARCHAR_MAX, "bytea": VARBYTE_MAX}.get(spelling, spelling)

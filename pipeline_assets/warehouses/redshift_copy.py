@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from pipeline_assets.core.errors import PipelineError
 from pipeline_assets.core.manifest import StagedFile
+from pipeline_assets.core.sql import string_literal
 from pipeline_assets.core.target import TargetTable
 
 # How RollingWriter writes CSV: a header line, strings in double quotes, NULL as an empty unquoted field.
@@ -21,10 +22,6 @@ LOAD_ERROR_SQL = (
 )
 
 
-def literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def copy_manifest(files: list[StagedFile]) -> bytes:
     """A Redshift COPY manifest listing exactly ``files``, each mandatory (a missing one fails the COPY rather than
     loading less); ``content_length`` is required for Parquet."""
@@ -35,7 +32,7 @@ def copy_manifest(files: list[StagedFile]) -> bytes:
 def copy_statement(table: str, manifest_uri: str, iam_role: str, file_format: str) -> str:
     """``COPY <table> FROM '<manifest>' IAM_ROLE '<arn>' <format> MANIFEST`` (``table`` already quoted)."""
     options = "FORMAT AS PARQUET" if file_format == "parquet" else CSV_OPTIONS
-    return f"COPY {table} FROM {literal(manifest_uri)} IAM_ROLE {literal(iam_role)} {options} MANIFEST"
+    return f"COPY {table} FROM {string_literal(manifest_uri)} IAM_ROLE {string_literal(iam_role)} {options} MANIFEST"
 
 
 def check_column_order(target: TargetTable, columns: list[str], schema: pa.Schema) -> None:

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from pipeline_assets.config import SnowflakeConnection
 from pipeline_assets.connect.snowflake import snowflake_resource, stage_access
-from pipeline_assets.connect.snowflake_sql import copy_into_sql, snowflake_type
+from pipeline_assets.connect.snowflake_sql import copy_into_sql
 from pipeline_assets.core.errors import PipelineError
 from pipeline_assets.core.manifest import StagedFile
 from pipeline_assets.core.store import StageStore
@@ -24,6 +24,7 @@ from pipeline_assets.warehouses.base import Warehouse
 from pipeline_assets.warehouses.contract import Capabilities, CopyJob, OnError
 from pipeline_assets.warehouses.ledger import SCHEMA
 from pipeline_assets.warehouses.transaction import FileOutcome, Transaction
+from pipeline_assets.warehouses.types import sql_type
 
 if TYPE_CHECKING:
     from snowflake.connector import SnowflakeConnection as Session
@@ -113,7 +114,7 @@ class SnowflakeWarehouse(Warehouse[SnowflakeTransaction]):
                 tx.run_deferred()
 
     def column_type(self, field: pa.Field) -> str:
-        return snowflake_type(field.type)
+        return sql_type(field.type, "snowflake")
 
     def describe(self, tx: SnowflakeTransaction, target: TargetTable) -> list[tuple[str, str]]:
         sql = (

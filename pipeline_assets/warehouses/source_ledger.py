@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 
 from pipeline_assets.core.records import SourceFile
 from pipeline_assets.core.target import TargetTable
-from pipeline_assets.warehouses.ledger import SCHEMA, TABLE, Ledger, column_sql
+from pipeline_assets.warehouses.ledger import LEDGER_TABLE, SCHEMA, TABLE, Ledger, column_sql
 from pipeline_assets.warehouses.transaction import Transaction
 
-_TABLE = f'"{SCHEMA}"."{TABLE}"'
 _ADDED = {"attempts": "INTEGER", "origin": "TEXT", "source_modified": "TIMESTAMPTZ"}
 SOURCE = "source"
 PROCESSED = ("loaded", "deleted", "superseded")  # never loaded again unless cleared
@@ -41,10 +40,6 @@ class SourceRecord:
     updated_at: datetime
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class SourceLedger:
     """Reads and writes source-file records through an open warehouse transaction."""
 
@@ -66,7 +61,7 @@ class SourceLedger:
             kind,
         ) in _ADDED.items():  # checked first: an ALTER would lock the ledger even when it changes nothing
             if column not in have:
-                self.tx.execute(f"ALTER TABLE {_TABLE} ADD COLUMN {column} {kind}")
+                self.tx.execute(f"ALTER TABLE {LEDGER_TABLE} ADD COLUMN {column} {kind}")
 
     def records(
         self,
@@ -84,7 +79,7 @@ class SourceLedger:
         if partition is not None:
             where.append(f"partition_key = {self.p}")
             params.append(partition)
-        sql = f"SELECT {_FIELDS} FROM {_TABLE} WHERE {' AND '.join(where)}"
+        sql = f"SELECT {_FIELDS} FROM {LEDGER_TABLE} WHERE {' AND '.join(where)}"
         if uris is None:
             return [self._record(r) for r in self.tx.execute(sql + " ORDER BY source_modified, file_uri", params)]
         uris, found = list(uris), []
@@ -115,11 +110,11 @@ class SourceLedger:
         load_run_id: str | None = None,
     ) -> None:
         """Insert or update the record of ``file`` (``failed`` also counts an attempt)."""
-        now, p = _now(), self.p
+        now, p = datetime.now(UTC), self.p
         loaded_at = now if status == "loaded" else None
         attempts = "COALESCE(attempts, 0) + 1" if failed else "COALESCE(attempts, 0)"
         changed = self.tx.execute_count(
-            f'UPDATE {_TABLE} SET status = {p}, error = {p}, "rows" = COALESCE({p}, "rows"), run_id = {p}, '
+            f'UPDATE {LEDGER_TABLE} SET status = {p}, error = {p}, "rows" = COALESCE({p}, "rows"), run_id = {p}, '
             f"loaded_at = {p}, load_run_id = COALESCE({p}, load_run_id), attempts = {attempts}, updated_at = {p} "
             f"WHERE target_table = {p} AND file_uri = {p} AND etag = {p}",
             [
@@ -157,7 +152,7 @@ class SourceLedger:
             "source_modified": file.modified,
         }
         self.tx.execute(
-            f"INSERT INTO {_TABLE} ({', '.join(column_sql(c) for c in values)}) "
+            f"INSERT INTO {LEDGER_TABLE} ({', '.join(column_sql(c) for c in values)}) "
             f"VALUES ({', '.join([p] * len(values))})",
             list(values.values()),
         )
@@ -168,32 +163,32 @@ class SourceLedger:
         unloaded = ", loaded_at = NULL" if unload else ""
         for uri, etag in uris_etags:
             changed += self.tx.execute_count(
-                f"UPDATE {_TABLE} SET status = {self.p}, updated_at = {self.p}{unloaded} WHERE target_table = {self.p} "
-                f"AND file_uri = {self.p} AND etag = {self.p}",
-                [status, _now(), str(target), uri, etag],
+                f"UPDATE {LEDGER_TABLE} SET status = {self.p}, updated_at = {self.p}{unloaded} "
+                f"WHERE target_table = {self.p} AND file_uri = {self.p} AND etag = {self.p}",
+                [status, datetime.now(UTC), str(target), uri, etag],
             )
         return changed
 
     def supersede_all(self, target: TargetTable) -> int:
         """Every record whose rows the target holds (source files and staged files alike): those rows are gone now."""
         return self.tx.execute_count(
-            f"UPDATE {_TABLE} SET status = 'superseded', loaded_at = NULL, updated_at = {self.p} "
+            f"UPDATE {LEDGER_TABLE} SET status = 'superseded', loaded_at = NULL, updated_at = {self.p} "
             f"WHERE target_table = {self.p} AND status IN ('loaded', 'deleted') AND loaded_at IS NOT NULL",
-            [_now(), str(target)],
+            [datetime.now(UTC), str(target)],
         )
 
     def clear(self, target: TargetTable, uris_etags: Iterable[tuple[str, str]] | None = None) -> int:
         """These source records (every one of ``target`` when None) become ``cleared``: loaded again, attempts anew."""
         sql = (
-            f"UPDATE {_TABLE} SET status = 'cleared', loaded_at = NULL, load_run_id = NULL, attempts = 0, "
+            f"UPDATE {LEDGER_TABLE} SET status = 'cleared', loaded_at = NULL, load_run_id = NULL, attempts = 0, "
             f"error = NULL, updated_at = {self.p} "
             f"WHERE target_table = {self.p} AND origin = 'source' AND status <> 'cleared'"
         )
         if uris_etags is None:
-            return self.tx.execute_count(sql, [_now(), str(target)])
+            return self.tx.execute_count(sql, [datetime.now(UTC), str(target)])
         return sum(
             self.tx.execute_count(
-                sql + f" AND file_uri = {self.p} AND etag = {self.p}", [_now(), str(target), uri, etag]
+                sql + f" AND file_uri = {self.p} AND etag = {self.p}", [datetime.now(UTC), str(target), uri, etag]
             )
             for uri, etag in uris_etags
         )

@@ -36,10 +36,6 @@ class Watermark:
 _COLUMNS = [f.name for f in fields(Watermark)]
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _utc(mark: Watermark) -> Watermark:
     """Timestamps in UTC whatever the session's time zone (DuckDB answers in the process's)."""
     moved = {
@@ -92,7 +88,7 @@ class Watermarks:
     ) -> None:
         """Set the watermark (None resets it) and record the change in the history."""
         current = self.get(name)
-        now = _now()
+        now = datetime.now(UTC)
         old = current.cursor_value if current else None
         if current is None:
             self.tx.execute(
@@ -116,5 +112,5 @@ class Watermarks:
         self.tx.execute(
             f"UPDATE {_STATE} SET last_extraction_at = {self.p}, extract_status = {self.p}, load_status = 'pending', "
             f"updated_at = {self.p} WHERE table_name = {self.p}",
-            [at, status, _now(), name],
+            [at, status, datetime.now(UTC), name],
         )
