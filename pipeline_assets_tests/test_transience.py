@@ -33,8 +33,8 @@ import snowflake.connector
 from botocore.config import Config
 from snowflake.connector.network import RetryRequest
 
+from pipeline_assets.core.errors import PipelineError, TransientError
 from pipeline_assets.core.transience import Phase, is_transient
-from pipeline_assets.errors import PipelineError, TransientError
 from pipeline_assets.warehouses.tunnel import _Forwarder
 from pipeline_assets_tests.conftest import MYSQL, PG
 from pipeline_assets_tests.s3_server import ACCESS_KEY, SECRET_KEY

@@ -3,6 +3,8 @@
 from collections.abc import Iterable
 from urllib.parse import quote
 
+from pipeline_assets.core.transience import Phase, is_transient
+
 
 class PipelineError(Exception):
     """A failure explained in one line that names its culprit (a table, a column, a connection, a config path).
@@ -23,46 +25,10 @@ class TransientError(PipelineError):
     """A failure worth retrying: a dropped connection, a server restarting, a throttled request."""
 
 
-# Words of errors that retrying cannot fix, even when a driver raises them as "operational" errors.
-_PERMANENT = (
-    "password",
-    "access denied",
-    "authentication",
-    "permission denied",
-    "does not exist",
-    "unknown database",
-    "signaturedoesnotmatch",
-    "invalidaccesskeyid",
-    "nosuchbucket",
-    "accessdenied",
-)
-_TRANSIENT = (
-    "connection",
-    "timeout",
-    "timed out",
-    "terminat",
-    "server closed",
-    "can't connect",
-    "could not connect",
-    "broken pipe",
-    "reset by peer",
-    "slowdown",
-    "serviceunavailable",
-    "throttl",
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether ``exc`` (a driver's or the network's) may go away on a retry."""
-    text = str(exc).lower()
-    if any(word in text for word in _PERMANENT):
-        return False
-    return isinstance(exc, ConnectionError | TimeoutError) or any(word in text for word in _TRANSIENT)
-
-
-def driver_error(message: str, exc: BaseException) -> PipelineError:
-    """``message`` as a TransientError when ``exc`` may pass on a retry, else as a PipelineError."""
-    return (TransientError if is_transient(exc) else PipelineError)(message)
+def driver_error(message: str, exc: BaseException, phase: Phase) -> PipelineError:
+    """``message`` as a TransientError when ``exc``, raised in ``phase``, may pass on a retry (judged by the driver's
+    exception class and code, see ``transience``), else as a PipelineError."""
+    return (TransientError if is_transient(exc, phase) else PipelineError)(message)
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:

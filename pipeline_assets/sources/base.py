@@ -12,6 +12,7 @@ from pipeline_assets.core.manifest import UnloadedFile
 from pipeline_assets.core.schema import Column, TableSchema, Window, conform
 from pipeline_assets.core.sql import quote_identifier
 from pipeline_assets.core.store import StageStore
+from pipeline_assets.core.transience import Phase
 
 ConfigT = TypeVar("ConfigT", bound=Connection)
 
@@ -119,10 +120,11 @@ class Source(ABC, Generic[ConfigT]):
     def qualified(self, table: str) -> str:
         return ".".join(self.quote(part) for part in table.split("."))
 
-    def error(self, action: str, exc: BaseException) -> PipelineError:
-        """A one-line error naming this source, with the password scrubbed from the driver's text."""
+    def error(self, action: str, exc: BaseException, phase: Phase = Phase.WORK) -> PipelineError:
+        """A one-line error naming this source, with the password scrubbed from the driver's text; ``phase`` is
+        ``CONNECT`` where the source was opening its connection (a refused connection is then a wrong address)."""
         message = redact(first_line(exc), [self._password])
-        return driver_error(f"source {self.name!r} ({self.config.describe()}): {action}: {message}", exc)
+        return driver_error(f"source {self.name!r} ({self.config.describe()}): {action}: {message}", exc, phase)
 
 
 def rows_to_batch(rows: list[tuple], schema: pa.Schema, fetch_types: list[pa.DataType], table: str) -> pa.RecordBatch:

@@ -7,6 +7,7 @@ import pyarrow as pa
 
 from pipeline_assets.config import DuckDBConnection
 from pipeline_assets.core.schema import Column, TableSchema, conform
+from pipeline_assets.core.transience import Phase
 from pipeline_assets.sources.base import Source
 
 
@@ -17,7 +18,7 @@ class DuckDBSource(Source[DuckDBConnection]):
         try:
             return duckdb.connect(self.config.path, read_only=True)
         except duckdb.Error as exc:
-            raise self.error("cannot open", exc) from None
+            raise self.error("cannot open", exc, Phase.CONNECT) from None
 
     def discover(self, table: str) -> TableSchema:
         with self.connect() as conn:

@@ -8,6 +8,7 @@ import pymysql.cursors
 
 from pipeline_assets.config import MySQLConnection
 from pipeline_assets.core.schema import Column, TableSchema
+from pipeline_assets.core.transience import Phase
 from pipeline_assets.sources.base import Source, rows_to_batch
 
 _COLUMNS = """
@@ -83,7 +84,7 @@ class MySQLSource(Source[MySQLConnection]):
                 init_command="SET time_zone = '+00:00'",
             )
         except pymysql.MySQLError as exc:
-            raise self.error("cannot connect", exc) from None
+            raise self.error("cannot connect", exc, Phase.CONNECT) from None
 
     def discover(self, table: str) -> TableSchema:
         schema, _, name = table.rpartition(".")

@@ -8,6 +8,7 @@ import pyarrow as pa
 from pipeline_assets.config import PostgresConnection
 from pipeline_assets.core.reuse import IdleConnection
 from pipeline_assets.core.schema import Column, TableSchema, conform
+from pipeline_assets.core.transience import Phase
 from pipeline_assets.sources.base import Source
 
 _CATALOG = """
@@ -77,7 +78,7 @@ class PostgresSource(Source[PostgresConnection]):
         try:
             return adbc.connect(self.config.postgres_url(self._password), autocommit=True)
         except adbc.Error as exc:
-            raise self.error("cannot connect", exc) from None
+            raise self.error("cannot connect", exc, Phase.CONNECT) from None
 
     def discover(self, table: str) -> TableSchema:
         schema, _, name = table.rpartition(".")

@@ -3,6 +3,8 @@
 here (the checks' aggregates, the key list for ``delete_missing``) stream Arrow batches through the connector."""
 
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
 
 import pyarrow as pa
 
@@ -13,6 +15,7 @@ from pipeline_assets.core.errors import PipelineError, driver_error, first_line,
 from pipeline_assets.core.manifest import UnloadedFile
 from pipeline_assets.core.schema import Column, TableSchema, Window, conform
 from pipeline_assets.core.store import StageStore
+from pipeline_assets.core.transience import Phase
 from pipeline_assets.sources.base import UnloadingSource
 
 _CATALOG = (
@@ -54,8 +57,15 @@ class SnowflakeSource(UnloadingSource[SnowflakeConnection]):
 
     placeholder = "%s"
 
-    def _session(self):
-        return snowflake_resource(self.config, self._password).get_connection()
+    @contextmanager
+    def _session(self) -> Iterator[Any]:
+        """A connector session; a failure to log in is a connect-phase error (a wrong account is not retried)."""
+        with ExitStack() as stack:
+            try:
+                conn = stack.enter_context(snowflake_resource(self.config, self._password).get_connection())
+            except Exception as exc:
+                raise self.error("cannot connect", exc, Phase.CONNECT) from None
+            yield conn
 
     def discover(self, table: str) -> TableSchema:
         schema_name, _, name = table.rpartition(".")
@@ -63,6 +73,8 @@ class SnowflakeSource(UnloadingSource[SnowflakeConnection]):
             with self._session() as conn, conn.cursor() as cur:
                 cur.execute(_CATALOG, (schema_name or "PUBLIC", name))
                 rows = cur.fetchall()
+        except PipelineError:
+            raise
         except Exception as exc:
             raise self.error(f"cannot read the catalog for {table}", exc) from None
         if not rows:
@@ -120,10 +132,14 @@ class SnowflakeSource(UnloadingSource[SnowflakeConnection]):
         try:
             with self._session() as conn, conn.cursor() as cur:
                 return [UnloadedFile(name, int(size), int(rows)) for name, size, rows in self._unload(cur, sql, params)]
+        except PipelineError:
+            raise
         except Exception as exc:
             message = redact(first_line(exc), [self._password, *secrets])
             raise driver_error(
-                f"source {self.name!r} ({self.config.describe()}): cannot unload {table} into {folder}/: {message}", exc
+                f"source {self.name!r} ({self.config.describe()}): cannot unload {table} into {folder}/: {message}",
+                exc,
+                Phase.WORK,
             ) from None
 
     def _unload(self, cur, sql: str, params: list) -> list[tuple]:

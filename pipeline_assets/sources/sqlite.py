@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from pipeline_assets.config import SQLiteConnection
 from pipeline_assets.core.schema import Column, TableSchema
+from pipeline_assets.core.transience import Phase
 from pipeline_assets.sources.base import Source, rows_to_batch
 
 _AFFINITY = [
@@ -47,7 +48,7 @@ class SQLiteSource(Source[SQLiteConnection]):
         try:
             return sqlite3.connect(f"file:{self.config.path}?mode=ro", uri=True)
         except sqlite3.Error as exc:
-            raise self.error("cannot open", exc) from None
+            raise self.error("cannot open", exc, Phase.CONNECT) from None
 
     def discover(self, table: str) -> TableSchema:
         conn = self.connect()

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline_assets.core.errors import PipelineError, driver_error, first_line
 from pipeline_assets.core.store import StageStore, StoredObject, Upload
+from pipeline_assets.core.transience import Phase
 
 
 class S3Store(StageStore):
@@ -41,7 +42,7 @@ class S3Store(StageStore):
         code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
         if code in ("NoSuchKey", "404"):
             return PipelineError(f"stage: {self.uri(key)} does not exist")
-        return driver_error(f"stage: cannot {action} {self.uri(key)}: {first_line(exc)}", exc)
+        return driver_error(f"stage: cannot {action} {self.uri(key)}: {first_line(exc)}", exc, Phase.WORK)
 
     def _call(self, action: str, key: str, fn, *args, **kwargs):
         try:

@@ -23,6 +23,7 @@ from pipeline_assets.core.manifest import Manifest, StagedFile
 from pipeline_assets.core.schema import Window
 from pipeline_assets.core.sql import quote_identifier
 from pipeline_assets.core.target import TargetTable
+from pipeline_assets.core.transience import Phase
 from pipeline_assets.warehouses.contract import Capabilities, CopyJob, LoadRequest
 from pipeline_assets.warehouses.evolution import evolve
 from pipeline_assets.warehouses.file_copy import copy_one_by_one, unreadable
@@ -259,5 +260,11 @@ class Warehouse(ABC, Generic[Tx]):
         except Exception as exc:  # drivers raise their own hierarchies; all become one line
             message = redact(first_line(exc), self._redacted)
             raise driver_error(
-                f"warehouse {self.name!r} ({self.config.describe()}): cannot {action}: {message}", exc
+                f"warehouse {self.name!r} ({self.config.describe()}): cannot {action}: {message}", exc, Phase.WORK
             ) from None
+
+    def connect_failed(self, exc: BaseException) -> PipelineError:
+        """A failure to open a connection, as one line (``errors`` adds the warehouse's name): transient only where
+        the server answered "not now", never for a refused connection, a wrong host or a failed login."""
+        message = redact(first_line(exc), self._redacted)
+        return driver_error(f"cannot connect to {self.config.describe()}: {message}", exc, Phase.CONNECT)

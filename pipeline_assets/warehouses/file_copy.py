@@ -5,9 +5,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from pipeline_assets.core.errors import PipelineError, first_line, is_transient, redact
+from pipeline_assets.core.errors import PipelineError, first_line, redact
 from pipeline_assets.core.manifest import Manifest, StagedFile
 from pipeline_assets.core.reader import open_staged
+from pipeline_assets.core.transience import Phase, is_transient
 from pipeline_assets.warehouses.contract import CopyJob
 from pipeline_assets.warehouses.transaction import FileOutcome
 
@@ -30,7 +31,7 @@ def copy_one_by_one(
             with job.store.local_copy(staged.key) as path:
                 rows = _copy_one(job, copy_file, staged, path, savepoint)
         except Exception as exc:
-            if job.on_error == "abort" or is_transient(exc) or isinstance(exc, _CannotSkip):
+            if job.on_error == "abort" or is_transient(exc, Phase.WORK) or isinstance(exc, _CannotSkip):
                 raise
             outcomes.append(FileOutcome(staged, "skipped", 0, redact(first_line(exc), secrets)))
             continue
@@ -68,7 +69,7 @@ def unreadable(job: CopyJob, secrets: list[str | None]) -> list[FileOutcome]:
             with job.store.local_copy(staged.key) as path:
                 read_through(path, job.manifest, staged)
         except Exception as exc:
-            if is_transient(exc):
+            if is_transient(exc, Phase.WORK):
                 raise
             rejected.append(FileOutcome(staged, "skipped", 0, redact(first_line(exc), secrets)))
     return rejected

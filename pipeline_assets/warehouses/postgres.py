@@ -66,7 +66,10 @@ class PostgresWarehouse(Warehouse[PostgresTransaction]):
         self._connections.close()
 
     def connect(self) -> adbc.Connection:
-        return adbc.connect(self.config.postgres_url(self._password), autocommit=False)
+        try:
+            return adbc.connect(self.config.postgres_url(self._password), autocommit=False)
+        except adbc.Error as exc:
+            raise self.connect_failed(exc) from None
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:

@@ -16,6 +16,7 @@ from pipeline_assets.config import RedshiftConnection
 from pipeline_assets.core import layout
 from pipeline_assets.core.errors import PipelineError, driver_error, first_line, redact
 from pipeline_assets.core.target import TargetTable
+from pipeline_assets.core.transience import Phase
 from pipeline_assets.warehouses.base import Warehouse
 from pipeline_assets.warehouses.contract import Capabilities, CopyJob
 from pipeline_assets.warehouses.ledger import SCHEMA, TABLE, Ledger
@@ -94,7 +95,10 @@ class RedshiftWarehouse(Warehouse[RedshiftTransaction]):
     @contextmanager
     def transaction(self) -> Iterator[RedshiftTransaction]:
         with endpoint(self.config) as (host, port):
-            conn = psycopg2.connect(**self.connection_args(host, port))
+            try:
+                conn = psycopg2.connect(**self.connection_args(host, port))
+            except psycopg2.Error as exc:
+                raise self.connect_failed(exc) from None
             tx = RedshiftTransaction(conn)
             try:
                 yield tx
@@ -149,7 +153,9 @@ class RedshiftWarehouse(Warehouse[RedshiftTransaction]):
             loaded = self.run_copy(tx, sql)
         except psycopg2.Error as exc:
             message = redact(first_line(exc), [self._password])
-            raise driver_error(describe_load_error(target, self._load_error(session), message), exc) from None
+            raise driver_error(
+                describe_load_error(target, self._load_error(session), message), exc, Phase.WORK
+            ) from None
         expected = sum(f.rows for f in files)
         if loaded != expected:
             raise PipelineError(

@@ -8,7 +8,7 @@ ledger decides what is loaded.
 
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -99,7 +99,11 @@ class SnowflakeWarehouse(Warehouse[SnowflakeTransaction]):
 
     @contextmanager
     def transaction(self) -> Iterator[SnowflakeTransaction]:
-        with snowflake_resource(self.config, self._password).get_connection() as conn:
+        with ExitStack() as stack:
+            try:
+                conn = stack.enter_context(snowflake_resource(self.config, self._password).get_connection())
+            except Exception as exc:
+                raise self.connect_failed(exc) from None
             tx = SnowflakeTransaction(conn)
             try:
                 yield tx

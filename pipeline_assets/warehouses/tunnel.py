@@ -8,6 +8,7 @@ from sshtunnel import BaseSSHTunnelForwarderError, SSHTunnelForwarder
 
 from pipeline_assets.config import RedshiftConnection, secret
 from pipeline_assets.core.errors import PipelineError, driver_error, first_line
+from pipeline_assets.core.transience import Phase
 
 
 class _Forwarder(SSHTunnelForwarder):
@@ -49,7 +50,7 @@ def endpoint(config: RedshiftConnection) -> Iterator[tuple[str, int]]:
     try:
         forwarder.start()
     except (BaseSSHTunnelForwarderError, paramiko.SSHException, OSError) as exc:
-        raise driver_error(f"{where}: cannot open: {first_line(exc)}", exc) from None
+        raise driver_error(f"{where}: cannot open: {first_line(exc)}", exc, Phase.CONNECT) from None
     try:
         yield "127.0.0.1", forwarder.local_bind_port
     finally:
