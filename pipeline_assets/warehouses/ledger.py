@@ -64,25 +64,7 @@ class Ledger:
         now = datetime.now(UTC)
         for f in manifest.all_files:
             if not self._known(target, f):
-                self._insert(
-                    [
-                        str(target),
-                        f.uri,
-                        f.etag,
-                        f.bytes,
-                        f.rows,
-                        manifest.table,
-                        manifest.partition,
-                        manifest.run_id,
-                        now,
-                        None,
-                        None,
-                        "staged",
-                        None,
-                        now,
-                        None,
-                    ]
-                )
+                self._insert(target, manifest, f, status="staged", at=now)
 
     def _known(self, target: TargetTable, f: StagedFile) -> bool:
         sql = (
@@ -91,7 +73,22 @@ class Ledger:
         )
         return self.tx.execute(sql, [str(target), f.uri, f.etag])[0][0] > 0
 
-    def _insert(self, values: list) -> None:
+    def _insert(
+        self,
+        target: TargetTable,
+        manifest: Manifest,
+        f: StagedFile,
+        *,
+        status: str,
+        at: datetime,
+        loaded_at: datetime | None = None,
+        by: str | None = None,
+        error: str | None = None,
+        rows_loaded: int | None = None,
+    ) -> None:
+        """A new record of ``f`` (staged ``at``), in ``COLUMNS`` order."""
+        values = [str(target), f.uri, f.etag, f.bytes, f.rows, manifest.table, manifest.partition, manifest.run_id]
+        values += [at, loaded_at, by, status, error, at, rows_loaded]
         # check-then-insert rather than ON CONFLICT, which Snowflake and Redshift lack; loads hold the target's lock
         placeholders = ", ".join([self.p] * len(values))
         self.tx.execute(f"INSERT INTO {LEDGER_TABLE} ({COLUMN_LIST}) VALUES ({placeholders})", values)
@@ -131,23 +128,15 @@ class Ledger:
             )
             if not updated:
                 self._insert(
-                    [
-                        str(target),
-                        f.uri,
-                        f.etag,
-                        f.bytes,
-                        f.rows,
-                        manifest.table,
-                        manifest.partition,
-                        manifest.run_id,
-                        now,
-                        loaded_at,
-                        by,
-                        status,
-                        error,
-                        now,
-                        o.rows_loaded,
-                    ]
+                    target,
+                    manifest,
+                    f,
+                    status=status,
+                    at=now,
+                    loaded_at=loaded_at,
+                    by=by,
+                    error=error,
+                    rows_loaded=o.rows_loaded,
                 )
 
     def set_status(self, target: TargetTable | None, uris: Iterable[str], status: str, *, unload: bool = False) -> int:
