@@ -20,6 +20,7 @@ from pipeline_assets.config.base import (
 from pipeline_assets.config.connection_base import NetworkConnection
 from pipeline_assets.config.connections import ConnectionConfig, FilesConnection, SnowflakeConnection
 from pipeline_assets.config.files import FilesTableConfig
+from pipeline_assets.config.naming import Destination, check_names
 from pipeline_assets.config.stage import S3Config, StageConfig, StagePolicy
 from pipeline_assets.config.tables import TableConfig
 from pipeline_assets.core import layout
@@ -59,7 +60,6 @@ class ProjectConfig(_Model):
     @model_validator(mode="after")
     def _references(self) -> Self:
         seen: dict[tuple[str, str], int] = {}
-        targets: dict[tuple[str, str, str], int] = {}
         for i, table in enumerate(self.tables):
             for role, name, kinds in (
                 ("source", table.source, SOURCE_KINDS),
@@ -83,16 +83,13 @@ class ProjectConfig(_Model):
                     "set a distinct name"
                 )
             seen[key] = i
-            destination = (table.target, table.target_schema, table.target_name)
-            if destination in targets:
-                raise ValueError(
-                    f"tables[{i}]: {table.target_schema}.{table.target_name} in {table.target!r} is also the "
-                    f"target of tables[{targets[destination]}]; set a distinct target_table"
-                )
-            targets[destination] = i
             if not re.match(NAME_PATTERN, table.group_name):
                 raise ValueError(f"tables[{i}].group: {table.group_name!r} must be letters, digits and _")
             self._check_cloud(i, table)
+        check_names(
+            Destination(i, t.target, self.connections[t.target].kind, t.target_schema, t.target_name)
+            for i, t in enumerate(self.tables)
+        )
         return self
 
     def _check_cloud(self, i: int, table: TableConfig) -> None:

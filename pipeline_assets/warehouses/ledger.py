@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 
 from pipeline_assets.core.manifest import Manifest, StagedFile
 from pipeline_assets.core.records import LedgerRecord
-from pipeline_assets.core.target import TargetTable
+from pipeline_assets.core.target import BOOKKEEPING_SCHEMA, TargetTable
 from pipeline_assets.warehouses.transaction import FileOutcome, Transaction
 
-SCHEMA, TABLE = "_pipeline_assets", "loaded_files"
+SCHEMA, TABLE = BOOKKEEPING_SCHEMA, "loaded_files"
 STATUSES = ("staged", "loaded", "superseded", "failed", "skipped", "cleared", "deleted")
 # Whose rows are in the target (as far as the ledger knows): never load these again, never clear them silently.
 IN_TARGET = ("loaded", "deleted")
