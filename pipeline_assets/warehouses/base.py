@@ -163,9 +163,13 @@ class Warehouse(ABC, Generic[Tx]):
         """The statements that lock ``target`` until the transaction ends (unless ``capabilities.lock`` is none)."""
         raise NotImplementedError(f"{type(self).__name__} locks {self.capabilities.lock} but has no lock statement")
 
+    def catalog_match(self, placeholder: str) -> str:
+        """The ``information_schema`` condition that finds a table by its schema and name (two parameters), compared
+        as the warehouse compares names: exactly, since every name is quoted (DuckDB overrides it)."""
+        return f"table_schema = {placeholder} AND table_name = {placeholder}"
+
     def table_exists(self, tx: Tx, target: TargetTable) -> bool:
-        p = tx.placeholder
-        sql = f"SELECT count(*) FROM information_schema.tables WHERE table_schema = {p} AND table_name = {p}"
+        sql = f"SELECT count(*) FROM information_schema.tables WHERE {self.catalog_match(tx.placeholder)}"
         return tx.execute(sql, [target.schema, target.name])[0][0] > 0
 
     def copy_files(self, tx: Tx, job: CopyJob) -> list[FileOutcome]:

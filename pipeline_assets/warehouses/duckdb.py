@@ -98,8 +98,13 @@ class DuckDBWarehouse(Warehouse[DuckDBTransaction]):
         finally:
             tx.conn.unregister("pipeline_assets_incoming")
 
+    def catalog_match(self, placeholder: str) -> str:
+        """DuckDB resolves names without case, quoted or not, but its catalog keeps the case a name was created in
+        (a schema made as ``"Sales"`` is listed so when a table is created in ``"sales"``): compare without case."""
+        return f"lower(table_schema) = lower({placeholder}) AND lower(table_name) = lower({placeholder})"
+
     def describe(self, tx: DuckDBTransaction, target: TargetTable) -> list[tuple[str, str]]:
-        sql = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ?"
+        sql = f"SELECT column_name, data_type FROM information_schema.columns WHERE {self.catalog_match('?')}"
         return tx.execute(sql + " ORDER BY ordinal_position", [target.schema, target.name])
 
     def canonical_type(self, spelling: str) -> str:
