@@ -39,6 +39,8 @@ class Warehouse(ABC, Generic[Tx]):
     """A warehouse whose transactions are ``Tx``; each kind declares its ``capabilities``."""
 
     capabilities: ClassVar[Capabilities]
+    # names resolved without case even when quoted, so the catalog may spell a target otherwise than the config
+    caseless_names: ClassVar[bool] = False
 
     def __init__(self, name: str, config: ConnectionConfig, password: str | None):
         self.name, self.config, self._password = name, config, password
@@ -165,8 +167,11 @@ class Warehouse(ABC, Generic[Tx]):
 
     def catalog_match(self, placeholder: str) -> str:
         """The ``information_schema`` condition that finds a table by its schema and name (two parameters), compared
-        as the warehouse compares names: exactly, since every name is quoted (DuckDB overrides it)."""
-        return f"table_schema = {placeholder} AND table_name = {placeholder}"
+        as the warehouse compares names: exactly (every name is quoted), or without case (``caseless_names``)."""
+        p = placeholder
+        if self.caseless_names:
+            return f"lower(table_schema) = lower({p}) AND lower(table_name) = lower({p})"
+        return f"table_schema = {p} AND table_name = {p}"
 
     def table_exists(self, tx: Tx, target: TargetTable) -> bool:
         sql = f"SELECT count(*) FROM information_schema.tables WHERE {self.catalog_match(tx.placeholder)}"

@@ -39,6 +39,9 @@ class DuckDBWarehouse(Warehouse[DuckDBTransaction]):
     """A DuckDB file; one writer at a time, so a load waits (up to two minutes) for another to finish."""
 
     config: DuckDBConnection
+    # resolved without case, quoted or not, while the catalog keeps the case a name was created in: a schema made
+    # as "Sales" is listed so when a table is created in "sales"
+    caseless_names = True
     capabilities = Capabilities(
         savepoints=False,
         server_side_copy=False,
@@ -97,11 +100,6 @@ class DuckDBWarehouse(Warehouse[DuckDBTransaction]):
             return _count(tx.conn.execute(f"{insert} pipeline_assets_incoming"))
         finally:
             tx.conn.unregister("pipeline_assets_incoming")
-
-    def catalog_match(self, placeholder: str) -> str:
-        """DuckDB resolves names without case, quoted or not, but its catalog keeps the case a name was created in
-        (a schema made as ``"Sales"`` is listed so when a table is created in ``"sales"``): compare without case."""
-        return f"lower(table_schema) = lower({placeholder}) AND lower(table_name) = lower({placeholder})"
 
     def describe(self, tx: DuckDBTransaction, target: TargetTable) -> list[tuple[str, str]]:
         sql = f"SELECT column_name, data_type FROM information_schema.columns WHERE {self.catalog_match('?')}"

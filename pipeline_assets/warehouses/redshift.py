@@ -70,6 +70,8 @@ class RedshiftWarehouse(Warehouse[RedshiftTransaction]):
     """Creates tables from the staged schema and loads them with ``COPY … FROM '<manifest>' IAM_ROLE … MANIFEST``."""
 
     config: RedshiftConnection
+    # quoted names are folded to lower case unless enable_case_sensitive_identifier is on: "Customer" is customer
+    caseless_names = True
     capabilities = Capabilities(
         savepoints=False,
         server_side_copy=True,
@@ -126,7 +128,7 @@ class RedshiftWarehouse(Warehouse[RedshiftTransaction]):
             "THEN 'varchar(' || CAST(character_maximum_length AS VARCHAR) || ')' "
             "WHEN data_type = 'numeric' THEN 'numeric(' || CAST(numeric_precision AS VARCHAR) || ','"
             " || CAST(numeric_scale AS VARCHAR) || ')' ELSE data_type END FROM information_schema.columns"
-            " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position"
+            f" WHERE {self.catalog_match('%s')} ORDER BY ordinal_position"
         )
         return tx.execute(sql, [target.schema, target.name])
 
