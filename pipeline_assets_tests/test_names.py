@@ -4,10 +4,12 @@ keeps twins apart (PostgreSQL) they load as two tables, and ``target_table`` par
 import duckdb
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from pipeline_assets.cli.main import cli
 from pipeline_assets.config import parse_config
 from pipeline_assets.core.errors import ConfigError
-from pipeline_assets_tests.conftest import pg_connection, project
+from pipeline_assets_tests.conftest import pg_connection, project, write_config
 from pipeline_assets_tests.redshift_emulator import redshift_connection
 from pipeline_assets_tests.runs import run_table
 
@@ -84,13 +86,18 @@ def test_one_target_twice_is_refused_for_every_warehouse():
     )
 
 
+FULL_REFRESH = " ({}, less 8 for the __pa_new table of a full refresh)"
+
+
 @pytest.mark.parametrize(
     "kind, part, size, expected",
     [
-        ("postgres", "table", 64, "64 bytes, over PostgreSQL's 63"),
-        ("postgres", "schema", 64, "64 bytes, over PostgreSQL's 63"),
-        ("redshift", "table", 128, "128 bytes, over Redshift's 127"),
-        ("snowflake", "table", 256, "256 characters, over Snowflake's 255"),
+        ("postgres", "schema", 64, "64 bytes, over the 63 PostgreSQL takes"),
+        ("postgres", "table", 64, "64 bytes, over the 55 PostgreSQL takes" + FULL_REFRESH.format(63)),
+        ("postgres", "table", 56, "56 bytes, over the 55 PostgreSQL takes" + FULL_REFRESH.format(63)),
+        ("redshift", "schema", 128, "128 bytes, over the 127 Redshift takes"),
+        ("redshift", "table", 120, "120 bytes, over the 119 Redshift takes" + FULL_REFRESH.format(127)),
+        ("snowflake", "table", 248, "248 characters, over the 247 Snowflake takes" + FULL_REFRESH.format(255)),
     ],
 )
 def test_a_target_name_too_long_for_the_warehouse_is_refused(kind, part, size, expected):
@@ -98,9 +105,15 @@ def test_a_target_name_too_long_for_the_warehouse_is_refused(kind, part, size, e
     target = f"{long}.orders" if part == "schema" else f"sales.{long}"
     message = _refusal(_body(kind, [{"table": "public.orders", "target_table": target}]))
     assert message == (
-        f"pipeline.yaml: tables[0]: target {part} {long!r} in {kind} 'dw' is {expected} (the server would cut it "
-        "short silently); set target_table to a shorter name"
+        f"pipeline.yaml: tables[0]: target {part} {long!r} in {kind} 'dw' is {expected}, and the server would cut "
+        "it short silently; set target_table to a shorter name"
     )
+
+
+@pytest.mark.parametrize("kind, size", [("postgres", 55), ("redshift", 119), ("snowflake", 247), ("duckdb", 1000)])
+def test_the_longest_name_a_warehouse_takes_is_accepted(kind, size):
+    body = _body(kind, [{"table": "public.orders", "target_table": f"{'s' * 63}.{'t' * size}"}])
+    assert parse_config(yaml.safe_dump(body)).tables[0].target_name == "t" * size
 
 
 def test_a_64_character_mysql_table_into_postgresql_is_refused_and_target_table_fixes_it():
@@ -108,7 +121,7 @@ def test_a_64_character_mysql_table_into_postgresql_is_refused_and_target_table_
     assert len(long) == 64
     mysql = {"kind": "mysql", "host": "db", "user": "etl", "database": "shop"}
     message = _refusal(_body("postgres", [{"table": long}], source=mysql))
-    assert f"target table {long!r} in postgres 'dw' is 64 bytes, over PostgreSQL's 63" in message
+    assert f"target table {long!r} in postgres 'dw' is 64 bytes, over the 55 PostgreSQL takes" in message
     for fix in ({"target_table": "shop.order_lines"}, {"name": "order_lines"}):
         fixed = parse_config(yaml.safe_dump(_body("postgres", [{"table": long, **fix}], source=mysql)))
         assert fixed.tables[0].target_name == "order_lines"
@@ -116,8 +129,11 @@ def test_a_64_character_mysql_table_into_postgresql_is_refused_and_target_table_
 
 def test_multibyte_names_are_counted_in_bytes():
     name = "ä" * 32  # 32 characters, 64 bytes
-    message = _refusal(_body("postgres", [{"table": "public.orders", "target_table": f"sales.{name}"}]))
-    assert "is 64 bytes, over PostgreSQL's 63" in message
+    message = _refusal(_body("postgres", [{"table": "public.orders", "target_table": f"{name}.orders"}]))
+    assert message.endswith(
+        "is 64 bytes, over the 63 PostgreSQL takes, and the server would cut it short silently; "
+        "set target_table to a shorter name"
+    )
 
 
 def test_the_bookkeeping_schema_is_not_a_target():
@@ -195,3 +211,26 @@ def test_mixed_case_schema_and_table_load_into_duckdb(pg, pg_schema, instance, t
         ]
     assert listed == [("Sales", "Items"), ("Sales", "Order")]
     assert sums == [(4, 100), (6, 210)]
+
+
+def test_the_longest_postgresql_name_survives_a_full_refresh(pg, pg_schema, wh_schema, tmp_path, monkeypatch):
+    """55 bytes leave room for ``<name>__pa_new`` and ``__pa_old``: at 56 PostgreSQL would cut both to one name."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    name = "t" * 55
+    with pg.cursor() as cur:
+        cur.execute(f'CREATE TABLE "{pg_schema}".items (id INT PRIMARY KEY, updated_at TIMESTAMPTZ NOT NULL)')
+        cur.execute(f'INSERT INTO "{pg_schema}".items SELECT g, now() FROM generate_series(1, 20) g')
+    incremental = {"cursor": "updated_at", "partitioning": "incremental", "write_mode": "merge", "primary_key": ["id"]}
+    table = {"table": f"{pg_schema}.items", "target_table": f"{wh_schema}.{name}", **incremental}
+    path = write_config(tmp_path, _body("postgres", [table]))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(path), "sync", "-t", "items"]).exit_code == 0
+    with pg.cursor() as cur:
+        cur.execute(f'DELETE FROM "{pg_schema}".items WHERE id > 15')  # only a refresh sees deletes
+    refreshed = runner.invoke(cli, ["--config", str(path), "sync", "-t", "items", "--full-refresh", "--yes"])
+    assert refreshed.exit_code == 0, refreshed.output + refreshed.stderr
+    with pg.cursor() as cur:
+        cur.execute(f'SELECT count(*) FROM "{wh_schema}"."{name}"')
+        assert cur.fetchone() == (15,)
+        cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", [wh_schema])
+        assert cur.fetchone() == (1,), "no work table left behind"

@@ -12,6 +12,7 @@ This project always double-quotes identifiers. Even so, a warehouse may treat tw
   ``QUOTED_IDENTIFIERS_IGNORE_CASE`` makes quoted names resolve as upper case, and this project does not pin it;
   names are at most 255 characters ("Identifier requirements", Snowflake docs).
 
+A table's name also leaves room for the ``__pa_new``/``__pa_old`` tables a full refresh names after it.
 Watermarks and ledger rows are keyed by ``schema.table`` within the target warehouse, so distinct target tables
 (no dots in either part) give distinct keys; the bookkeeping schema itself is kept out of users' reach.
 """
@@ -19,9 +20,11 @@ Watermarks and ledger rows are keyed by ``schema.table`` within the target wareh
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from pipeline_assets.core.target import BOOKKEEPING_SCHEMA
+from pipeline_assets.core.target import BOOKKEEPING_SCHEMA, BUILDING_SUFFIX, RETIRED_SUFFIX
 
 FIX = "set target_table on one of them"
+# a table's name leaves room for the work tables a full refresh names after it (``orders__pa_new``)
+WORK_SUFFIX = max(BUILDING_SUFFIX, RETIRED_SUFFIX, key=len)
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,19 @@ class Destination:
         return self.warehouse, fold(self.schema), fold(self.name)
 
 
-def too_long(rule: NameRule, identifier: str) -> str | None:
-    """How ``identifier`` exceeds ``rule``'s limit ("64 bytes, over 63"), or None if it fits."""
-    size = len(identifier.encode())
-    if rule.max_bytes is not None and size > rule.max_bytes:
-        return f"{size} bytes, over {rule.label}'s {rule.max_bytes}"
-    if rule.max_chars is not None and len(identifier) > rule.max_chars:
-        return f"{len(identifier)} characters, over {rule.label}'s {rule.max_chars}"
+def too_long(rule: NameRule, identifier: str, reserve: str = "") -> str | None:
+    """How ``identifier`` exceeds ``rule``'s limit less the room ``reserve`` takes ("60 bytes, over the 55 ..."), or
+    None if it fits."""
+    for unit, size, limit in (
+        ("bytes", len(identifier.encode()), rule.max_bytes),
+        ("characters", len(identifier), rule.max_chars),
+    ):
+        if limit is None:
+            continue
+        room = limit - len(reserve.encode() if unit == "bytes" else reserve)
+        if size > room:
+            spared = f" ({limit}, less {limit - room} for the {reserve} table of a full refresh)" if reserve else ""
+            return f"{size} {unit}, over the {room} {rule.label} takes{spared}"
     return None
 
 
@@ -90,12 +99,12 @@ def check_names(destinations: Iterable[Destination]) -> None:
     for d in destinations:
         rule = RULES[d.kind]
         where = f"{d.kind} {d.warehouse!r}"
-        for part, identifier in (("schema", d.schema), ("table", d.name)):
-            excess = too_long(rule, identifier)
+        for part, identifier, reserve in (("schema", d.schema, ""), ("table", d.name, WORK_SUFFIX)):
+            excess = too_long(rule, identifier, reserve)
             if excess:
                 raise ValueError(
-                    f"tables[{d.index}]: target {part} {identifier!r} in {where} is {excess} (the server would "
-                    "cut it short silently); set target_table to a shorter name"
+                    f"tables[{d.index}]: target {part} {identifier!r} in {where} is {excess}, and the server "
+                    "would cut it short silently; set target_table to a shorter name"
                 )
         if RULES["redshift"].fold(d.schema) == BOOKKEEPING_SCHEMA:
             raise ValueError(

@@ -22,7 +22,7 @@ from pipeline_assets.core.errors import PipelineError, driver_error, first_line,
 from pipeline_assets.core.manifest import Manifest, StagedFile
 from pipeline_assets.core.schema import Window
 from pipeline_assets.core.sql import quote_identifier
-from pipeline_assets.core.target import TargetTable
+from pipeline_assets.core.target import RETIRED_SUFFIX, TargetTable
 from pipeline_assets.core.transience import Phase
 from pipeline_assets.warehouses.contract import Capabilities, CopyJob, LoadRequest
 from pipeline_assets.warehouses.evolution import evolve
@@ -206,7 +206,7 @@ class Warehouse(ABC, Generic[Tx]):
         """Put the table built aside in ``target``'s place by renames in the load's transaction, the old one dropped:
         a reader sees the old table until the commit and the new one after, never an empty or half table."""
         if existed:
-            old = f"{target.name}__pa_old"
+            old = target.name + RETIRED_SUFFIX
             tx.execute(f"ALTER TABLE {self.qualified(target)} RENAME TO {self.quote(old)}")
             tx.execute(f"ALTER TABLE {self.qualified(built)} RENAME TO {self.quote(target.name)}")
             tx.execute(f"DROP TABLE {self.qualified(TargetTable(target.schema, old))}")

@@ -3,7 +3,7 @@
 from typing import Generic
 
 from pipeline_assets.core.errors import PipelineError
-from pipeline_assets.core.target import TargetTable
+from pipeline_assets.core.target import BUILDING_SUFFIX, TargetTable
 from pipeline_assets.warehouses.transaction import Tx
 from pipeline_assets.warehouses.write_modes.frame import Frame, Written
 
@@ -20,7 +20,7 @@ class FullRefresh(Generic[Tx]):
     def __init__(self, frame: Frame[Tx]):
         self.frame = frame
         target = frame.request.target
-        self.building = TargetTable(target.schema, f"{target.name}__pa_new")
+        self.building = TargetTable(target.schema, target.name + BUILDING_SUFFIX)
 
     def prepare(self) -> None:
         warehouse, tx = self.frame.warehouse, self.frame.tx
