@@ -137,3 +137,12 @@ def test_duplicate_table_names_are_refused(monkeypatch):
         ConfigError, match=r"tables\[1\]: table 'orders' of 'shop' is also tables\[0\]; set a distinct name"
     ):
         parse_config(text)
+
+
+@pytest.mark.parametrize("old, new", [("true", "after_partition"), ("false", "never")])
+def test_the_seeds_cleanup_after_load_booleans_still_work(old, new, monkeypatch):
+    monkeypatch.setenv("SHOP_HOST", "db")
+    text = BASE.replace("stage: {url: stage}", f"stage: {{url: stage, cleanup_after_load: {old}}}")
+    with pytest.warns(UserWarning, match=f"cleanup_after_load: {old} is now spelled '{new}'"):
+        config = parse_config(text)
+    assert config.stage.cleanup_after_load == new

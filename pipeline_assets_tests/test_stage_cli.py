@@ -1,5 +1,6 @@
 """The ``stage`` command on a shared S3 bucket: every flag, dry runs, confirmation, and table isolation."""
 
+import os
 import time
 
 import pytest
@@ -141,3 +142,33 @@ def test_all_flags_reach_files_awaiting_a_load_and_ledger_clear_by_file(setup, t
     assert run("ledger", "clear", "-t", "events", "--partition", DAY, "--file", "x", ok=False).stderr.strip() == (
         "error: use either --partition or --file"
     )
+
+
+def test_the_seeds_spellings_still_work_and_say_their_new_names(setup, monkeypatch):
+    run, _keys, _client, _bucket, _schema = setup
+    listed = run("s3clean", "list", "-t", "events")
+    assert "note: `s3clean` is now `stage`" in listed.stderr and "1 files" in listed.output
+
+    staged = run("sync", "-t", "events", "--partition", DAY, "--backup-only")
+    assert "note: `sync --backup-only` is now `sync --stage-only`" in staged.stderr
+    assert "awaiting load" in run("stage", "list", "-t", "events").output
+    loaded = run("sync", "-t", "events", "--partition", DAY, "--redshift-only")
+    assert "note: `sync --redshift-only` is now `sync --load-only`" in loaded.stderr
+    assert "awaiting load" not in run("stage", "list", "-t", "events").output
+
+    config = os.environ.pop("PIPELINE_ASSETS_CONFIG")  # the group's option set it: only the late --config may count
+    late = CliRunner().invoke(cli, ["stage", "list", "-t", "events", "--config", config])
+    assert late.exit_code == 0 and "events:" in late.output, late.output + late.stderr
+    monkeypatch.setenv("PIPELINE_ASSETS_CONFIG", config)
+
+
+def test_a_timestamp_pattern_matches_the_run_folder(setup):
+    run, keys, _client, _bucket, _schema = setup
+    (folder,) = {k.rsplit("/", 2)[-2] for k in keys()}  # run_<YYYYmmdd_HHMMSS>_<run id>
+    hour = folder.removeprefix("run_")[:11]  # YYYYmmdd_HH, as the seeds' runbook types it
+    missed = run("stage", "clean", "-t", "events", "--pattern", "*19990101_00*", "--dry-run").output
+    assert "nothing to delete" in missed
+    dry = run("stage", "clean", "-t", "events", "--pattern", f"*{hour}*", "--dry-run").output
+    assert dry.count("would delete s3://") == 2, dry
+    cleaned = run("stage", "clean", "-t", "events", "--pattern", f"*{hour}*", "--force").output
+    assert "deleted 2 objects" in cleaned and keys() == []

@@ -6,6 +6,7 @@ import sys
 import click
 import dagster as dg
 
+from pipeline_assets.cli import aliases
 from pipeline_assets.cli.check import check
 from pipeline_assets.cli.files import files
 from pipeline_assets.cli.ledger import ledger
@@ -18,6 +19,9 @@ from pipeline_assets.core.errors import PipelineError, first_line
 
 class Commands(click.Group):
     """Prints a PipelineError (or Dagster's refusal of the definitions a config makes) as one line, exit 2."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, aliases.rewrite(args))
 
     def invoke(self, ctx: click.Context):
         try:

@@ -42,7 +42,12 @@ def list_files(obj, table: str) -> None:
 @stage.command()
 @click.option("-t", "--table", required=True, help="a configured table")
 @click.option("--older-than", metavar="AGE", help="only objects older than this (30m, 24h, 7d)")
-@click.option("--pattern", metavar="GLOB", help="only files whose name matches (e.g. '*batch000*')")
+@click.option(
+    "--pattern",
+    metavar="GLOB",
+    help="only objects whose key below the table's folder matches: partition/run_<YYYYmmdd_HHMMSS>_<run id>/file "
+    "(e.g. '*20250809_14*' for the runs staged in that hour, '*batch0000*')",
+)
 @click.option("--all", "everything", is_flag=True, help="also files not loaded yet (awaiting a load, or orphans)")
 @click.option("--dry-run", is_flag=True, help="show what would be deleted, delete nothing")
 @click.option("--force", is_flag=True, help="do not ask (needed when not on a terminal)")
@@ -125,6 +130,7 @@ def _remove(corner: TableStage, context, states, age, pattern, dry_run: bool, fo
         states=states,
         older_than=age,
         pattern=pattern,
+        under=corner.prefix,
         now=now,
     )
     for entry in chosen:

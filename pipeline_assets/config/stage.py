@@ -1,15 +1,27 @@
 """``stage:``: where staged files go and how long they stay."""
 
-from typing import Literal, Self
+import warnings
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from pipeline_assets.config.base import _Model, _secret_ref
 from pipeline_assets.config.durations import parse_duration
 from pipeline_assets.core.errors import PipelineError
 
 PathStrategy = Literal["unique", "fixed"]
-Cleanup = Literal["never", "after_partition", "after_all"]
+
+
+def _cleanup_alias(value: object) -> object:
+    """The seeds' ``cleanup_after_load: true|false``, as the names it is now spelled by (said once, as a warning)."""
+    if isinstance(value, bool):
+        name = "after_partition" if value else "never"
+        warnings.warn(f"cleanup_after_load: {str(value).lower()} is now spelled {name!r}", UserWarning, stacklevel=2)
+        return name
+    return value
+
+
+Cleanup = Annotated[Literal["never", "after_partition", "after_all"], BeforeValidator(_cleanup_alias)]
 
 
 def duration(value: str) -> str:

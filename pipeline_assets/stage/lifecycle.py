@@ -99,14 +99,17 @@ def select(
     states: set[str],
     older_than: timedelta | None = None,
     pattern: str | None = None,
+    under: str = "",
     now: datetime,
 ) -> list[Entry]:
-    """The entries in ``states``, older than ``older_than``, whose file name matches ``pattern``."""
+    """The entries in ``states``, older than ``older_than``, whose key below the table's folder ``under`` (partition,
+    run folder with its timestamp, file name) or whose file name matches ``pattern``."""
     chosen = []
     for entry in entries:
         if entry.state not in states or (older_than is not None and entry.age(now) <= older_than):
             continue
-        if pattern and not fnmatch.fnmatch(entry.key.rsplit("/", 1)[-1], pattern):
+        below, name = entry.key.removeprefix(f"{under}/"), entry.key.rsplit("/", 1)[-1]
+        if pattern and not (fnmatch.fnmatch(below, pattern) or fnmatch.fnmatch(name, pattern)):
             continue
         chosen.append(entry)
     return chosen
