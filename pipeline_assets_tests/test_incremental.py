@@ -320,6 +320,19 @@ def test_watermark_commands_and_the_seed_workflows(pg, pg_schema, wh_schema, tmp
     assert asked.endswith("needs confirmation: pass --yes when not on a terminal")
     assert run("watermark", "list").output == before, "refused commands changed nothing"
 
+    # seed 003's restore of a corrupted watermark: history numbers every change, restore puts one's value back
+    listed = run("watermark", "history", "-t", "items").output.splitlines()
+    set_by_hand = next(line for line in listed if "set by hand" in line)
+    number, value = set_by_hand.split()[0].removeprefix("#"), set_by_hand.split("→ ")[1].split()[0]
+    assert value == "2026-01-01T00:00:00+00:00"
+    run("watermark", "set", "-t", "items", "--timestamp", "1999-01-01", "--reason", "a mistake", "--yes")
+    run("watermark", "restore", "-t", "items", "--to", number, "--yes")
+    shown = run("watermark", "get", "-t", "items").output
+    assert f"cursor value        {value}" in shown and f"restored to #{number}" in shown
+    assert run("watermark", "history", "-t", "items").output.splitlines()[1].split()[0] == f"#{len(listed) + 1}"
+    missing = run("watermark", "restore", "-t", "items", "--to", "999", "--yes", code=2).stderr.strip()
+    assert missing == f"error: items: no change #999 in the watermark history (it has {len(listed) + 1})"
+
 
 @pytest.mark.parametrize(
     "options, expected",

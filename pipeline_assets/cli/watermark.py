@@ -9,6 +9,7 @@ from pipeline_assets.cli.context import confirm, open_context, warehouse_for
 from pipeline_assets.config import ProjectConfig, TableConfig
 from pipeline_assets.core.errors import PipelineError
 from pipeline_assets.core.target import TargetTable
+from pipeline_assets.warehouses.state import Change
 
 
 @click.group()
@@ -43,11 +44,14 @@ def _show(mark, history) -> None:
     click.echo(f"  last extraction     {mark.last_extraction_at.isoformat() if mark.last_extraction_at else '-'}")
     click.echo(f"  extract / load      {mark.extract_status or '-'} / {mark.load_status or '-'}")
     click.echo(f"  strategy            {mark.strategy or '-'}    updated {mark.updated_at.isoformat()}")
-    for old, new, at, by, reason in history:
-        click.echo(
-            f"  {at:%Y-%m-%d %H:%M:%S}  {old.isoformat() if old else 'none'} → "
-            f"{new.isoformat() if new else 'none'}  by {by}: {reason}"
-        )
+    for change in history:
+        click.echo(_line(change))
+
+
+def _line(change: Change) -> str:
+    old, new = (v.isoformat() if v else "none" for v in (change.old_value, change.new_value))
+    at, by = f"{change.changed_at:%Y-%m-%d %H:%M:%S}", change.changed_by
+    return f"  #{change.number:<4} {at}  {old} → {new}  by {by}: {change.reason}"
 
 
 @watermark.command("get")
@@ -113,3 +117,34 @@ def _move(obj, table: str, value: datetime | None, reason: str, yes: bool) -> No
             metadata={"set_by_hand": True},
         )
     click.echo(f"{table}: watermark {old} → {value.isoformat() if value else 'none'}")
+
+
+@watermark.command("history")
+@click.option("-t", "--table", required=True, help="an incremental table")
+@click.option("--limit", type=click.IntRange(min=1), default=50, help="how many of the latest changes")
+@click.pass_obj
+def history(obj, table: str, limit: int) -> None:
+    """Every change of TABLE's watermark, newest first, numbered for ``watermark restore --to``."""
+    project = open_context(obj["config_path"]).project
+    config = _incremental(project, table)
+    with warehouse_for(project, config).state() as state:
+        changes = state.history(state_key(config), limit)
+    click.echo(f"{table}: {len(changes)} changes" + ("" if changes else " (no watermark yet)"))
+    for change in changes:
+        click.echo(_line(change))
+
+
+@watermark.command()
+@click.option("-t", "--table", required=True, help="an incremental table")
+@click.option("--to", "number", type=click.IntRange(min=1), required=True, help="a change's number (watermark history)")
+@click.option("--yes", is_flag=True, help="do not ask (needed when not on a terminal)")
+@click.pass_obj
+def restore(obj, table: str, number: int, yes: bool) -> None:
+    """Put TABLE's watermark back to the value change NUMBER left it at (a corrupted or mistaken watermark)."""
+    project = open_context(obj["config_path"]).project
+    config = _incremental(project, table)
+    with warehouse_for(project, config).state() as state:
+        changes = {c.number: c for c in state.history(state_key(config), limit=2**31)}
+    if number not in changes:
+        raise PipelineError(f"{table}: no change #{number} in the watermark history (it has {len(changes)})")
+    _move(obj, table, changes[number].new_value, f"restored to #{number}", yes)

@@ -36,6 +36,18 @@ class Watermark:
 _COLUMNS = [f.name for f in fields(Watermark)]
 
 
+@dataclass(frozen=True)
+class Change:
+    """One change in a watermark's history, numbered from the first."""
+
+    number: int
+    old_value: datetime | None
+    new_value: datetime | None
+    changed_at: datetime
+    changed_by: str | None
+    reason: str | None
+
+
 def _utc(mark: Watermark) -> Watermark:
     """Timestamps in UTC whatever the session's time zone (DuckDB answers in the process's)."""
     moved = {
@@ -67,12 +79,19 @@ class Watermarks:
             for r in self.tx.execute(f"SELECT {', '.join(_COLUMNS)} FROM {_STATE} ORDER BY table_name")
         ]
 
-    def history(self, name: str, limit: int = 10) -> list[tuple]:
+    def history(self, name: str, limit: int = 10) -> list[Change]:
+        """The ``limit`` latest changes of ``name``'s watermark, newest first, each with its number (1 is the first
+        change ever: the history only grows, so a number always names the same change)."""
         sql = (
             f"SELECT old_value, new_value, changed_at, changed_by, reason FROM {_HISTORY} WHERE table_name = {self.p}"
-            f" ORDER BY changed_at DESC LIMIT {int(limit)}"
+            " ORDER BY changed_at, new_value"
         )
-        return self.tx.execute(sql, [name])
+        rows = self.tx.execute(sql, [name])
+        changes = [
+            Change(n, old and old.astimezone(UTC), new and new.astimezone(UTC), at.astimezone(UTC), by, reason)
+            for n, (old, new, at, by, reason) in enumerate(rows, 1)
+        ]
+        return changes[::-1][: int(limit)]
 
     def move(
         self,
