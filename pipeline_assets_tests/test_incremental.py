@@ -334,6 +334,42 @@ def test_watermark_commands_and_the_seed_workflows(pg, pg_schema, wh_schema, tmp
     assert missing == f"error: items: no change #999 in the watermark history (it has {len(listed) + 1})"
 
 
+def test_a_failed_stage_is_recorded_as_failed_until_it_next_succeeds(pg, pg_schema, wh_schema, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    _items(pg, pg_schema, 30)
+    path, _ = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema, schema_policy="freeze")
+    runner = CliRunner()
+
+    def run(*args, code=0):
+        result = runner.invoke(cli, ["--config", str(path), *args])
+        assert result.exit_code == code, result.output + result.stderr
+        return result
+
+    run("sync", "-t", "items")
+    with pg.cursor() as cur:  # a load refused by schema_policy: freeze
+        cur.execute(f'ALTER TABLE "{pg_schema}".items ADD COLUMN extra int')
+        cur.execute(f"UPDATE \"{pg_schema}\".items SET updated_at = updated_at + interval '1 day' WHERE id = 1")
+    run("sync", "-t", "items", code=1)
+    refused = run("watermark", "get", "-t", "items").output
+    assert "extract / load      success / failed" in refused and "schema_policy is freeze" in refused, refused
+    with pg.cursor() as cur:
+        cur.execute(f'ALTER TABLE "{pg_schema}".items DROP COLUMN extra')
+    run("sync", "-t", "items")
+    assert "load failed at" not in run("watermark", "get", "-t", "items").output
+    with pg.cursor() as cur:
+        cur.execute(f'ALTER TABLE "{pg_schema}".items RENAME TO items_gone')
+    run("sync", "-t", "items", code=1)
+    failed = run("watermark", "get", "-t", "items").output
+    assert "extract / load      failed / success" in failed, failed
+    assert "extract failed at 20" in failed and "items" in failed.split("extract failed at")[1]
+    assert "extract failed, load success" in run("watermark", "list").output
+    with pg.cursor() as cur:
+        cur.execute(f'ALTER TABLE "{pg_schema}".items_gone RENAME TO items')
+    run("sync", "-t", "items")
+    cleared = run("watermark", "get", "-t", "items").output
+    assert "extract / load      success / success" in cleared and "failed at" not in cleared, cleared
+
+
 @pytest.mark.parametrize(
     "options, expected",
     [

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from pipeline_assets.assets.extract import Extraction, preflight, stage_day, stage_metadata, staged_by_run
 from pipeline_assets.assets.failures import user_errors
-from pipeline_assets.assets.incremental import is_full_refresh
+from pipeline_assets.assets.incremental import is_full_refresh, recording_failure
 from pipeline_assets.assets.io_manager import STAGE_PREFIX_KEY, Staged
 from pipeline_assets.assets.load import Loading, load_day, load_metadata
 from pipeline_assets.assets.partitions import backfill_policy, daily_partitions, run_days
@@ -63,7 +63,8 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
         retry_policy=RETRY_POLICY,
     )
     def staged(context: dg.AssetExecutionContext, config: ExtractConfig) -> Staged:
-        with user_errors():
+        warehouse = getattr(context.resources, table.target).warehouse()
+        with user_errors(), recording_failure(warehouse, table, target, "extract"):
             days = run_days(context, partitioned, table.asset_name)
             stage = context.resources.stage.config
             store = context.resources.stage.store()
@@ -74,7 +75,7 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
                 target=target,
                 prefix=prefix,
                 source=source,
-                warehouse=getattr(context.resources, table.target).warehouse(),
+                warehouse=warehouse,
                 store=store,
                 settings=StageSettings(
                     file_format=stage.format,
@@ -129,7 +130,8 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
             days = run_days(context, partitioned, table.asset_name)
 
             def one_day(day: str):
-                loads = load_day(run, manifest[day])
+                with recording_failure(run.warehouse, table, run.target, "load"):
+                    loads = load_day(run, manifest[day])
                 return loads, load_metadata(table, loads)
 
             for_each_day(context, days, partitioned, one_day)

@@ -5,13 +5,15 @@ share the watermark's value are read again and matched by primary key (never los
 advances only inside the load's transaction, to the highest cursor value loaded."""
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import overload
+from typing import Literal, overload
 
 from pipeline_assets.config import TableConfig
 from pipeline_assets.config.durations import parse_duration
 from pipeline_assets.core import layout
-from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.errors import PipelineError, first_line
 from pipeline_assets.core.manifest import Manifest
 from pipeline_assets.core.schema import Window
 from pipeline_assets.core.store import StageStore
@@ -148,3 +150,24 @@ def pending_manifests(
     ]
     with warehouse.ledger() as ledger:
         return [m for m in manifests if len(ledger.in_target(target, m.files)) < len(m.files)]
+
+
+@contextmanager
+def recording_failure(
+    warehouse: Warehouse, table: TableConfig, target: TargetTable, stage: Literal["extract", "load"]
+) -> Iterator[None]:
+    """For a watermark-driven table, a failed extraction or load is written to its watermark record as ``failed``
+    with the error and the time, until that stage next succeeds. Best effort: the failure itself is raised whatever
+    happens to the record (the warehouse may be what failed)."""
+    if table.partitioning != "incremental":
+        yield
+        return
+    try:
+        yield
+    except Exception as exc:
+        try:
+            with warehouse.state() as state:
+                state.record_failure(state_key(table), str(target), stage, first_line(exc))
+        except PipelineError:
+            pass
+        raise

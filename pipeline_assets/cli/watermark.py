@@ -1,5 +1,6 @@
 """``watermark``: read and move the per-table watermarks of watermark-driven (incremental) tables."""
 
+import json
 from datetime import UTC, datetime
 
 import click
@@ -44,6 +45,10 @@ def _show(mark, history) -> None:
     click.echo(f"  last extraction     {mark.last_extraction_at.isoformat() if mark.last_extraction_at else '-'}")
     click.echo(f"  extract / load      {mark.extract_status or '-'} / {mark.load_status or '-'}")
     click.echo(f"  strategy            {mark.strategy or '-'}    updated {mark.updated_at.isoformat()}")
+    details = json.loads(mark.metadata or "{}")
+    for stage in ("extract", "load"):
+        if f"{stage}_error" in details:
+            click.echo(f"  {stage} failed at {details[f'{stage}_failed_at']}: {details[f'{stage}_error']}")
     for change in history:
         click.echo(_line(change))
 
@@ -75,7 +80,8 @@ def list_marks(obj) -> None:
         with warehouse_for(project, config).state() as state:
             mark = state.get(state_key(config))
         value = mark.cursor_value.isoformat() if mark and mark.cursor_value else "none"
-        click.echo(f"{config.asset_name:<30} {value:<34} load {mark.load_status if mark else '-'}")
+        statuses = f"extract {mark.extract_status or '-'}, load {mark.load_status or '-'}" if mark else "-"
+        click.echo(f"{config.asset_name:<30} {value:<34} {statuses}")
 
 
 @watermark.command("set")

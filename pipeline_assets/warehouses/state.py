@@ -4,6 +4,7 @@ transaction as the rows it describes, with an audited history of every change.""
 import json
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
+from typing import Literal
 
 from pipeline_assets.warehouses.ledger import SCHEMA
 from pipeline_assets.warehouses.transaction import Transaction
@@ -125,11 +126,35 @@ class Watermarks:
         )
 
     def record_extraction(self, name: str, target: str, status: str, at: datetime) -> None:
-        """The extract stage's half of the record: when it ran and how it went (the load is marked pending)."""
-        if self.get(name) is None:
-            self.move(name, target, None, by="extract", reason="first extraction", strategy="scheduled")
+        """The extract stage's half of the record: when it ran and how it went (the load is marked pending); a success
+        clears the extraction's last failure."""
+        metadata = self._metadata(name, target)
+        for key in ("extract_error", "extract_failed_at"):
+            metadata.pop(key, None)
         self.tx.execute(
             f"UPDATE {_STATE} SET last_extraction_at = {self.p}, extract_status = {self.p}, load_status = 'pending', "
-            f"updated_at = {self.p} WHERE table_name = {self.p}",
-            [at, status, datetime.now(UTC), name],
+            f"metadata = {self.p}, updated_at = {self.p} WHERE table_name = {self.p}",
+            [at, status, json.dumps(metadata), datetime.now(UTC), name],
         )
+
+    def record_failure(self, name: str, target: str, stage: Literal["extract", "load"], error: str) -> None:
+        """``stage`` failed: its status becomes ``failed``, with the error and the time in the metadata (``watermark
+        get`` shows them) until that stage next succeeds. The cursor value does not move."""
+        now = datetime.now(UTC)
+        metadata = self._metadata(name, target) | {
+            f"{stage}_error": error[:2000],
+            f"{stage}_failed_at": now.isoformat(),
+        }
+        self.tx.execute(
+            f"UPDATE {_STATE} SET {stage}_status = 'failed', metadata = {self.p}, updated_at = {self.p} "
+            f"WHERE table_name = {self.p}",
+            [json.dumps(metadata), now, name],
+        )
+
+    def _metadata(self, name: str, target: str) -> dict:
+        """The record's metadata, creating the record (without a cursor value) on a table's first run."""
+        current = self.get(name)
+        if current is None:
+            self.move(name, target, None, by="extract", reason="first extraction", strategy="scheduled")
+            return {}
+        return json.loads(current.metadata or "{}")
