@@ -119,12 +119,12 @@ class MySQLSource(Source[MySQLConnection]):
 
     def _execute(self, sql: str, params: list, batch_size: int, schema: TableSchema) -> Iterator[pa.RecordBatch]:
         arrow_schema = schema.arrow_schema()
-        fetch_types = [_fetch_type(field.type) for field in arrow_schema]
+        fetch_types = [_fetch_type(column.arrow_type) for column in schema.columns]
         with self.connect(pymysql.cursors.SSCursor) as conn, conn.cursor() as cur:
             try:
                 cur.execute(sql, params)
                 while rows := cur.fetchmany(batch_size):
-                    yield rows_to_batch(rows, arrow_schema, fetch_types, schema.table)
+                    yield rows_to_batch(rows, arrow_schema, fetch_types, schema.table, schema.guard)
             except pymysql.MySQLError as exc:
                 raise self.error("query failed", exc) from None
 

@@ -125,4 +125,4 @@ class PostgresSource(Source[PostgresConnection]):
             except adbc.Error as exc:
                 raise self.error("query failed", exc) from None
             for batch in reader:
-                yield conform(batch, arrow_schema, schema.table)
+                yield conform(batch, arrow_schema, schema.table, schema.guard)
