@@ -3,8 +3,13 @@ counted, or staged as text, by the table's ``on_unrepresentable`` policy; never 
 
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 
+from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.representable import Guard, Limits
+from pipeline_assets.core.schema import conform
+from pipeline_assets.sources.postgres import arrow_type
 from pipeline_assets_tests.conftest import mysql_connection, pg_connection, project
 from pipeline_assets_tests.runs import failure, run_table
 from pipeline_assets_tests.test_types import _column_types, _target_rows, _warehouse
@@ -122,3 +127,20 @@ def test_mysql_nul_in_text_into_postgres(mysql_wide, mysql_db, pg, wh_schema, in
 def _dir(tmp_path, name: str):
     (tmp_path / name).mkdir()
     return tmp_path / name
+
+
+def test_decimal_text_with_too_many_digits_is_refused_not_wrapped():
+    """Arrow casts 1000 nines to decimal128(38, 9) as -1; conform refuses it, and a guard judges it by its policy."""
+    schema = pa.schema([pa.field("n", pa.decimal128(38, 9))])
+    batch = pa.RecordBatch.from_arrays([pa.array(["1.5", THOUSAND_DIGITS, None])], names=["n"])
+    with pytest.raises(PipelineError, match=r"t\.n: a value has more than 29 integer digits"):
+        conform(batch, schema, "t")
+    guard = Guard("t", "null", Limits("duckdb", decimal_digits=38))
+    assert conform(batch, schema, "t", guard).column(0).to_pylist() == [Decimal("1.5"), None, None]
+    assert guard.nulled == {"n": 1}
+
+
+def test_postgres_negative_scale_and_money_types():
+    assert arrow_type("numeric", ((5 << 16) | (-2 & 0x7FF)) + 4) == (pa.decimal128(7, 0), True)
+    assert arrow_type("numeric", ((12 << 16) | 3) + 4) == (pa.decimal128(12, 3), True)
+    assert arrow_type("money", -1) == (pa.decimal128(19, 2), True)
