@@ -99,9 +99,11 @@ def test_postgres_money_scale_timetz_interval_array(warehouse, pg, pg_schema, wh
 
 _PG_EPOCHS = (
     "SELECT id, (extract(epoch FROM ts) * 1000000)::bigint, (extract(epoch FROM tstz) * 1000000)::bigint,"
-    " d - date '1970-01-01' FROM {table} ORDER BY id"
+    " d - date '1970-01-01', t::text FROM {table} ORDER BY id"
 )
-_DUCK_EPOCHS = "SELECT id, epoch_us(ts), epoch_us(tstz), d - DATE '1970-01-01' FROM {table} ORDER BY id"
+_DUCK_EPOCHS = (
+    "SELECT id, epoch_us(ts), epoch_us(tstz), d - DATE '1970-01-01', CAST(t AS VARCHAR) FROM {table} ORDER BY id"
+)
 
 
 def _epochs(warehouse: str, tmp_path, pg, table: str) -> list[tuple]:
@@ -116,16 +118,20 @@ def _epochs(warehouse: str, tmp_path, pg, table: str) -> list[tuple]:
 
 @pytest.mark.parametrize("warehouse", ["postgres", "duckdb"])
 def test_postgres_times_exact_or_refused(warehouse, pg, pg_schema, wh_schema, instance, tmp_path):
-    """BC, year 10000+ and the hour a DST change skips arrive unchanged; infinity is refused (it has no Arrow form)."""
+    """BC, year 10000+, the hour a DST change skips and 24:00 arrive unchanged; infinity is refused (it has no Arrow form)."""
     with pg.cursor() as cur:
         cur.execute("SET TIME ZONE 'Europe/Berlin'")  # 2026-03-29 02:30 does not exist there
-        cur.execute(f"CREATE TABLE {pg_schema}.types (id int PRIMARY KEY, ts timestamp, tstz timestamptz, d date)")
         cur.execute(
-            f"INSERT INTO {pg_schema}.types VALUES (1, '2026-03-29 02:30', '2026-03-29 02:30', '2026-03-29'),"
-            " (2, '0001-01-01', '0001-01-01 00:00+00', '0001-01-01'),"
-            " (3, '0044-03-15 12:00 BC', '0044-03-15 12:00+00 BC', '4713-01-01 BC'),"
-            " (4, '12000-01-01 00:00:01', '12000-01-01 00:00:01+00', '50000-12-31'),"
-            " (5, '9999-12-31 23:59:59.999999', '2026-10-25 02:30', '9999-12-31'), (6, NULL, NULL, NULL)"
+            f"CREATE TABLE {pg_schema}.types (id int PRIMARY KEY, ts timestamp, tstz timestamptz, d date, t time)"
+        )
+        cur.execute(
+            f"INSERT INTO {pg_schema}.types VALUES"
+            " (1, '2026-03-29 02:30', '2026-03-29 02:30', '2026-03-29', '24:00'),"
+            " (2, '0001-01-01', '0001-01-01 00:00+00', '0001-01-01', '00:00'),"
+            " (3, '0044-03-15 12:00 BC', '0044-03-15 12:00+00 BC', '4713-01-01 BC', NULL),"
+            " (4, '12000-01-01 00:00:01', '12000-01-01 00:00:01+00', '50000-12-31', '12:00:00.000001'),"
+            " (5, '9999-12-31 23:59:59.999999', '2026-10-25 02:30', '9999-12-31', '23:59:59.999999'),"
+            " (6, NULL, NULL, NULL, NULL)"
         )
         cur.execute("RESET TIME ZONE")
     expected = _epochs("postgres", tmp_path, pg, f"{pg_schema}.types")
@@ -133,6 +139,6 @@ def test_postgres_times_exact_or_refused(warehouse, pg, pg_schema, wh_schema, in
     assert result.success, failure(result)
     assert _epochs(warehouse, tmp_path, pg, f"{wh_schema}.types") == expected
     with pg.cursor() as cur:
-        cur.execute(f"INSERT INTO {pg_schema}.types VALUES (7, 'infinity', NULL, NULL)")
+        cur.execute(f"INSERT INTO {pg_schema}.types VALUES (7, 'infinity', NULL, NULL, NULL)")
     message = failure(_run(pg_connection(), f"{pg_schema}.types", warehouse, wh_schema, instance, tmp_path, None))
     assert "types.ts: 'infinity' (row id=7) cannot be carried exactly" in message
