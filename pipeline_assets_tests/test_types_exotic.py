@@ -118,7 +118,8 @@ def _epochs(warehouse: str, tmp_path, pg, table: str) -> list[tuple]:
 
 @pytest.mark.parametrize("warehouse", ["postgres", "duckdb"])
 def test_postgres_times_exact_or_refused(warehouse, pg, pg_schema, wh_schema, instance, tmp_path):
-    """BC, year 10000+, the hour a DST change skips and 24:00 arrive unchanged; infinity is refused (it has no Arrow form)."""
+    """BC, year 10000+, the hour a DST change skips and 24:00 arrive unchanged; infinity is refused (it has no Arrow
+    form)."""
     with pg.cursor() as cur:
         cur.execute("SET TIME ZONE 'Europe/Berlin'")  # 2026-03-29 02:30 does not exist there
         cur.execute(
