@@ -56,9 +56,9 @@ class Guard:
             return pa.string()  # PostgreSQL's unconstrained numeric: NaN, Infinity and any number of digits
         return kind
 
-    def refuse(self, column: str, value: object, why: str, keys: Sequence[object] = ()) -> PipelineError:
-        """The one line that stops the table under ``fail`` (or a value even text cannot carry)."""
-        where = ", ".join(f"{k}={v!r}" for k, v in zip(self.keys, keys, strict=False))
+    def refuse(self, column: str, value: object, why: str, where: str = "") -> PipelineError:
+        """The one line that stops the table under ``fail`` (or a value even text cannot carry); ``where`` names the
+        row by its key."""
         row = f" (row {where})" if where else ""
         hint = "set on_unrepresentable: null" + (" or text" if self.policy == "fail" else "")
         return PipelineError(f"{self.table}.{column}: {value!r}{row} {why}; {hint}")
@@ -71,8 +71,9 @@ class Guard:
             return batch.column(column)
         if self.policy != "null":
             row = pc.index(bad, True).as_py()
-            keys = [batch.column(k)[row].as_py() for k in self.keys if k in batch.schema.names]
-            raise self.refuse(name, values[row], why, keys)
+            names = batch.schema.names
+            where = ", ".join(f"{k}={batch.column(k)[row].as_py()!r}" for k in self.keys if k in names)
+            raise self.refuse(name, values[row], why, where)
         self.nulled[name] = self.nulled.get(name, 0) + count
         return pc.if_else(bad, pa.scalar(None, batch.column(column).type), batch.column(column))
 
