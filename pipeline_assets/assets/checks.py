@@ -11,6 +11,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (  # n
     AssetCheckEvaluationTargetMaterializationData,
 )
 
+from pipeline_assets.assets.extract import guarded
 from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.assets.failures import user_errors
 from pipeline_assets.assets.incremental import checked_window
@@ -64,7 +65,7 @@ def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.A
         with user_errors():
             source = getattr(context.resources, table.source).source()
             warehouse = getattr(context.resources, table.target).warehouse()
-            schema = source.discover(table.table)
+            schema = guarded(table, source.discover(table.table), warehouse)
             selected = {key.name for key in context.selected_asset_check_keys}
             partitioned = assets.partitions_def is not None
             for day in run_days(context, partitioned, table.asset_name):
@@ -157,9 +158,10 @@ def _for_partition(
 
 
 def _measures(schema: TableSchema, primary_key: list[str]) -> list[str]:
-    """Exact numeric columns to sum: a single integer key, then the first decimal (else integer) column."""
-    decimals = [c.name for c in schema.columns if pa.types.is_decimal(c.arrow_type)]
-    integers = [c.name for c in schema.columns if pa.types.is_integer(c.arrow_type)]
+    """Exact numeric columns to sum, as staged: a single integer key, then the first decimal (else integer) column."""
+    staged = schema.arrow_schema()
+    decimals = [f.name for f in staged if pa.types.is_decimal(f.type)]
+    integers = [f.name for f in staged if pa.types.is_integer(f.type)]
     chosen = [primary_key[0]] if len(primary_key) == 1 and primary_key[0] in integers else []
     return chosen + [c for c in decimals + integers if c not in chosen][: 2 - len(chosen)]
 

@@ -3,7 +3,7 @@ write them to the stage as files plus a manifest, recorded in the target's ledge
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import dagster as dg
 
@@ -12,6 +12,7 @@ from pipeline_assets.assets.partitions import day_window
 from pipeline_assets.config import StageConfig, TableConfig
 from pipeline_assets.core.errors import PipelineError
 from pipeline_assets.core.manifest import Extract, Manifest, UnloadedFile
+from pipeline_assets.core.representable import Guard
 from pipeline_assets.core.schema import TableSchema
 from pipeline_assets.core.store import StageStore
 from pipeline_assets.core.target import TargetTable
@@ -20,6 +21,7 @@ from pipeline_assets.sources.base import UnloadingSource
 from pipeline_assets.stage.staging import StageSettings, all_manifests, write_partition
 from pipeline_assets.stage.unloaded import stage_unloaded
 from pipeline_assets.warehouses import Warehouse
+from pipeline_assets.warehouses.types import limits
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,18 @@ def staged_by_run(run: Extraction, day: str) -> Manifest | None:
     return mine[-1] if mine else None
 
 
-def stage_day(run: Extraction, day: str) -> tuple[Manifest, float]:
+def guarded(table: TableConfig, schema: TableSchema, warehouse: Warehouse) -> TableSchema:
+    """``schema`` read under the table's ``on_unrepresentable`` policy for its target's limits."""
+    guard = Guard(table.table, table.on_unrepresentable, limits(warehouse.config.kind), schema.primary_key)
+    return replace(schema, guard=guard)
+
+
+def stage_day(run: Extraction, day: str) -> tuple[Manifest, float, dict[str, int]]:
     """Extract ``day``'s rows (``full``: the whole table, or an incremental table's rows since its watermark) into
-    files and a manifest of their own; record the files as ``staged`` in the ledger. Returns the manifest and
-    seconds."""
+    files and a manifest of their own; record the files as ``staged`` in the ledger. Returns the manifest, seconds
+    and the NULLs stored per column for values the target cannot hold."""
     table, source = run.table, run.source
+    schema = guarded(table, run.schema, run.warehouse)
     window = (
         extraction_window(run.warehouse, table, run.target, run.full_refresh) if run.incremental else day_window(day)
     )
@@ -77,7 +86,7 @@ def stage_day(run: Extraction, day: str) -> tuple[Manifest, float]:
         keys = source.read(table.table, key_schema, batch_size=table.batch_size)
     extract = Extract(
         day,
-        run.schema.arrow_schema(),
+        schema.arrow_schema(),
         iter(()),
         window,
         run.limit,
@@ -107,18 +116,21 @@ def stage_day(run: Extraction, day: str) -> tuple[Manifest, float]:
         manifest, _ = stage_unloaded(run.store, run.settings, run.prefix, extract, run.run_id, unload)
     else:
         extract.batches = source.read(
-            table.table, run.schema, cursor=table.cursor, window=window, batch_size=table.batch_size, limit=run.limit
+            table.table, schema, cursor=table.cursor, window=window, batch_size=table.batch_size, limit=run.limit
         )
         manifest, _ = write_partition(run.store, run.settings, run.prefix, extract, run.run_id, run.log)
     run.warehouse.record_staged(run.target, manifest)
     if run.incremental and window is not None:
         with run.warehouse.state() as state:
             state.record_extraction(state_key(table), str(run.target), "success", window.end)
-    return manifest, time.monotonic() - started
+    return manifest, time.monotonic() - started, dict(schema.guard.nulled) if schema.guard else {}
 
 
-def stage_metadata(manifest: Manifest, seconds: float) -> dict[str, dg.MetadataValue | int | float | str]:
-    """A staged materialization's metadata: what one staging run wrote."""
+def stage_metadata(
+    manifest: Manifest, seconds: float, nulled: dict[str, int]
+) -> dict[str, dg.MetadataValue | int | float | str]:
+    """A staged materialization's metadata: what one staging run wrote, and the values stored as NULL because the
+    target cannot hold them (``on_unrepresentable: null``)."""
     metadata: dict[str, dg.MetadataValue | int | float | str] = {
         "dagster/row_count": manifest.rows,
         "rows_extracted": manifest.rows,
@@ -138,4 +150,7 @@ def stage_metadata(manifest: Manifest, seconds: float) -> dict[str, dg.MetadataV
         metadata["window"] = str(manifest.window)
     if manifest.limit is not None:
         metadata["limit"] = manifest.limit
+    if nulled:
+        metadata["unrepresentable_nulled"] = sum(nulled.values())
+        metadata["unrepresentable_nulled_by_column"] = dg.MetadataValue.json(nulled)
     return metadata

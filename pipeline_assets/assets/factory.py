@@ -93,8 +93,8 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
 
             def one_day(day: str):
                 again = staged_by_run(run, day) if context.retry_number > 0 else None
-                manifest, seconds = (again, 0.0) if again else stage_day(run, day)
-                return manifest, stage_metadata(manifest, seconds)
+                manifest, seconds, nulled = (again, 0.0, {}) if again else stage_day(run, day)
+                return manifest, stage_metadata(manifest, seconds, nulled)
 
             return for_each_day(context, days, partitioned, one_day)
 

@@ -40,6 +40,11 @@ class TableConfig(_Model):
         default="abort",
         description="a bad staged file: abort the load, skip the file, or (Snowflake) drop its bad rows",
     )
+    on_unrepresentable: Literal["fail", "null", "text"] = Field(
+        default="fail",
+        description="a value the target cannot hold exactly (NaN, infinity, a zero date, too many digits, NUL in "
+        "text): fail naming table, column and value; store NULL (counted in metadata); or stage the column as text",
+    )
     delete_missing: bool = Field(
         default=False, description="incremental merge: delete target rows whose key left the source"
     )

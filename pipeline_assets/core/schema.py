@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline_assets.core.errors import PipelineError
+from pipeline_assets.core.representable import Guard, salvage
 
 SOURCE_TYPE_KEY = b"pipeline_assets.source_type"
 
@@ -21,11 +22,13 @@ class Column:
 
 @dataclass(frozen=True)
 class TableSchema:
-    """A source table's columns as discovered from its catalog."""
+    """A source table's columns as discovered from its catalog; ``guard``, when set, is the target's
+    ``on_unrepresentable`` policy its rows are read under (it also decides the staged types)."""
 
     table: str
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...] = ()
+    guard: Guard | None = None
 
     def column(self, name: str) -> Column:
         for column in self.columns:
@@ -36,8 +39,14 @@ class TableSchema:
         )
 
     def arrow_schema(self) -> pa.Schema:
+        guard = self.guard
         return pa.schema(
-            pa.field(c.name, c.arrow_type, c.nullable, metadata={SOURCE_TYPE_KEY: c.source_type.encode()})
+            pa.field(
+                c.name,
+                guard.staged_type(c.arrow_type, c.source_type) if guard else c.arrow_type,
+                c.nullable,
+                metadata={SOURCE_TYPE_KEY: c.source_type.encode()},
+            )
             for c in self.columns
         )
 
@@ -72,10 +81,19 @@ class Window:
         return f"[{self.start.isoformat()}, {self.end.isoformat()})"
 
 
-def conform(batch: pa.RecordBatch, schema: pa.Schema, table: str) -> pa.RecordBatch:
-    """Cast a batch as a driver returned it to the table's Arrow schema, naming the column that will not fit."""
-    arrays = [_conform_array(array, field, table) for field, array in zip(schema, batch.columns, strict=True)]
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+def conform(batch: pa.RecordBatch, schema: pa.Schema, table: str, guard: Guard | None = None) -> pa.RecordBatch:
+    """Cast a batch as a driver returned it to the table's Arrow schema, naming the column that will not fit; with a
+    ``guard``, values that will not convert exactly, or that its target cannot hold, go by its policy."""
+    arrays = []
+    for field, array in zip(schema, batch.columns, strict=True):
+        try:
+            arrays.append(_conform_array(array, field, table))
+        except PipelineError:
+            if guard is None or isinstance(field.type, pa.BaseExtensionType) or pa.types.is_boolean(field.type):
+                raise
+            arrays.append(salvage(array.to_pylist(), field.type, guard, field.name))
+    conformed = pa.RecordBatch.from_arrays(arrays, schema=schema)
+    return guard.check(conformed) if guard else conformed
 
 
 def _conform_array(array: pa.Array, field: pa.Field, table: str) -> pa.Array:
@@ -93,9 +111,18 @@ def _conform_array(array: pa.Array, field: pa.Field, table: str) -> pa.Array:
                     f"{table}.{field.name}: a boolean (tinyint(1)) column holds {high.as_py()}; "
                     "declare it TINYINT or SMALLINT"
                 )
+        if pa.types.is_decimal(target) and pa.types.is_string(array.type):
+            _integer_digits_fit(array, target, f"{table}.{field.name}")
         return array.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise PipelineError(f"{table}.{field.name}: value does not fit {target}: {str(exc).splitlines()[0]}") from None
+
+
+def _integer_digits_fit(array: pa.Array, target: pa.DataType, label: str) -> None:
+    """Refuse decimal text with more integer digits than ``target`` holds (Arrow's cast wraps those around)."""
+    digits = target.precision - target.scale
+    if pc.any(pc.match_substring_regex(array, rf"^[+-]?0*[1-9][0-9]{{{digits}}}")).as_py():
+        raise PipelineError(f"{label}: a value has more than {digits} integer digits for {target}")
 
 
 def storage_type(kind: pa.DataType) -> pa.DataType:

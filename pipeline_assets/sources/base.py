@@ -9,6 +9,7 @@ import pyarrow as pa
 from pipeline_assets.config.connection_base import Connection
 from pipeline_assets.core.errors import PipelineError, driver_error, first_line, redact
 from pipeline_assets.core.manifest import UnloadedFile
+from pipeline_assets.core.representable import Guard, salvage
 from pipeline_assets.core.schema import Column, TableSchema, Window, conform
 from pipeline_assets.core.sql import quote_identifier
 from pipeline_assets.core.store import StageStore
@@ -127,15 +128,20 @@ class Source(ABC, Generic[ConfigT]):
         return driver_error(f"source {self.name!r} ({self.config.describe()}): {action}: {message}", exc, phase)
 
 
-def rows_to_batch(rows: list[tuple], schema: pa.Schema, fetch_types: list[pa.DataType], table: str) -> pa.RecordBatch:
-    """Columns of Python values (as a DB-API driver returns them) into a batch that conforms to ``schema``."""
+def rows_to_batch(
+    rows: list[tuple], schema: pa.Schema, fetch_types: list[pa.DataType], table: str, guard: Guard | None = None
+) -> pa.RecordBatch:
+    """Columns of Python values (as a DB-API driver returns them) into a batch that conforms to ``schema``; values
+    that will not convert go by ``guard``'s policy when there is one."""
     arrays = []
     for field, values, kind in zip(schema, zip(*rows, strict=True), fetch_types, strict=True):
         try:
             arrays.append(pa.array(values, kind))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise PipelineError(f"{table}.{field.name}: value does not fit {kind}: {first_line(exc)}") from None
-    return conform(pa.RecordBatch.from_arrays(arrays, names=schema.names), schema, table)
+            if guard is None:
+                raise PipelineError(f"{table}.{field.name}: value does not fit {kind}: {first_line(exc)}") from None
+            arrays.append(salvage(values, kind, guard, field.name))
+    return conform(pa.RecordBatch.from_arrays(arrays, names=schema.names), schema, table, guard)
 
 
 class UnloadingSource(Source[ConfigT]):

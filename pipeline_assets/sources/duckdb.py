@@ -43,4 +43,4 @@ class DuckDBSource(Source[DuckDBConnection]):
             except duckdb.Error as exc:
                 raise self.error("query failed", exc) from None
             for batch in reader or ():
-                yield conform(batch, arrow_schema, schema.table)
+                yield conform(batch, arrow_schema, schema.table, schema.guard)

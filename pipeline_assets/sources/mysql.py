@@ -30,6 +30,16 @@ _INTEGERS = {
     "integer": (pa.int32(), pa.uint32()),
     "bigint": (pa.int64(), pa.uint64()),
 }
+_GEOMETRY = (
+    "geometry",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
+    "geometrycollection",
+)
 _NATIVE = {
     "float": pa.float32(),
     "double": pa.float64(),
@@ -41,17 +51,21 @@ _NATIVE = {
     "json": pa.json_(pa.string()),
     **dict.fromkeys(("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"), pa.string()),
     **dict.fromkeys(("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"), pa.binary()),
+    # MySQL's own geometry value, exact: the SRID (4 bytes, little-endian) then the standard WKB
+    **dict.fromkeys(_GEOMETRY, pa.binary()),
 }
 
 
 def arrow_type(
     data_type: str, column_type: str, precision: int | None, scale: int | None, is_json: bool
 ) -> pa.DataType | None:
-    """The Arrow type for a MySQL/MariaDB column; None means it is selected as text (time, bit, geometry…)."""
+    """The Arrow type for a MySQL/MariaDB column; None means it is selected as text (time…)."""
     if is_json:
         return pa.json_(pa.string())
-    if column_type == "tinyint(1)":
+    if column_type in ("tinyint(1)", "bit(1)"):
         return pa.bool_()  # BOOLEAN is stored as tinyint(1); values other than 0/1 are refused, not squashed
+    if data_type == "bit":  # selected as its unsigned number: BIT(64) needs all 64 bits
+        return pa.uint64() if column_type == "bit(64)" else pa.int64()
     if data_type in _INTEGERS:
         return _INTEGERS[data_type]["unsigned" in column_type]
     if data_type == "decimal" and precision is not None:
@@ -110,6 +124,8 @@ class MySQLSource(Source[MySQLConnection]):
         return super().quote(identifier).replace("%", "%%")
 
     def select_expression(self, column: Column) -> str:
+        if column.source_type.startswith("bit("):
+            return f"CAST({self.quote(column.name)} AS UNSIGNED)"
         return f"CAST({self.quote(column.name)} AS CHAR)" if column.name in self._as_text else self.quote(column.name)
 
     def _query_one(self, sql: str, params: list) -> tuple:
@@ -119,12 +135,12 @@ class MySQLSource(Source[MySQLConnection]):
 
     def _execute(self, sql: str, params: list, batch_size: int, schema: TableSchema) -> Iterator[pa.RecordBatch]:
         arrow_schema = schema.arrow_schema()
-        fetch_types = [_fetch_type(field.type) for field in arrow_schema]
+        fetch_types = [_fetch_type(column.arrow_type) for column in schema.columns]
         with self.connect(pymysql.cursors.SSCursor) as conn, conn.cursor() as cur:
             try:
                 cur.execute(sql, params)
                 while rows := cur.fetchmany(batch_size):
-                    yield rows_to_batch(rows, arrow_schema, fetch_types, schema.table)
+                    yield rows_to_batch(rows, arrow_schema, fetch_types, schema.table, schema.guard)
             except pymysql.MySQLError as exc:
                 raise self.error("query failed", exc) from None
 

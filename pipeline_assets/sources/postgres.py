@@ -42,16 +42,21 @@ _NATIVE = {
     "citext": pa.string(),
 }
 _UNCONSTRAINED_NUMERIC = pa.decimal128(38, 9)
+_MONEY = pa.decimal128(19, 2)  # a 64-bit count of cents (lc_monetary with 2 fractional digits, as in C and en_US)
 
 
 def arrow_type(typname: str, typmod: int) -> tuple[pa.DataType, bool]:
     """The Arrow type for a PostgreSQL type, and whether it must be selected as text first."""
     if typname in _NATIVE:
         return _NATIVE[typname], False
+    if typname == "money":
+        return _MONEY, True
     if typname == "numeric":
         if typmod < 0:
             return _UNCONSTRAINED_NUMERIC, True
-        precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
+        precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0x7FF
+        if scale > 0x3FF:  # PostgreSQL 15's negative scale (11 bits, two's complement): whole numbers, wider
+            precision, scale = precision + 0x800 - scale, 0
         return (pa.decimal128(precision, scale) if precision <= 38 else pa.string()), True
     if typname in ("json", "jsonb"):
         return pa.json_(pa.string()), True
@@ -99,6 +104,8 @@ class PostgresSource(Source[PostgresConnection]):
         return TableSchema(table, tuple(columns), tuple(r[0] for r in rows if r[5]))
 
     def select_expression(self, column: Column) -> str:
+        if column.source_type == "money":  # money's text carries the currency sign and grouping of lc_monetary
+            return f"{self.quote(column.name)}::numeric::text"
         return f"{self.quote(column.name)}::text" if column.name in self._as_text else self.quote(column.name)
 
     def parameter(self, index: int, column: Column) -> str:
@@ -125,4 +132,4 @@ class PostgresSource(Source[PostgresConnection]):
             except adbc.Error as exc:
                 raise self.error("query failed", exc) from None
             for batch in reader:
-                yield conform(batch, arrow_schema, schema.table)
+                yield conform(batch, arrow_schema, schema.table, schema.guard)

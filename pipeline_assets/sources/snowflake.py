@@ -92,7 +92,7 @@ class SnowflakeSource(UnloadingSource[SnowflakeConnection]):
                 cur.execute(sql, tuple(params) or None)
                 for chunk in cur.fetch_arrow_batches():
                     for batch in chunk.to_batches(batch_size):
-                        yield conform(_named(batch, schema), schema.arrow_schema(), schema.table)
+                        yield conform(_named(batch, schema), schema.arrow_schema(), schema.table, schema.guard)
         except PipelineError:
             raise
         except Exception as exc:

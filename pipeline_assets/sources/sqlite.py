@@ -85,7 +85,7 @@ class SQLiteSource(Source[SQLiteConnection]):
         try:
             cur = conn.execute(sql, [_sqlite_value(p) for p in params])
             while rows := cur.fetchmany(batch_size):
-                yield rows_to_batch(rows, arrow_schema, fetch_types, schema.table)
+                yield rows_to_batch(rows, arrow_schema, fetch_types, schema.table, schema.guard)
         except sqlite3.Error as exc:
             raise self.error("query failed", exc) from None
         finally:

@@ -6,6 +6,8 @@ from typing import Literal
 
 import pyarrow as pa
 
+from pipeline_assets.core.representable import Limits
+
 Dialect = Literal["postgres", "duckdb", "snowflake"]
 _COLUMN: dict[Dialect, int] = {"postgres": 0, "duckdb": 1, "snowflake": 2}
 
@@ -46,3 +48,16 @@ def sql_type(kind: pa.DataType, dialect: Dialect) -> str:
     if pa.types.is_timestamp(kind):
         return _TIMESTAMP[kind.tz is not None][column]
     return _SIMPLE.get(kind, _TEXT)[column]
+
+
+_LIMITS = {
+    "postgres": Limits("postgres", text_holds_nul=False),
+    "redshift": Limits("redshift", decimal_digits=38, text_holds_nul=False),
+    "duckdb": Limits("duckdb", decimal_digits=38),
+}
+
+
+def limits(kind: str) -> Limits:
+    """What a warehouse of ``kind`` holds: PostgreSQL's numeric takes any digits but its text no NUL; Snowflake
+    keeps a decimal wider than 38 digits as its exact text (VARCHAR)."""
+    return _LIMITS.get(kind, Limits(kind))
