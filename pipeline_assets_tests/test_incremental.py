@@ -334,6 +334,37 @@ def test_watermark_commands_and_the_seed_workflows(pg, pg_schema, wh_schema, tmp
     assert missing == f"error: items: no change #999 in the watermark history (it has {len(listed) + 1})"
 
 
+def test_load_only_after_a_set_timestamp_loads_only_the_runs_holding_rows_from_it(
+    pg, pg_schema, wh_schema, tmp_path, monkeypatch
+):
+    """Seed 003's "load what is already staged from a date": reset, set --timestamp T, sync --load-only."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    _items(pg, pg_schema, 30, step="1 day")  # 2026-01-02 … 2026-01-31
+    path, _ = _config(tmp_path, pg_connection(), f"{pg_schema}.items", "postgres", wh_schema)
+    runner = CliRunner()
+
+    def run(*args, code=0):
+        result = runner.invoke(cli, ["--config", str(path), *args])
+        assert result.exit_code == code, result.output + result.stderr
+        return result
+
+    run("sync", "-t", "items", "--stage-only")  # run A: rows up to 2026-01-31
+    with pg.cursor() as cur:
+        cur.execute(f"UPDATE \"{pg_schema}\".items SET qty = 0, updated_at = '2026-03-01' WHERE id = 5")
+    run("sync", "-t", "items", "--stage-only")  # run B: rows up to 2026-03-01
+    run("watermark", "reset", "-t", "items", "--yes")
+    run("watermark", "set", "-t", "items", "--timestamp", "2026-02-15", "--yes")
+    run("sync", "-t", "items", "--load-only")
+    staged = run("ledger", "list", "-t", "items").output
+    assert staged.count("│ loaded │") == 1 and staged.count("│ staged │") == 1, staged
+    with pg.cursor() as cur:
+        cur.execute(f'SELECT count(*), min(qty) FROM "{wh_schema}".items')
+        assert cur.fetchone() == (30, 0), "run B (which holds rows from the set timestamp on) was loaded"
+    run("watermark", "set", "-t", "items", "--timestamp", "2026-06-01", "--yes")
+    nothing = run("sync", "-t", "items", "--load-only").output
+    assert run("ledger", "list", "-t", "items").output.count("│ staged │") == 1, "run A stays unloaded: " + nothing
+
+
 def test_a_failed_stage_is_recorded_as_failed_until_it_next_succeeds(pg, pg_schema, wh_schema, tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     _items(pg, pg_schema, 30)

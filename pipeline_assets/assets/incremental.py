@@ -139,14 +139,20 @@ def pending_manifests(
     store: StageStore, warehouse: Warehouse, table: TableConfig, target: TargetTable, table_prefix: str
 ) -> list[Manifest]:
     """The staging runs whose rows the target does not hold yet and that are not older than what it holds, oldest
-    first: what a load-only run of a watermark-driven table loads (after `watermark set`, every staged run since)."""
+    first: what a load-only run of a watermark-driven table loads. After `watermark set --timestamp T` (the seeds'
+    "load what is staged from a date"), the runs holding rows from T on: those whose highest cursor value is T or
+    later; after `watermark reset`, every staged run."""
     with warehouse.state() as state:
         mark = state.get(state_key(table))
-    until = json.loads(mark.metadata or "{}").get("extracted_until") if mark else None
+    details = json.loads(mark.metadata or "{}") if mark else {}
+    until = details.get("extracted_until")
+    set_at = mark.cursor_value if mark and details.get("set_by_hand") else None
     manifests = [
         m
         for m in all_manifests(store, table_prefix, layout.UNPARTITIONED)
-        if m.files and (not until or (m.window and m.window.end >= datetime.fromisoformat(until)))
+        if m.files
+        and (not until or (m.window and m.window.end >= datetime.fromisoformat(until)))
+        and (set_at is None or (m.cursor_max is not None and as_utc(m.cursor_max) >= set_at))
     ]
     with warehouse.ledger() as ledger:
         return [m for m in manifests if len(ledger.in_target(target, m.files)) < len(m.files)]

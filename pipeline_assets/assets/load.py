@@ -54,7 +54,9 @@ def load_day(run: Loading, manifest: Manifest) -> list[Loaded]:
         return [Loaded(manifest, None)]
     batch = [manifest]
     if run.incremental and not run.full_refresh and manifest.run_id != run.run_id:
-        batch = pending_manifests(run.store, run.warehouse, run.table, run.target, run.prefix) or [manifest]
+        batch = pending_manifests(run.store, run.warehouse, run.table, run.target, run.prefix)
+        if not batch:  # nothing staged that the target lacks (or nothing from the timestamp a user set)
+            return [Loaded(manifest, None)]
     return [_load_one(run, m) for m in batch]
 
 
