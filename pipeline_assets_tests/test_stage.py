@@ -219,10 +219,12 @@ def test_s3_objects_are_encrypted_and_the_preflight_warns_or_refuses(
     strict = run_table(project(tmp_path, {**body, "stage": {**body["stage"], "preflight": "strict"}}), instance, "t")
     assert failure(strict) == (
         f"stage: s3://{s3_bucket}/staging fails the strict preflight: its public-access block cannot "
-        "be read (NotImplemented); it has no default encryption; nothing was written"
+        "be read (NotImplemented); it has no default encryption; its versioning is off (a staged file deleted or "
+        "overwritten by mistake is gone); nothing was written"
     )
     assert client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
 
+    client.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
     client.put_bucket_encryption(
         Bucket=s3_bucket,
         ServerSideEncryptionConfiguration={

@@ -148,7 +148,7 @@ class S3Store(StageStore):
             spool.unlink(missing_ok=True)
 
     def security_problems(self) -> list[str]:
-        """What the bucket lacks of a public-access block and default encryption (or cannot be read)."""
+        """What the bucket lacks of a public-access block, default encryption and versioning (or cannot be read)."""
         problems = []
         try:
             block = self.client.get_public_access_block(Bucket=self.bucket)["PublicAccessBlockConfiguration"]
@@ -168,4 +168,9 @@ class S3Store(StageStore):
                 if code == "ServerSideEncryptionConfigurationNotFoundError"
                 else f"its default encryption cannot be read ({code})"
             )
+        try:
+            if self.client.get_bucket_versioning(Bucket=self.bucket).get("Status") != "Enabled":
+                problems.append("its versioning is off (a staged file deleted or overwritten by mistake is gone)")
+        except ClientError as exc:
+            problems.append(f"its versioning cannot be read ({exc.response.get('Error', {}).get('Code')})")
         return problems
