@@ -172,3 +172,39 @@ def test_a_timestamp_pattern_matches_the_run_folder(setup):
     assert dry.count("would delete s3://") == 2, dry
     cleaned = run("stage", "clean", "-t", "events", "--pattern", f"*{hour}*", "--force").output
     assert "deleted 2 objects" in cleaned and keys() == []
+
+
+@pytest.mark.parametrize("policy", ["after_partition", "after_all"])
+def test_sync_cleans_what_it_loaded_when_cleanup_after_load_says_so(policy, pg, pg_schema, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    with pg.cursor() as cur:
+        cur.execute(f"""CREATE TABLE "{pg_schema}".events AS SELECT g AS id, timestamp '{DAY}' + g * interval '1 minute'
+                        AS at FROM generate_series(1, 2000) g""")
+    config = write_config(
+        tmp_path,
+        {
+            "connections": {"app": pg_connection(), "duck": {"kind": "duckdb", "path": "dw.duckdb"}},
+            "stage": {"url": "stage", "cleanup_after_load": policy},
+            "tables": [
+                {
+                    "source": "app",
+                    "table": f"{pg_schema}.events",
+                    "target": "duck",
+                    "cursor": "at",
+                    "partitioning": "daily",
+                    "start_date": DAY,
+                }
+            ],
+        },
+    )
+    runner = CliRunner()
+    staged = runner.invoke(cli, ["--config", str(config), "sync", "-t", "events", "--partition", DAY, "--stage-only"])
+    assert staged.exit_code == 0 and "cleanup:" not in staged.output, "nothing loaded: nothing cleaned"
+    never_loaded = {p for p in (tmp_path / "stage").rglob("*") if p.is_file()}
+    synced = runner.invoke(cli, ["--config", str(config), "sync", "-t", "events", "--from", DAY, "--to", "2026-01-02"])
+    assert synced.exit_code == 0, synced.output + synced.stderr
+    assert "cleanup: events: deleted 4 staged objects" in synced.output and f"({policy})" in synced.output
+    left = {p for p in (tmp_path / "stage").rglob("*") if p.is_file()}
+    assert left == never_loaded and len(left) == 2, "only the files whose rows were loaded go"
+    ledger = runner.invoke(cli, ["--config", str(config), "ledger", "list", "-t", "events"]).output
+    assert ledger.count("│ deleted │") == 2 and "│ loaded │" not in ledger, ledger

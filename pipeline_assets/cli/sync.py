@@ -8,6 +8,7 @@ import dagster as dg
 from pipeline_assets.assembly import assemble
 from pipeline_assets.assets.incremental import FULL_REFRESH_TAG
 from pipeline_assets.assets.launch import launch_in_process
+from pipeline_assets.cli.cleanup import clean_after_sync
 from pipeline_assets.cli.context import confirm, open_context
 from pipeline_assets.cli.partitions import Unit, plan, selected_tables, selection_options
 from pipeline_assets.cli.report import Report, RunOutcome, outcomes_of
@@ -54,6 +55,8 @@ def sync(
             unit.outcomes = run_unit(assembly, unit, context.instance, limit, verbose, steps, full_refresh)
             report.finish(unit.outcomes)
     report.summary()
+    if not stage_only:
+        clean_after_sync(context, units)
     if any(not o.success or o.failed_checks for u in units for o in u.outcomes):
         raise SystemExit(1)
 

@@ -51,7 +51,7 @@ def build_housekeeping(
             chosen = [
                 e
                 for e in select(entries, states={DONE}, now=now)
-                if not config.partitions or _partition(stage, e) in config.partitions
+                if not config.partitions or stage.partition_of(e) in config.partitions
             ]
         freed = delete(stage.store, chosen)
         stage.forget(chosen)
@@ -120,10 +120,6 @@ def build_housekeeping(
 
 def _config(table: str, partitions: list[str], orphans: bool = False) -> dict:
     return {"ops": {"clean_stage": {"config": {"table": table, "partitions": partitions, "orphans": orphans}}}}
-
-
-def _partition(stage: TableStage, entry: Entry) -> str:
-    return entry.key.removeprefix(stage.prefix + "/").split("/", 1)[0]
 
 
 def _materializations_since(instance: dg.DagsterInstance, key: dg.AssetKey, after: int) -> list:

@@ -31,6 +31,10 @@ class TableStage:
     def entries(self, run_status: RunStatus, now: datetime | None = None) -> list[Entry]:
         return survey(self.store, self.prefix, self.records(), run_status, now or datetime.now(UTC), self.grace)
 
+    def partition_of(self, entry: Entry) -> str:
+        """The partition folder ``entry`` lies in (``full`` for an unpartitioned table)."""
+        return entry.key.removeprefix(self.prefix + "/").split("/", 1)[0]
+
     def forget(self, entries: list[Entry]) -> None:
         """Mark deleted files ``deleted`` in the ledger (their rows, if loaded, stay in the target)."""
         uris = [e.uri for e in entries if e.kind == "file"]
