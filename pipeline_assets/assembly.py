@@ -60,7 +60,7 @@ def assemble(project: ProjectConfig) -> Assembly:
         assets=[a for t in tables for a in (t.staged, t.loaded)],
         asset_checks=[c for t in databases for c in build_table_checks(t, project)] + autoloader.checks,
         jobs=[*jobs, *autoloader.jobs, housekeeping],
-        schedules=schedules,
+        schedules=[*schedules, *autoloader.schedules],
         sensors=[*sensors, *autoloader.sensors],
         resources=build_resources(project),
         executor=dg.in_process_executor,

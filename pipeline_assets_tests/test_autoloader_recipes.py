@@ -137,3 +137,13 @@ def test_a_recipe_needs_its_confirmation_and_an_idle_table(table, instance, pg, 
         == f"events: run {busy.run_id} (STARTED) is loading it; wait for it or cancel it first"
     )
     assert pg_value(pg, wh_schema) == 30, "nothing dropped"
+
+
+def test_the_snapshot_refresh_schedule_is_off_until_switched_on_and_reloads_every_file(table, instance, pg, wh_schema):
+    _, load, assembly = table
+    schedule = assembly.definitions.resolve_schedule_def("snapshot_refresh_events")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED and schedule.cron_schedule == "0 3 * * *"
+    (request,) = schedule.evaluate_tick(dg.build_schedule_context(instance=instance)).run_requests
+    job = assembly.definitions.resolve_job_def(schedule.job_name)
+    assert job.execute_in_process(run_config=request.run_config, instance=instance, tags=request.tags).success
+    assert load() == 50, "the table was dropped and every file in the source loaded again: the latest snapshot"

@@ -103,3 +103,24 @@ def build_recipe_jobs(project: ProjectConfig, tables: list[TableAssets]) -> list
         clear_ledger_subset()
 
     return [fresh_start_job, full_reprocess_job, backfill_job]
+
+
+def build_snapshot_schedule(assets: TableAssets, full_reprocess: dg.JobDefinition) -> dg.ScheduleDefinition:
+    """Seed 004's snapshot refresh: a schedule (off until a user switches it on) that runs the full reprocess recipe
+    on the table, after which the discovery sensor loads every file again: the table becomes the source's latest
+    snapshot."""
+    name = assets.table.asset_name
+
+    @dg.schedule(
+        name=f"snapshot_refresh_{name}",
+        job=full_reprocess,
+        cron_schedule=assets.table.dropped.snapshot_refresh,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=f"Drop {name} and clear its ledger, so every file in the source is loaded again.",
+    )
+    def refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        config = {"ops": {"drop_table_clear_ledger": {"config": {"table": name, "confirm": name}}}}
+        return dg.RunRequest(run_config=config, tags={"pipeline_assets/trigger": "snapshot_refresh"})
+
+    return refresh

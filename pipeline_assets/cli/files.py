@@ -52,8 +52,14 @@ def full_reprocess(obj, table: str, yes: bool) -> None:
     with warehouse.ledger() as ledger:
         books = SourceLedger(ledger.tx)
         books.ensure()
-        known = len(books.records(target))
-    confirm(f"drop {target} and load all {known} known files again (and any other file in the source)?", yes, "--yes")
+        known = books.records(target)
+    size, rows = sum(r.bytes or 0 for r in known), sum(r.rows or 0 for r in known)
+    confirm(
+        f"drop {target} and load all {len(known)} known files again ({size:,} bytes, {rows:,} rows when last read; "
+        "and any other file in the source)?",
+        yes,
+        "--yes",
+    )
     click.echo(recipes.full_reprocess(warehouse, target).describe("full_reprocess", str(target)))
 
 

@@ -115,8 +115,8 @@ def failure_message(result, steps_like: str = "") -> str | None:
 
 
 class Report:
-    def __init__(self, units_total: int, limit: int | None):
-        self.units_total, self.limit = units_total, limit
+    def __init__(self, units_total: int, limit: int | None, limited: tuple[str, ...] = ("rows per query",)):
+        self.units_total, self.limit, self.limited = units_total, limit, limited
         self.outcomes: list[RunOutcome] = []
         self.console = Console(stderr=True)
         self._current = ""
@@ -203,7 +203,8 @@ class Report:
         Console(width=120).print(table)
         failed = [o for o in self.outcomes if o.error]
         if self.limit:
-            click.echo(f"note: capped at {self.limit} rows per query (--limit); the warehouse holds a sample")
+            caps = " and ".join(f"{self.limit} {unit}" for unit in self.limited)
+            click.echo(f"note: capped at {caps} (--limit); the warehouse holds a sample")
         for o in failed:
             click.echo(f"failed: {o.table} {o.partition or '-'}: {o.error}", err=True)
         for o in self.outcomes:

@@ -48,7 +48,8 @@ def sync(
     if not units:
         click.echo("Nothing to do: every partition is already materialized (name one with --partition).")
         return
-    report = Report(units_total=sum(max(1, len(u.days)) for u in units), limit=limit)
+    kinds = {"files per run (files tables)" if u.table.table.files else "rows per query" for u in units}
+    report = Report(units_total=sum(max(1, len(u.days)) for u in units), limit=limit, limited=tuple(sorted(kinds)))
     with report.live():
         for unit in units:
             report.start(unit.label)

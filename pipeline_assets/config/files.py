@@ -41,6 +41,12 @@ class FilesTableConfig(_Model):
     columns: dict[str, str] | None = Field(default=None, description="declared column types; else inferred per run")
     allow_overwrites: bool = Field(default=False, description="load a processed file again when its content changes")
     max_retries: int = Field(default=3, ge=0, description="later runs that retry a file that failed")
+    snapshot_refresh: str = Field(
+        default="0 3 * * *",
+        pattern=r"^\S+ \S+ \S+ \S+ \S+$",
+        description="cron (UTC) of the table's snapshot-refresh schedule (a full reprocess), which starts switched "
+        "off: switch it on in the UI for a table that is a daily snapshot of another system",
+    )
     max_files_per_run: int = Field(default=500, gt=0)
     max_bytes_per_run: int = Field(default=1 << 30, gt=0)
     partition_key_pattern: str | None = Field(
