@@ -20,6 +20,8 @@ from pipeline_assets_tests.redshift_emulator import EmulatedRedshift, execute, q
 from pipeline_assets_tests.runs import failure, metadata, run_table
 from pipeline_assets_tests.sshd import sshd
 
+pytestmark = pytest.mark.stand_in
+
 DAY = "2026-01-01"
 
 
