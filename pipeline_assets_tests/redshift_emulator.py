@@ -207,7 +207,7 @@ class EmulatedRedshift(RedshiftWarehouse):
             cur.execute(
                 f'INSERT INTO "{self.emulation.system_schema}".stl_load_errors ({columns}) '
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (session, uuid.uuid4().int % 10**6, url, *astuple(error)),
+                (session, uuid.uuid4().int % 10**6, url, *_printable(astuple(error))),
             )
         _raw(
             tx,
@@ -234,6 +234,11 @@ def _columns(tx: RedshiftTransaction, table: exp.Table) -> list[tuple]:
     return _raw(tx, sql, [table.db, table.name])
 
 
+def _printable(values: tuple) -> tuple:
+    """The values with NUL characters dropped (a PostgreSQL text cannot hold them; Redshift shows them as blanks)."""
+    return tuple(v.replace("\x00", "") if isinstance(v, str) else v for v in values)
+
+
 def _raw(tx: RedshiftTransaction, sql: str, params: list | None = None) -> list[tuple]:
     """The emulator's own statement on the load's connection, not judged (it is not the warehouse's)."""
     psycopg2.extensions.cursor.execute(tx.cursor, sql, params)
@@ -245,9 +250,9 @@ def _options(node: exp.Copy, sql: str) -> dict[str, str | None]:
     options: dict[str, str | None] = {}
     for param in node.args.get("params", []):
         name, value = param.this.name.upper(), param.expression
-        if isinstance(value, exp.Var) and value.name.upper() in _FLAGS:
-            options[value.name.upper()] = None
-            value = None
+        if name in _FLAGS and isinstance(value, exp.Var):  # the next word, read as this flag's value
+            options[name] = None
+            name, value = value.name.upper(), None
         options[name] = value.name.upper() if isinstance(value, exp.Var) else value and value.name
     unknown = [name for name in options if name not in _FLAGS | _VALUED]
     if unknown or options.get("FORMAT", "CSV") not in ("PARQUET", "CSV"):

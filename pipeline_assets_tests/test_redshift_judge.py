@@ -1,9 +1,13 @@
-"""The Redshift stand-in's judge: each rule refuses its construct, and the statements Redshift takes pass."""
+"""The Redshift stand-in's judge (each rule refuses its construct, what Redshift takes passes) and its COPY readers."""
 
+import io
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline_assets.warehouses.redshift import RedshiftWarehouse
-from pipeline_assets_tests.redshift_emulator import query
+from pipeline_assets_tests.redshift_emulator import CopyRefused, LoadError, _csv_rows, _parquet_rows, query
 from pipeline_assets_tests.redshift_judge import NotRedshift, judge, unsupported
 
 pytestmark = pytest.mark.stand_in
@@ -72,3 +76,43 @@ def test_the_duplicates_check_counts_a_composite_key_without_a_row_constructor(p
     distinct = RedshiftWarehouse.count_distinct(RedshiftWarehouse.__new__(RedshiftWarehouse), ['"a"', '"b"'])
     assert unsupported(f'SELECT {distinct} FROM "s"."t"') == []
     assert query(pg, sql.format(distinct)) == query(pg, sql.format('count(DISTINCT ("a", "b"))')) == [(1,)]
+
+
+COLUMNS = [("id", "integer", None), ("at", "timestamp without time zone", None), ("note", "character varying", 3)]
+
+
+def test_the_emulated_csv_copy_reads_the_file_as_the_statement_says():
+    data = b'id|at|note\n1|2026-01-01 00:00:01|"a"\n2|\\N|""\n'
+    options = {"FORMAT": "CSV", "IGNOREHEADER": "1", "DELIMITER": "|", "NULL": "\\N", "EMPTYASNULL": None}
+    assert _csv_rows(data, COLUMNS, options) == [["1", "2026-01-01 00:00:01", "a"], ["2", None, None]]
+    without_header = _csv_rows(data, COLUMNS, {**options, "IGNOREHEADER": None})
+    assert isinstance(without_header, LoadError)
+    assert (without_header.line_number, without_header.colname, without_header.err_code) == (1, "id", 1207)
+    with_commas = _csv_rows(data, COLUMNS, {**options, "DELIMITER": None})
+    assert isinstance(with_commas, LoadError) and with_commas.err_reason == "Delimiter not found"
+
+
+def test_the_emulated_csv_copy_holds_dates_to_redshifts_defaults_unless_told_auto():
+    data = b"1,2026-01-01T00:00:01,a\n"
+    refused = _csv_rows(data, COLUMNS, {"FORMAT": "CSV"})
+    assert isinstance(refused, LoadError) and (refused.colname, refused.err_code) == ("at", 1206)
+    assert _csv_rows(data, COLUMNS, {"FORMAT": "CSV", "TIMEFORMAT": "auto"}) == [["1", "2026-01-01T00:00:01", "a"]]
+    too_long = _csv_rows(b"1,2026-01-01 00:00:01,abcd\n", COLUMNS, {"FORMAT": "CSV"})
+    assert isinstance(too_long, LoadError) and (too_long.colname, too_long.err_code) == ("note", 1204)
+
+
+def test_the_emulated_parquet_copy_refuses_what_redshift_would():
+    buffer = io.BytesIO()
+    pq.write_table(
+        pa.table({"id": [1], "at": [None], "note": ["x"]}).cast(
+            pa.schema([("id", pa.int32()), ("at", pa.timestamp("us")), ("note", pa.string())])
+        ),
+        buffer,
+    )
+    assert _parquet_rows(buffer.getvalue(), "s3://b/f", COLUMNS) == [["1", None, "x"]]
+    with pytest.raises(CopyRefused, match="3 Parquet columns for a 2-column table"):
+        _parquet_rows(buffer.getvalue(), "s3://b/f", COLUMNS[:2])
+    with pytest.raises(CopyRefused, match="incompatible Parquet type"):
+        _parquet_rows(buffer.getvalue(), "s3://b/f", [COLUMNS[2], COLUMNS[1], COLUMNS[0]])
+    with pytest.raises(CopyRefused, match="not a Parquet file"):
+        _parquet_rows(b"id,at,note\n", "s3://b/f", COLUMNS)

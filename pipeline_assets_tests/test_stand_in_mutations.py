@@ -15,14 +15,30 @@ pytestmark = pytest.mark.stand_in
 
 DAY = "2026-01-01"
 
-MUTATIONS: dict[str, tuple[str, Callable[[str], str]]] = {
-    "unmutated parquet": ("parquet", lambda sql: sql),
-    "unmutated csv": ("csv", lambda sql: sql),
-    "csv without IGNOREHEADER 1": ("csv", lambda sql: sql.replace(" IGNOREHEADER 1", "")),
-    "parquet read as CSV": ("parquet", lambda sql: sql.replace("FORMAT AS PARQUET", "FORMAT AS CSV")),
-    "parquet without MANIFEST": ("parquet", lambda sql: sql.removesuffix(" MANIFEST")),
-    "csv without MANIFEST": ("csv", lambda sql: sql.removesuffix(" MANIFEST")),
-    "an option the emulator does not implement": ("parquet", lambda sql: sql + " COMPUPDATE OFF"),
+MUTATIONS: dict[str, tuple[str, Callable[[str], str], str]] = {
+    "unmutated parquet": ("parquet", lambda sql: sql, ""),
+    "unmutated csv": ("csv", lambda sql: sql, ""),
+    "csv without IGNOREHEADER 1": (
+        "csv",
+        lambda sql: sql.replace(" IGNOREHEADER 1", ""),
+        "batch0000.csv line 1, column id: Invalid digit, Value 'i', Pos 0, Type: Integer",
+    ),
+    "parquet read as CSV": (
+        "parquet",
+        lambda sql: sql.replace("FORMAT AS PARQUET", "FORMAT AS CSV"),
+        "batch0000.parquet line 1",
+    ),
+    "parquet without MANIFEST": (
+        "parquet",
+        lambda sql: sql.removesuffix(" MANIFEST"),
+        ".manifest is not a Parquet file",
+    ),
+    "csv without MANIFEST": ("csv", lambda sql: sql.removesuffix(" MANIFEST"), ".manifest line 2"),
+    "an option the emulator does not implement": (
+        "parquet",
+        lambda sql: sql + " COMPUPDATE OFF",
+        "the emulator does not implement COMPUPDATE, OFF",
+    ),
 }
 
 
@@ -30,7 +46,7 @@ MUTATIONS: dict[str, tuple[str, Callable[[str], str]]] = {
 def test_a_broken_copy_statement_fails_the_load(
     name, pg, pg_schema, wh_schema, s3_server, s3_bucket, redshift, instance, tmp_path, monkeypatch
 ):
-    stage_format, mutate = MUTATIONS[name]
+    stage_format, mutate, reason = MUTATIONS[name]
     with pg.cursor() as cur:
         cur.execute(f"""CREATE TABLE "{pg_schema}".events AS SELECT g AS id, timestamp '{DAY}' + g * interval '1 minute'
                         AS at, md5(g::text) AS note FROM generate_series(1, 500) g""")
@@ -51,5 +67,6 @@ def test_a_broken_copy_statement_fails_the_load(
         assert query(pg, f'SELECT count(*) FROM "{wh_schema}".events') == [(500,)]
     else:
         assert not result.success, f"{name}: the stand-in loaded {redshift.copies[-1]['sql']}"
+        assert reason in failure(result)
         target = query(pg, "SELECT to_regclass(%s)", (f'"{wh_schema}".events',))[0][0]
         assert target is None or query(pg, f'SELECT count(*) FROM "{wh_schema}".events') == [(0,)]
