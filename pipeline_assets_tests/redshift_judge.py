@@ -15,8 +15,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
-# c_unsupported-postgresql-datatypes.html (arrays, BIT, BYTEA, JSON, SERIAL…, MONEY, network, UUID, XML…), and
-# r_Supported_data_types / r_Numeric_types201.html: Redshift's JSON is SUPER, there is no JSONB
+# c_unsupported-postgresql-datatypes.html: arrays, BIT, BYTEA, JSON (JSONB with it), SERIAL…, MONEY, network address,
+# range, text search types, UUID, XML
 _UNSUPPORTED_TYPES = {
     exp.DataType.Type.ARRAY,
     exp.DataType.Type.BIT,
@@ -40,8 +40,8 @@ _UNSUPPORTED_TYPES = {
 # spellings sqlglot maps onto a type Redshift has (BYTEA reads as VARBINARY, Redshift's VARBYTE)
 _UNSUPPORTED_TYPE_WORDS = {"BYTEA", "JSONB", "CIDR", "MACADDR", "TSVECTOR", "TSQUERY", "TXID_SNAPSHOT", "REGCLASS"}
 
-# c_unsupported-postgresql-functions.html: advisory locks, the listed aggregates, set-returning, date/time, math
-# and string functions, and sequence manipulation
+# c_unsupported-postgresql-functions.html: advisory locks, the listed aggregates, array functions (UNNEST),
+# set-returning, date/time, math and string functions, and sequence manipulation
 _UNSUPPORTED_FUNCTIONS = {
     "PG_ADVISORY_LOCK",
     "PG_ADVISORY_XACT_LOCK",
@@ -73,8 +73,6 @@ _UNSUPPORTED_FUNCTIONS = {
     "NEXTVAL",
     "CURRVAL",
     "SETVAL",
-    "HASHTEXT",
-    "TO_REGCLASS",
     "UNNEST",
 }
 
