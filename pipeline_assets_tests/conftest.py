@@ -183,3 +183,17 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.delenv("PIPELINE_ASSETS_CONFIG", raising=False)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many of the tests that ran did so on a stand-in (marked ``stand_in``) rather than the real thing."""
+    ran: dict[str, bool] = {}
+    for outcome in ("passed", "failed", "error", "xfailed", "xpassed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if isinstance(report, pytest.TestReport):
+                ran[report.nodeid] = ran.get(report.nodeid, False) or "stand_in" in report.keywords
+    stand_ins = sum(ran.values())
+    terminalreporter.write_line(
+        f"{stand_ins} of {len(ran)} tests ran on stand-ins (Redshift: PostgreSQL + COPY emulator; Snowflake: "
+        f"fakesnow); the other {len(ran) - stand_ins} used none"
+    )

@@ -21,6 +21,8 @@ from pipeline_assets.warehouses.state import _DDL as STATE_DDL
 from pipeline_assets_tests.conftest import pg_connection, write_config
 from pipeline_assets_tests.redshift_emulator import ROLE, execute, query, redshift_connection
 
+pytestmark = pytest.mark.stand_in
+
 
 def test_copy_statement_and_manifest_text():
     files = [

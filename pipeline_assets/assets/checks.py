@@ -218,8 +218,7 @@ def _compare_sums(assets, measure, schema, source_row, target_row) -> dg.AssetCh
 
 def _duplicates_result(assets: TableAssets, warehouse, target: TargetTable, window, cursor_type) -> dg.AssetCheckResult:
     key = assets.table.primary_key
-    columns = ", ".join(warehouse.quote(k) for k in key)
-    distinct = f"count(DISTINCT ({columns}))" if len(key) > 1 else f"count(DISTINCT {columns})"
+    distinct = warehouse.count_distinct([warehouse.quote(k) for k in key])
     row = warehouse.aggregate(
         target, [f"count(*) - {distinct}"], cursor=assets.table.cursor, window=window, cursor_type=cursor_type
     )

@@ -226,6 +226,10 @@ class Warehouse(ABC, Generic[Tx]):
         bounds = list(window.bounds_for(kind, f"{target}.{cursor}"))
         return f" WHERE {self.quote(cursor)} >= {placeholder} AND {self.quote(cursor)} < {placeholder}", bounds
 
+    def count_distinct(self, columns: list[str]) -> str:
+        """The aggregate counting the distinct values of ``columns`` (quoted), one column or a row of several."""
+        return f"count(DISTINCT ({', '.join(columns)}))" if len(columns) > 1 else f"count(DISTINCT {columns[0]})"
+
     def aggregate(
         self,
         target: TargetTable,
