@@ -69,7 +69,9 @@ def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.A
             partitioned = assets.partitions_def is not None
             for day in run_days(context, partitioned, table.asset_name):
                 window = (
-                    checked_window(warehouse, table, target) if table.partitioning == "incremental" else day_window(day)
+                    checked_window(warehouse, table, target)
+                    if table.partitioning == "incremental"
+                    else day_window(day, table)
                 )
                 results = _compare_window(assets, source, warehouse, schema, window, selected)
                 if partitioned:
