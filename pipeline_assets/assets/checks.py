@@ -15,6 +15,7 @@ from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.assets.failures import user_errors
 from pipeline_assets.assets.incremental import checked_window
 from pipeline_assets.assets.partitions import day_window, run_days
+from pipeline_assets.assets.total_check import build_total_check
 from pipeline_assets.config import ProjectConfig
 from pipeline_assets.core.schema import TableSchema, Window
 from pipeline_assets.core.target import TargetTable
@@ -96,7 +97,8 @@ def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.A
             },
         )
 
-    return [compare, fresh]
+    total = [build_total_check(assets)] if table.partitioning in ("daily", "incremental") else []
+    return [compare, fresh, *total]
 
 
 def _compare_window(
