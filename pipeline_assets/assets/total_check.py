@@ -3,16 +3,18 @@ partition's window (a NULL cursor, a cursor before ``start_date``, a day deleted
 
 One ``count(*)`` on each side, whatever the table's size; evaluated on every run of the warehouse asset."""
 
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date
 
 import dagster as dg
 
 from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.assets.failures import user_errors
-from pipeline_assets.assets.incremental import EARLIEST, state_key
+from pipeline_assets.assets.incremental import EARLIEST, checked_window
 from pipeline_assets.config import TableConfig
 from pipeline_assets.core.schema import Window
 from pipeline_assets.core.target import TargetTable
+from pipeline_assets.warehouses import Warehouse
 
 TOTAL = "total_rows_match_source"
 DAILY = (
@@ -22,9 +24,9 @@ DAILY = (
     "backfill is in progress, a day inside the span that is not loaded yet counts as missing."
 )
 INCREMENTAL = (
-    "The warehouse table holds as many rows in all as the source holds up to the watermark (from the beginning of "
-    "time: rows older than a hand-set watermark count as missing), plus the NULL-cursor rows unless null_cursor is "
-    "exclude."
+    "The warehouse table holds as many rows in all as the source holds from the earliest cursor value loaded up to "
+    "the watermark (a watermark set by hand skips older rows on purpose), plus the NULL-cursor rows unless "
+    "null_cursor is exclude."
 )
 
 
@@ -47,11 +49,7 @@ def build_total_check(assets: TableAssets) -> dg.AssetChecksDefinition:
             if table.partitioning == "daily":
                 window, span = _daily_span(table, context.instance.get_materialized_partitions(assets.loaded.key))
             else:
-                with warehouse.state() as state:
-                    mark = state.get(state_key(table))
-                watermark = mark.cursor_value if mark else None
-                window = Window(EARLIEST, watermark + timedelta(microseconds=1), nulls=True) if watermark else None
-                span = f"up to {watermark.isoformat()}" if watermark else "nothing loaded"
+                window, span = _watermark_span(warehouse, table, target)
             if window is None:
                 return dg.AssetCheckResult(passed=True, description="nothing loaded yet", metadata={"span": span})
             schema = source.discover(table.table)
@@ -60,7 +58,8 @@ def build_total_check(assets: TableAssets) -> dg.AssetChecksDefinition:
                 table.table, schema, ["count(*)", f"count(*) - count({quoted})"], cursor=table.cursor, window=window
             )
             target_row = warehouse.aggregate(target, ["count(*)"])
-        return _result(table, span, int(in_span), int(nulls), window.start == EARLIEST, target_row)
+        nulls_due = table.partitioning == "incremental" or window.start == EARLIEST
+        return _result(table, span, int(in_span), int(nulls), nulls_due, target_row)
 
     return total
 
@@ -76,13 +75,22 @@ def _daily_span(table: TableConfig, loaded: set[str]) -> tuple[Window | None, st
     return Window(start, end, nulls=True), f"{first}..{last}"
 
 
+def _watermark_span(warehouse: Warehouse, table: TableConfig, target: TargetTable) -> tuple[Window | None, str]:
+    """The window the source of a watermark-driven table is counted over: the partition checks' own (from the
+    target's earliest cursor value up to and including the watermark), NULL-cursor rows included (counted apart)."""
+    window = checked_window(warehouse, table, target)
+    if window is None:
+        return None, "nothing loaded"
+    return replace(window, nulls=True), f"{window.start.isoformat()}..{window.end.isoformat()}"
+
+
 def _result(
-    table: TableConfig, span: str, in_span: int, nulls: int, from_first: bool, target_row: tuple | None
+    table: TableConfig, span: str, in_span: int, nulls: int, nulls_due: bool, target_row: tuple | None
 ) -> dg.AssetCheckResult:
     """Compare the target's total with the source's rows in the span, NULL-cursor rows counted as the option says:
     ``include`` loads them with the first day (so they count once the span starts there), ``fail`` never lets them
     pass, ``exclude`` leaves them out."""
-    expected_nulls = nulls if table.null_cursor == "fail" or (table.null_cursor == "include" and from_first) else 0
+    expected_nulls = nulls if table.null_cursor == "fail" or (table.null_cursor == "include" and nulls_due) else 0
     expected = in_span - nulls + expected_nulls
     target_rows = int(target_row[0]) if target_row else 0
     difference = expected - target_rows
