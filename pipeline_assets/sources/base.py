@@ -113,8 +113,8 @@ class Source(ABC, Generic[ConfigT]):
     ) -> tuple[str, list]:
         """The ``WHERE`` clause (and bound values) for the rows in ``window`` (with the NULL-cursor rows when the
         window takes them), or only the rows whose ``cursor`` is NULL when ``null_cursor``."""
-        if cursor is not None and null_cursor:
-            return f" WHERE {self.quote(cursor)} IS NULL", []
+        if cursor is not None and null_cursor:  # schema.column names an unknown column, with the table's columns
+            return f" WHERE {self.quote(schema.column(cursor).name)} IS NULL", []
         if window is None or cursor is None:
             return "", []
         column = schema.column(cursor)
