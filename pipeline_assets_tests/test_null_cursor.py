@@ -10,12 +10,14 @@ from datetime import datetime, timedelta
 import dagster as dg
 import duckdb
 import pytest
+from click.testing import CliRunner
 
 from pipeline_assets.assembly import assemble
 from pipeline_assets.assets.launch import launch_in_process
+from pipeline_assets.cli.main import cli
 from pipeline_assets.config import ProjectConfig
 from pipeline_assets.core.errors import ConfigError
-from pipeline_assets_tests.conftest import mysql_connection, pg_connection, project
+from pipeline_assets_tests.conftest import mysql_connection, pg_connection, project, write_config
 from pipeline_assets_tests.runs import failure, metadata
 
 DAYS = ["2026-01-01", "2026-01-02", "2026-01-03"]
@@ -90,6 +92,23 @@ def test_null_cursor_rows_stop_the_staging_run_by_default(pg_orders, pg_schema, 
     assert failure(result) == ONE_LINE
     assert not list((tmp_path / "stage").rglob("*.*")), "nothing is staged before the NULL rows are refused"
     assert not instance.get_materialized_partitions(dg.AssetKey(["stage", "app", "orders"]))
+
+
+def test_the_cli_says_so_in_one_line(pg_orders, pg_schema, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    body = {
+        "connections": {"app": pg_connection(), "dw": {"kind": "duckdb", "path": str(tmp_path / "dw.duckdb")}},
+        "tables": [_table("app", f"{pg_schema}.orders", "dw")],
+    }
+    args = ["--config", str(write_config(tmp_path, body)), "sync", "-t", "orders", "--from", DAYS[0], "--to", DAYS[-1]]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed:")]
+    assert failed == [
+        f"failed: orders {DAYS[0]}: {ONE_LINE}",
+        *(f"failed: orders {day}: not run: an earlier day of its run failed" for day in DAYS[1:]),
+    ], result.stderr
+    assert not (tmp_path / "dw.duckdb").exists(), "nothing is loaded"
 
 
 def test_include_loads_null_rows_with_the_first_partition(mysql, mysql_db, pg, wh_schema, instance, tmp_path):
