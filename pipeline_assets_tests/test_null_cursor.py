@@ -173,11 +173,12 @@ def test_total_check_sees_rows_outside_every_window(pg, pg_orders, pg_schema, in
             "tables": [_table("app", f"{pg_schema}.orders", "dw", null_cursor="exclude")],
         },
     )
-    middle = _run(config, instance, DAYS[1:2])  # a backfill in progress: only the second day is loaded
-    assert middle.success and all(_checks(middle).values()), _checks(middle)
-    assert _total(middle).metadata["span"].value == "2026-01-02..2026-01-02"
+    last = _run(config, instance, DAYS[2:])  # a backfill in progress: only some days are loaded
+    assert last.success and all(_checks(last).values()), _checks(last)
+    assert _total(last).metadata["span"].value == "2026-01-03..2026-01-03"
     first = _run(config, instance, DAYS[:1])
     assert first.success and all(_checks(first).values()), _checks(first)
+    assert _total(first).metadata["span"].value == "beginning..2026-01-01, 2026-01-03..2026-01-03"
     with pg.cursor() as cur:  # dated before start_date: no partition will ever read them
         cur.execute(
             f"INSERT INTO {pg_orders} SELECT {ROWS} + g, timestamptz '2025-12-31 12:00+00', 1 FROM generate_series(1, 5) g"
@@ -192,8 +193,9 @@ def test_total_check_sees_rows_outside_every_window(pg, pg_orders, pg_schema, in
     lost = _run(config, instance, DAYS[2:])
     assert all(passed for (name, _), passed in _checks(lost).items() if name != "total_rows_match_source")
     assert not _total(lost).passed and _total(lost).metadata["difference"].value == 10
-    reloaded = _run(config, instance, DAYS[:1])
+    reloaded = _run(config, instance, DAYS[:2])  # the first day again, and the missing one
     assert reloaded.success and all(_checks(reloaded).values()), _checks(reloaded)
+    assert _total(reloaded).metadata["span"].value == "beginning..2026-01-03"
     assert _duckdb_count(warehouse) == ROWS - NULLS
 
 
