@@ -40,7 +40,7 @@ def synced(pg, pg_schema, wh_schema, tmp_path, monkeypatch):
         return runner.invoke(cli, ["--config", str(config), *args])
 
     synced = run("sync", "-t", "orders", "--partition", DAY)
-    assert synced.exit_code == 0 and "5/5 passed" in synced.output, synced.output + synced.stderr
+    assert synced.exit_code == 0 and "6/6 passed" in synced.output, synced.output + synced.stderr
     return run, pg, f'"{wh_schema}".orders', f'"{pg_schema}".orders'
 
 
@@ -63,7 +63,7 @@ def _failed(result) -> dict[str, str]:
 def test_clean_partition_passes_every_check(synced):
     run, *_ = synced
     result = run("check", "-t", "orders")
-    assert result.exit_code == 0 and "5 of 5 checks passed" in result.output
+    assert result.exit_code == 0 and "6 of 6 checks passed" in result.output
 
 
 @pytest.mark.parametrize(
@@ -74,6 +74,7 @@ def test_clean_partition_passes_every_check(synced):
             {
                 "rows_match_source": "source_rows=1000, target_rows=999, difference=1",
                 "checksum_matches_source": "source_sum_id=500500, target_sum_id=500000",
+                "total_rows_match_source": "source_rows=1000, target_rows=999, difference=1",
             },
         ),
         (
@@ -82,6 +83,7 @@ def test_clean_partition_passes_every_check(synced):
                 "rows_match_source": "source_rows=1000, target_rows=1001, difference=-1",
                 "checksum_matches_source": "source_sum_id=500500, target_sum_id=500507",
                 "no_duplicate_keys": "duplicate_rows=1, key=id",
+                "total_rows_match_source": "source_rows=1000, target_rows=1001, difference=-1",
             },
         ),
         (
@@ -97,6 +99,7 @@ def test_clean_partition_passes_every_check(synced):
             {
                 "rows_match_source": "source_rows=1001, target_rows=1000, difference=1",
                 "checksum_matches_source": "source_sum_id=505500, target_sum_id=500500",
+                "total_rows_match_source": "source_rows=1001, target_rows=1000, difference=1",
             },
         ),
     ],

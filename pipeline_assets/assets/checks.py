@@ -16,6 +16,7 @@ from pipeline_assets.assets.factory import TableAssets
 from pipeline_assets.assets.failures import user_errors
 from pipeline_assets.assets.incremental import checked_window
 from pipeline_assets.assets.partitions import day_window, run_days
+from pipeline_assets.assets.total_check import build_total_check
 from pipeline_assets.config import ProjectConfig
 from pipeline_assets.core.schema import TableSchema, Window
 from pipeline_assets.core.target import TargetTable
@@ -70,7 +71,9 @@ def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.A
             partitioned = assets.partitions_def is not None
             for day in run_days(context, partitioned, table.asset_name):
                 window = (
-                    checked_window(warehouse, table, target) if table.partitioning == "incremental" else day_window(day)
+                    checked_window(warehouse, table, target)
+                    if table.partitioning == "incremental"
+                    else day_window(day, table)
                 )
                 results = _compare_window(assets, source, warehouse, schema, window, selected)
                 if partitioned:
@@ -95,7 +98,8 @@ def build_table_checks(assets: TableAssets, project: ProjectConfig) -> list[dg.A
             },
         )
 
-    return [compare, fresh]
+    total = [build_total_check(assets)] if table.partitioning in ("daily", "incremental") else []
+    return [compare, fresh, *total]
 
 
 def _compare_window(

@@ -78,7 +78,9 @@ def stage_day(run: Extraction, day: str) -> tuple[Manifest, float, dict[str, int
     table, source = run.table, run.source
     schema = guarded(table, run.schema, run.warehouse)
     window = (
-        extraction_window(run.warehouse, table, run.target, run.full_refresh) if run.incremental else day_window(day)
+        extraction_window(run.warehouse, table, run.target, run.full_refresh)
+        if run.incremental
+        else day_window(day, table)
     )
     keys = None
     if table.delete_missing:

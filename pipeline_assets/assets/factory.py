@@ -13,6 +13,7 @@ from pipeline_assets.assets.failures import user_errors
 from pipeline_assets.assets.incremental import is_full_refresh, recording_failure
 from pipeline_assets.assets.io_manager import STAGE_PREFIX_KEY, Staged
 from pipeline_assets.assets.load import Loading, load_day, load_metadata
+from pipeline_assets.assets.null_cursor import null_cursor_metadata, null_cursor_rows, refuse_null_cursor
 from pipeline_assets.assets.partitions import backfill_policy, daily_partitions, run_days
 from pipeline_assets.assets.per_day import for_each_day
 from pipeline_assets.config import ProjectConfig, TableConfig
@@ -91,10 +92,14 @@ def build_table_assets(table: TableConfig, project: ProjectConfig) -> TableAsset
                 log=context.log.info,
             )
 
+            nulls = null_cursor_rows(source, table, run.schema)  # one count per run, before anything is written
+            refuse_null_cursor(table, nulls)
+
             def one_day(day: str):
                 again = staged_by_run(run, day) if context.retry_number > 0 else None
                 manifest, seconds, nulled = (again, 0.0, {}) if again else stage_day(run, day)
-                return manifest, stage_metadata(manifest, seconds, nulled)
+                metadata = stage_metadata(manifest, seconds, nulled)
+                return manifest, {**metadata, **null_cursor_metadata(table, nulls, day)}
 
             return for_each_day(context, days, partitioned, one_day)
 

@@ -49,7 +49,7 @@ def extraction_window(warehouse: Warehouse, table: TableConfig, target: TargetTa
         exists = warehouse.table_exists(state.tx, target)
     now = datetime.now(UTC)
     if full_refresh or mark is None or mark.cursor_value is None:
-        return Window(EARLIEST, now)
+        return Window(EARLIEST, now, includes_nulls(table))
     if not exists and not json.loads(mark.metadata or "{}").get(
         "set_by_hand"
     ):  # a hand-set watermark is an instruction
@@ -59,7 +59,12 @@ def extraction_window(warehouse: Warehouse, table: TableConfig, target: TargetTa
             f"`pipeline-assets ledger clear -t {table.asset_name}`) to load every row again, or run "
             f"`pipeline-assets sync -t {table.asset_name} --full-refresh`"
         )
-    return Window(mark.cursor_value - parse_duration(table.lookback, "lookback"), now)
+    return Window(mark.cursor_value - parse_duration(table.lookback, "lookback"), now, includes_nulls(table))
+
+
+def includes_nulls(table: TableConfig) -> bool:
+    """Whether every run of a watermark-driven table reads (and merges by key) its NULL-cursor rows."""
+    return table.null_cursor == "include"
 
 
 @overload
@@ -132,7 +137,7 @@ def checked_window(warehouse: Warehouse, table: TableConfig, target: TargetTable
         return None
     row = warehouse.aggregate(target, [f"min({warehouse.quote(table.cursor_column)})"])
     earliest = as_utc(row[0]) if row and row[0] is not None else None
-    return Window(earliest or EARLIEST, mark.cursor_value + timedelta(microseconds=1))
+    return Window(earliest or EARLIEST, mark.cursor_value + timedelta(microseconds=1), includes_nulls(table))
 
 
 def pending_manifests(

@@ -5,10 +5,12 @@ key; a run a backfill launches under the table's backfill policy carries a key *
 most). Both are read through Dagster's range API, so a range run is never mistaken for an unpartitioned one.
 """
 
+from dataclasses import replace
 from datetime import date
 
 import dagster as dg
 
+from pipeline_assets.config import TableConfig
 from pipeline_assets.core import layout
 from pipeline_assets.core.errors import PipelineError
 from pipeline_assets.core.schema import Window
@@ -45,6 +47,12 @@ def run_days(
     return list(context.partition_keys)
 
 
-def day_window(day: str) -> Window | None:
-    """The cursor window of a daily partition (None for ``full``, the unpartitioned table)."""
-    return None if day == layout.UNPARTITIONED else Window.for_day(date.fromisoformat(day))
+def day_window(day: str, table: TableConfig) -> Window | None:
+    """The cursor window of a daily partition (None for ``full``, the unpartitioned table); the first partition of
+    ``table`` also holds its NULL-cursor rows when the table includes them (``null_cursor: include``)."""
+    if day == layout.UNPARTITIONED:
+        return None
+    window = Window.for_day(date.fromisoformat(day))
+    if table.null_cursor == "include" and day == table.first_day.isoformat():
+        return replace(window, nulls=True)
+    return window

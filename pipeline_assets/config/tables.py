@@ -29,6 +29,11 @@ class TableConfig(_Model):
     cursor: str | None = Field(default=None, description="timestamp or date column that places a row in a partition")
     primary_key: list[str] = Field(default_factory=list)
     partitioning: Literal["daily", "incremental", "none"] = "none"
+    null_cursor: Literal["fail", "include", "exclude"] = Field(
+        default="fail",
+        description="daily and incremental tables: rows whose cursor is NULL stop the staging run (fail), load with "
+        "the first partition or, incremental, every run by key (include), or are left out and counted (exclude)",
+    )
     start_date: date | None = None
     days_per_run: int | Literal["all"] = Field(
         default=31, description="daily tables: the most days one backfill run covers (`all`: one run per backfill)"
@@ -118,6 +123,13 @@ class TableConfig(_Model):
             raise ValueError("merge needs a primary_key to match rows by")
         if self.write_mode == "merge" and not self.cursor:
             raise ValueError("merge needs a cursor column to tell the newest version of a row")
+        if "null_cursor" in self.model_fields_set and self.partitioning == "none":
+            raise ValueError("null_cursor is for daily and incremental tables (an unpartitioned table loads every row)")
+        if self.null_cursor == "include" and self.partitioning == "incremental" and self.write_mode != "merge":
+            raise ValueError(
+                "null_cursor: include on an incremental table needs write_mode: merge (its NULL-cursor rows are "
+                "read on every run and matched by primary_key)"
+            )
         if self.delete_missing and not (self.partitioning == "incremental" and self.write_mode == "merge"):
             raise ValueError("delete_missing is for incremental tables in merge mode")
         return self

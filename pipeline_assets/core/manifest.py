@@ -114,6 +114,7 @@ class Manifest:
                 )
             },
             "window": [self.window.start.isoformat(), self.window.end.isoformat()] if self.window else None,
+            "window_nulls": bool(self.window and self.window.nulls),
             "rows": self.rows,
             "bytes": self.bytes,
             "files": [asdict(f) for f in self.files],
@@ -144,5 +145,9 @@ class Manifest:
             keys_listed=body.get("keys_listed", False),
             sources=tuple(SourceOutcome(**{**o, "staged": tuple(o["staged"])}) for o in body.get("sources", [])),
             arrow_schema=pa.ipc.read_schema(pa.py_buffer(base64.b64decode(body["arrow_schema"]))),
-            window=Window(datetime.fromisoformat(window[0]), datetime.fromisoformat(window[1])) if window else None,
+            window=Window(
+                datetime.fromisoformat(window[0]), datetime.fromisoformat(window[1]), body.get("window_nulls", False)
+            )
+            if window
+            else None,
         )

@@ -53,10 +53,13 @@ class TableSchema:
 
 @dataclass(frozen=True)
 class Window:
-    """The half-open interval [start, end) of cursor values that one partition holds, in UTC."""
+    """The half-open interval [start, end) of cursor values that one partition holds, in UTC; with ``nulls`` also
+    the rows whose cursor is NULL (a table's first partition, or every watermark run, under ``null_cursor: include``).
+    """
 
     start: datetime
     end: datetime
+    nulls: bool = False
 
     @classmethod
     def for_day(cls, day: date) -> "Window":
@@ -78,7 +81,7 @@ class Window:
         raise PipelineError(f"{label}: cursor column is {kind}; daily partitions need a date or timestamp column")
 
     def __str__(self) -> str:
-        return f"[{self.start.isoformat()}, {self.end.isoformat()})"
+        return f"[{self.start.isoformat()}, {self.end.isoformat()})" + (" and NULL" if self.nulls else "")
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema, table: str, guard: Guard | None = None) -> pa.RecordBatch:

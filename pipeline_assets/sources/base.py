@@ -93,9 +93,11 @@ class Source(ABC, Generic[ConfigT]):
         *,
         cursor: str | None = None,
         window: Window | None = None,
+        null_cursor: bool = False,
     ) -> tuple:
-        """One row of aggregate ``expressions`` (already quoted SQL) over the rows in ``window``."""
-        where, params = self._where(table, schema, cursor, window)
+        """One row of aggregate ``expressions`` (already quoted SQL) over the rows in ``window``, or over the rows
+        whose ``cursor`` is NULL when ``null_cursor``."""
+        where, params = self._where(table, schema, cursor, window, null_cursor)
         try:
             return self._query_one(f"SELECT {', '.join(expressions)} FROM {self.qualified(table)}{where}", params)
         except PipelineError:
@@ -107,13 +109,22 @@ class Source(ABC, Generic[ConfigT]):
     def _query_one(self, sql: str, params: list) -> tuple:
         """Run a query that returns one small row."""
 
-    def _where(self, table: str, schema: TableSchema, cursor: str | None, window: Window | None) -> tuple[str, list]:
+    def _where(
+        self, table: str, schema: TableSchema, cursor: str | None, window: Window | None, null_cursor: bool = False
+    ) -> tuple[str, list]:
+        """The ``WHERE`` clause (and bound values) for the rows in ``window`` (with the NULL-cursor rows when the
+        window takes them), or only the rows whose ``cursor`` is NULL when ``null_cursor``."""
+        if cursor is not None and null_cursor:  # schema.column names an unknown column, with the table's columns
+            return f" WHERE {self.quote(schema.column(cursor).name)} IS NULL", []
         if window is None or cursor is None:
             return "", []
         column = schema.column(cursor)
         params = list(window.bounds_for(column.arrow_type, f"{table}.{cursor} ({column.source_type})"))
         low, high = self.parameter(0, column), self.parameter(1, column)
-        return f" WHERE {self.quote(cursor)} >= {low} AND {self.quote(cursor)} < {high}", params
+        within = f"{self.quote(cursor)} >= {low} AND {self.quote(cursor)} < {high}"
+        if window.nulls:
+            return f" WHERE ({within} OR {self.quote(cursor)} IS NULL)", params
+        return f" WHERE {within}", params
 
     def quote(self, identifier: str) -> str:
         return quote_identifier(identifier, self.quote_char)

@@ -220,11 +220,15 @@ class Warehouse(ABC, Generic[Tx]):
     def window_where(
         self, target: TargetTable, window: Window | None, cursor: str | None, kind: pa.DataType | None, placeholder: str
     ) -> tuple[str, list]:
-        """`` WHERE`` clause and its parameters for ``target``'s rows in ``window`` by ``cursor`` (empty without)."""
+        """`` WHERE`` clause and its parameters for ``target``'s rows in ``window`` by ``cursor`` (empty without),
+        the NULL-cursor rows too when the window takes them."""
         if window is None or cursor is None:
             return "", []
         bounds = list(window.bounds_for(kind, f"{target}.{cursor}"))
-        return f" WHERE {self.quote(cursor)} >= {placeholder} AND {self.quote(cursor)} < {placeholder}", bounds
+        within = f"{self.quote(cursor)} >= {placeholder} AND {self.quote(cursor)} < {placeholder}"
+        if window.nulls:  # the first partition of a table that includes its NULL-cursor rows
+            return f" WHERE ({within} OR {self.quote(cursor)} IS NULL)", bounds
+        return f" WHERE {within}", bounds
 
     def count_distinct(self, columns: list[str]) -> str:
         """The aggregate counting the distinct values of ``columns`` (quoted), one column or a row of several."""
