@@ -27,7 +27,7 @@ from fakesnow.cursor import FakeSnowflakeCursor
 from sqlglot import exp, parse_one
 from sqlglot.errors import ParseError
 
-LOCK_WAIT = 60.0  # seconds a locked table is waited for (Snowflake's LOCK_TIMEOUT is 12 hours)
+LOCK_WAIT = 20.0  # seconds a locked table is waited for (Snowflake's LOCK_TIMEOUT is 12 hours)
 _DDL = (exp.Create, exp.Alter, exp.Drop, exp.Comment)
 _LOCKING_DML = (exp.Update, exp.Delete, exp.Merge)
 
@@ -38,12 +38,12 @@ class TableLocks:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._holders: dict[str, int] = {}
-        self.waits = 0  # how often a statement waited for another session's lock (for the tests)
+        self.waited: list[str] = []  # the tables a statement waited for another session's lock on (for the tests)
 
     def acquire(self, table: str, session: int) -> None:
         with self._changed:
             if self._holders.get(table, session) != session:
-                self.waits += 1
+                self.waited.append(table)
             if not self._changed.wait_for(lambda: self._holders.get(table, session) == session, LOCK_WAIT):
                 raise snowflake.connector.errors.ProgrammingError(
                     msg=f"Statement waited {LOCK_WAIT:g} s for the lock on table {table} and was aborted",
