@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import duckdb
 import snowflake.connector.errors
 from fakesnow.conn import FakeSnowflakeConnection
 from fakesnow.cursor import FakeSnowflakeCursor
@@ -115,7 +116,20 @@ class SnowflakeRules:
             finally:
                 if session not in self._explicit:  # autocommitted: its lock ends with it
                     self.locks.release(session)
+        if isinstance(statement, exp.Copy):
+            return self._copy(run, command)
         return run(command)
+
+    @staticmethod
+    def _copy(run: Callable[[str], FakeSnowflakeCursor], command: str) -> FakeSnowflakeCursor:
+        """A COPY whose file DuckDB cannot read fails as a statement on Snowflake (ON_ERROR = ABORT_STATEMENT),
+        not as fakesnow's HTTP 500, which the connector retries for minutes. The error code is the stand-in's."""
+        try:
+            return run(command)
+        except duckdb.InvalidInputException as exc:
+            raise snowflake.connector.errors.ProgrammingError(
+                msg=f"COPY could not read a file in its file format: {exc}", errno=100000, sqlstate="22000"
+            ) from None
 
     def _end_transaction(self, conn: FakeSnowflakeConnection) -> None:
         """Commit the session's open transaction, as a DDL statement does on Snowflake."""
