@@ -138,8 +138,8 @@ def test_copy_statements_parse_as_snowflake_with_every_on_error():
 def test_full_refresh_commits_the_new_table_before_swapping_it_in(
     pg, pg_schema, wh_schema, snowflake, s3_server, s3_bucket, tmp_path, monkeypatch
 ):
-    """fakesnow lacks ``ALTER TABLE … SWAP WITH``: the refresh runs for real up to the swap, which is where it stops
-    here, showing the order Snowflake needs (the new table built and committed, then swapped; the target untouched)."""
+    """The refresh runs to the end on the stand-in: the new table built and committed, then ``SWAP WITH`` the live
+    one (run by ``SnowflakeRules`` as Snowflake's DDL: it commits), the old table dropped after the commit."""
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     with pg.cursor() as cur:
         cur.execute(f"""CREATE TABLE "{pg_schema}".items AS SELECT g AS id, 'n' || g AS name,
@@ -170,6 +170,17 @@ def test_full_refresh_commits_the_new_table_before_swapping_it_in(
     with pg.cursor() as cur:
         cur.execute(f'DELETE FROM "{pg_schema}".items WHERE id > 200')
     refresh = runner.invoke(cli, ["--config", str(path), "sync", "-t", "items", "--full-refresh", "--yes"])
-    assert refresh.exit_code == 1 and "SWAP" in refresh.output + refresh.stderr, refresh.output + refresh.stderr
-    assert snowflake.query(f'SELECT count(*) FROM "{wh_schema}"."items"') == [(300,)], "the live table is untouched"
-    assert snowflake.query(f'SELECT count(*) FROM "{wh_schema}"."items__pa_new"') == [(200,)], "built and committed"
+    assert refresh.exit_code == 0, refresh.output + refresh.stderr
+    assert snowflake.query(f'SELECT count(*), min("id"), max("id") FROM "{wh_schema}"."items"') == [(200, 1, 200)]
+    tables = snowflake.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s ORDER BY table_name", (wh_schema,)
+    )
+    assert tables == [("items",)], "the old table, swapped out, is dropped; no rename's leftover"
+    statuses = dict(
+        snowflake.query(
+            "SELECT status, sum(rows_loaded) FROM _pipeline_assets.loaded_files WHERE target_table = %s "
+            "GROUP BY status",
+            (f"{wh_schema}.items",),
+        )
+    )
+    assert statuses["loaded"] == 200 and statuses["superseded"] == 300, statuses
