@@ -185,6 +185,17 @@ def _isolated_home(tmp_path, monkeypatch):
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 
+_STAND_IN_FIXTURES = {"redshift", "snowflake", "snowflake_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a warehouse's stand-in is marked ``stand_in`` however it reaches it (a module's tests, one
+    parametrized case, a test of the error classifier)."""
+    for item in items:
+        if _STAND_IN_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.stand_in)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say how many of the tests that ran did so on a stand-in (marked ``stand_in``) rather than the real thing."""
     ran: dict[str, bool] = {}
