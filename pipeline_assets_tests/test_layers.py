@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import pipeline_assets
 
 PACKAGE = Path(pipeline_assets.__file__).parent
@@ -110,3 +112,19 @@ def test_opening_a_kind_loads_only_its_driver():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "['pymysql']", result.stdout + result.stderr
+
+
+def test_a_warehouse_kind_missing_a_hook_its_capabilities_need_fails_when_defined():
+    from pipeline_assets.warehouses.base import Warehouse
+    from pipeline_assets.warehouses.contract import Capabilities
+
+    with pytest.raises(TypeError, match="NoCopy: its capabilities need copy_from_stage, hold_lock"):
+
+        class NoCopy(Warehouse):
+            capabilities = Capabilities(
+                savepoints=False,
+                server_side_copy=True,
+                transactional_ddl=True,
+                row_level_errors=False,
+                lock="before_ddl",
+            )

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import pyarrow as pa
 
@@ -41,6 +41,19 @@ class Warehouse(ABC, Generic[Tx]):
     capabilities: ClassVar[Capabilities]
     # names resolved without case even when quoted, so the catalog may spell a target otherwise than the config
     caseless_names: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A kind that declares its capabilities brings the hooks they need (its COPY, its lock statement): a missing
+        one is found when the class is defined, never in the middle of a load."""
+        super().__init_subclass__(**kwargs)
+        capabilities = cls.__dict__.get("capabilities")
+        if capabilities is None:
+            return
+        needed = ["copy_from_stage" if capabilities.server_side_copy else "copy_file"]
+        needed += ["hold_lock"] if capabilities.lock != "none" else []
+        missing = [name for name in needed if getattr(cls, name) is getattr(Warehouse, name)]
+        if missing:
+            raise TypeError(f"{cls.__name__}: its capabilities need {', '.join(missing)}")
 
     def __init__(self, name: str, config: ConnectionConfig, password: str | None):
         self.name, self.config, self._password = name, config, password
